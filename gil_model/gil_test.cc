@@ -26,9 +26,9 @@ constexpr int kStressRounds = 3000;
 // Generous bound for "should happen promptly" on a loaded 2-core machine.
 constexpr absl::Duration kPatience = absl::Seconds(20);
 
-std::unique_ptr<Gil> MakeGil(GilPolicy policy,
-                             absl::Duration switch_interval = absl::Milliseconds(5),
-                             int64_t check_interval = 100) {
+std::unique_ptr<Gil> MakeGil(
+    GilPolicy policy, absl::Duration switch_interval = absl::Milliseconds(5),
+    int64_t check_interval = 100) {
   GilOptions options;
   options.policy = policy;
   options.switch_interval = switch_interval;
@@ -39,7 +39,8 @@ std::unique_ptr<Gil> MakeGil(GilPolicy policy,
 }
 
 InterpreterThread AttachOrDie(Gil& gil, absl::string_view name) {
-  absl::StatusOr<InterpreterThread> thread = InterpreterThread::Attach(gil, name);
+  absl::StatusOr<InterpreterThread> thread =
+      InterpreterThread::Attach(gil, name);
   EXPECT_TRUE(thread.ok()) << thread.status();
   return std::move(thread).value();
 }
@@ -164,7 +165,8 @@ INSTANTIATE_TEST_SUITE_P(AllPolicies, GilPolicyTest,
 
 class LockingPolicyTest : public testing::TestWithParam<GilPolicy> {};
 
-TEST_P(LockingPolicyTest, SecondThreadStateOnTheSameOsThreadFailsInsteadOfHanging) {
+TEST_P(LockingPolicyTest,
+       SecondThreadStateOnTheSameOsThreadFailsInsteadOfHanging) {
   std::unique_ptr<Gil> gil = MakeGil(GetParam());
   InterpreterThread first = AttachOrDie(*gil, "first");
   absl::StatusOr<InterpreterThread> second =
@@ -180,7 +182,8 @@ TEST_P(LockingPolicyTest, SecondThreadStateOnTheSameOsThreadFailsInsteadOfHangin
   EXPECT_TRUE(first.TakeGil().ok());
 }
 
-// --- Mutual exclusion ----------------------------------------------------------
+// --- Mutual exclusion
+// ----------------------------------------------------------
 
 // Random mixes of bytecode, GIL-protected critical sections, released blocking
 // calls and explicit drop/take. Between two bytecode runs a thread holds the
@@ -401,11 +404,12 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
   EXPECT_GE(checked_drops, 10);
 }
 
-// --- Policies ------------------------------------------------------------------
+// --- Policies
+// ------------------------------------------------------------------
 
 TEST(GilTest, TickBasedReleasesAndRetakesEveryCheckInterval) {
-  std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kTickBased,
-                                     absl::Milliseconds(5), /*check_interval=*/100);
+  std::unique_ptr<Gil> gil = MakeGil(
+      GilPolicy::kTickBased, absl::Milliseconds(5), /*check_interval=*/100);
   InterpreterThread py = AttachOrDie(*gil, "alone");
   ASSERT_TRUE(py.RunBytecode(1000).ok());
   const ThreadStats stats = py.Stats();
@@ -426,7 +430,8 @@ TEST(GilTest, NewGilAloneNeverDropsWhileRunning) {
   EXPECT_EQ(gil->Stats().last_holder, py.id());
 }
 
-// --- Blocking calls release the GIL --------------------------------------------
+// --- Blocking calls release the GIL
+// --------------------------------------------
 
 TEST(GilTest, AllowThreadsReleasesTheGilAroundABlockingCall) {
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil);
@@ -468,7 +473,8 @@ TEST(GilTest, NestedAllowThreadsIsANoOpInside) {
   EXPECT_EQ(py.Stats().takes, 2);
 }
 
-// --- Statistics ----------------------------------------------------------------
+// --- Statistics
+// ----------------------------------------------------------------
 
 TEST(GilTest, StatisticsSurviveDetachAndAddUp) {
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil);
