@@ -64,9 +64,9 @@ using KeyValues = std::map<std::string, double, std::less<>>;
 // The workspace name under which Bazel lays out this package's runfiles.
 constexpr absl::string_view kWorkspace = "python_concurrency_models";
 
-constexpr int64_t kCountdownUnits = 10'000'000;
-// Each column is the best of this many runs: the machine may be shared.
-constexpr int kCountdownRepeats = 3;
+constexpr int64_t kCountdownUnits = 3'000'000;
+// Each column is the best of this many rounds: the machine may be shared.
+constexpr int kCountdownRounds = 5;
 // Bytecode between the recv and the send of one request in the Python server
 // (`if not data`, the call to sendall, the loop's backward jump): about three
 // eval-breaker checks.
@@ -144,7 +144,7 @@ InterpreterThread Attach(Gil& gil, absl::string_view name) {
   return std::move(InterpreterThread::Attach(gil, name)).value();
 }
 
-// --- The machine and its python3 -------------------------------------------
+// --- The machine and its python3 ---
 
 std::string CpuModel() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -175,47 +175,55 @@ absl::StatusOr<std::string> PythonVersion() {
   return std::string(absl::StripAsciiWhitespace(*out));
 }
 
-// --- Experiment 1: CPU-bound countdown
-// ----------------------------------------
+// --- Experiment 1: CPU-bound countdown ---
 
 struct CountdownTimes {
   double sequential_s = 0;
   double threaded_s = 0;
-  int64_t switches = -1;  // GIL hand-overs in the best threaded run; -1: n/a
+  int64_t switches = -1;  // GIL hand-overs in the threaded run; -1: n/a
 };
 
-// Best of kCountdownRepeats for each column, as python/countdown.py does.
+// One run of each column on the model.
 CountdownTimes ModelCountdown(GilPolicy policy, absl::Duration unit_cost) {
-  CountdownTimes best{1e9, 1e9, 0};
-  for (int repeat = 0; repeat < kCountdownRepeats; ++repeat) {
-    std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
-    absl::Time start = absl::Now();
-    {
-      InterpreterThread py = Attach(*gil, "main");
-      py.RunBytecode(kCountdownUnits).IgnoreError();
-      py.RunBytecode(kCountdownUnits).IgnoreError();
-    }
-    best.sequential_s =
-        std::min(best.sequential_s, Seconds(absl::Now() - start));
-  }
-  for (int repeat = 0; repeat < kCountdownRepeats; ++repeat) {
+  CountdownTimes times;
+  {
     std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
     const absl::Time start = absl::Now();
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 2; ++t) {
-      threads.emplace_back([&gil] {
-        InterpreterThread py = Attach(*gil, "countdown");
-        py.RunBytecode(kCountdownUnits).IgnoreError();
-      });
-    }
-    for (std::thread& thread : threads) thread.join();
-    const double seconds = Seconds(absl::Now() - start);
-    if (seconds < best.threaded_s) {
-      best.threaded_s = seconds;
-      best.switches = gil->Stats().switches;
-    }
+    InterpreterThread py = Attach(*gil, "main");
+    py.RunBytecode(kCountdownUnits).IgnoreError();
+    py.RunBytecode(kCountdownUnits).IgnoreError();
+    times.sequential_s = Seconds(absl::Now() - start);
   }
-  return best;
+  std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&gil] {
+      InterpreterThread py = Attach(*gil, "countdown");
+      py.RunBytecode(kCountdownUnits).IgnoreError();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  times.threaded_s = Seconds(absl::Now() - start);
+  times.switches = gil->Stats().switches;
+  return times;
+}
+
+// One run of each column on CPython.
+absl::StatusOr<CountdownTimes> CPythonCountdown(const Files& files) {
+  absl::StatusOr<KeyValues> out =
+      RunAndParse({"python3", files.countdown_py, absl::StrCat(kCountdownUnits),
+                   /*repeats=*/"1"});
+  if (!out.ok()) return out.status();
+  return CountdownTimes{(*out)["sequential_s"], (*out)["threaded_s"], -1};
+}
+
+void KeepBest(CountdownTimes& best, const CountdownTimes& run) {
+  best.sequential_s = std::min(best.sequential_s, run.sequential_s);
+  if (run.threaded_s < best.threaded_s) {
+    best.threaded_s = run.threaded_s;
+    best.switches = run.switches;
+  }
 }
 
 void PrintCountdownRow(absl::string_view who, const CountdownTimes& t) {
@@ -228,44 +236,65 @@ void PrintCountdownRow(absl::string_view who, const CountdownTimes& t) {
 absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
   absl::PrintF(
       "\n## 1. CPU-bound: countdown of %d iterations, twice in a row vs. in "
-      "two threads (best of %d)\n\n",
-      kCountdownUnits, kCountdownRepeats);
+      "two threads (best of %d interleaved rounds)\n\n",
+      kCountdownUnits, kCountdownRounds);
   absl::Duration unit_cost = absl::Nanoseconds(25);
-  CountdownTimes cpython;
-  bool cpython_ok = false;
+  bool calibrated = false;
   if (have_python) {
-    absl::StatusOr<KeyValues> out = RunAndParse(
-        {"python3", files.countdown_py, absl::StrCat(kCountdownUnits),
-         absl::StrCat(kCountdownRepeats)});
+    absl::StatusOr<KeyValues> out =
+        RunAndParse({"python3", files.countdown_py,
+                     absl::StrCat(kCountdownUnits), /*repeats=*/"3"});
     if (out.ok()) {
-      cpython = {(*out)["sequential_s"], (*out)["threaded_s"]};
       unit_cost = absl::Nanoseconds((*out)["ns_per_iteration"]);
-      cpython_ok = true;
+      calibrated = true;
     } else {
-      absl::PrintF("CPython run failed: %s\n\n", out.status().ToString());
+      absl::PrintF("CPython calibration run failed: %s\n\n",
+                   out.status().ToString());
     }
   }
   absl::PrintF(
       "Model unit cost: %s (%s), %d multiply-add steps of %.3f ns.\n\n",
       absl::FormatDuration(unit_cost),
-      cpython_ok ? "CPython's countdown iteration, measured just now"
+      calibrated ? "CPython's countdown iteration, measured just now"
                  : "default; no CPython measurement",
       BytecodeWork(unit_cost).steps_per_unit(),
       BytecodeWork::StepNanoseconds());
+
+  // Rounds alternate between CPython and the model's policies, and each
+  // column keeps its best round, so that a busy spell on a shared machine
+  // does not land on one side only.
+  constexpr GilPolicy kPolicies[] = {GilPolicy::kNewGil, GilPolicy::kTickBased,
+                                     GilPolicy::kFreeThreaded};
+  const CountdownTimes worst{1e9, 1e9, -1};
+  CountdownTimes model[3] = {worst, worst, worst};
+  CountdownTimes cpython = worst;
+  absl::Status cpython_status =
+      have_python ? absl::OkStatus() : absl::NotFoundError("python3 not found");
+  for (int round = 0; round < kCountdownRounds; ++round) {
+    if (cpython_status.ok()) {
+      absl::StatusOr<CountdownTimes> run = CPythonCountdown(files);
+      cpython_status = run.status();
+      if (run.ok()) KeepBest(cpython, *run);
+    }
+    for (int p = 0; p < 3; ++p) {
+      KeepBest(model[p], ModelCountdown(kPolicies[p], unit_cost));
+    }
+  }
+  if (have_python && !cpython_status.ok()) {
+    absl::PrintF("CPython run failed: %s\n\n", cpython_status.ToString());
+  }
 
   absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "", "sequential",
                "2 threads", "speed-up", "switches");
   absl::PrintF("|%s|%s|%s|%s|%s|\n", std::string(28, '-'), std::string(12, '-'),
                std::string(12, '-'), std::string(9, '-'), std::string(10, '-'));
-  CountdownTimes model_new;
-  for (GilPolicy policy :
-       {GilPolicy::kNewGil, GilPolicy::kTickBased, GilPolicy::kFreeThreaded}) {
-    const CountdownTimes times = ModelCountdown(policy, unit_cost);
-    if (policy == GilPolicy::kNewGil) model_new = times;
-    PrintCountdownRow(absl::StrCat("model ", GilPolicyName(policy)), times);
+  for (int p = 0; p < 3; ++p) {
+    PrintCountdownRow(absl::StrCat("model ", GilPolicyName(kPolicies[p])),
+                      model[p]);
   }
-  if (cpython_ok) {
-    PrintCountdownRow("CPython (GIL)", cpython);
+  const CountdownTimes& model_new = model[0];
+  if (have_python && cpython_status.ok()) {
+    PrintCountdownRow("CPython (its GIL)", cpython);
     absl::PrintF(
         "\nmodel new-gil / CPython: sequential %.2f, 2 threads %.2f, "
         "speed-up %.2f\n",
@@ -274,14 +303,13 @@ absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
         (model_new.sequential_s / model_new.threaded_s) /
             (cpython.sequential_s / cpython.threaded_s));
   } else {
-    absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "CPython (GIL)",
+    absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "CPython (its GIL)",
                  "n/a", "n/a", "n/a", "-");
   }
   return unit_cost;
 }
 
-// --- Experiment 2: convoy
-// ------------------------------------------------------
+// --- Experiment 2: convoy ---
 
 // The client's think time between requests. It must exceed the time a woken
 // thread needs to run (tens of microseconds), or the server thread re-takes
@@ -465,8 +493,7 @@ void ExperimentConvoy(const Files& files, bool have_python,
   }
 }
 
-// --- Experiment 3: I/O overlap
-// ------------------------------------------------
+// --- Experiment 3: I/O overlap ---
 
 // Each thread runs a little bytecode, blocks for kIoWait (with the GIL
 // released, or held as by a C extension that forgets

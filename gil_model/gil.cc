@@ -120,7 +120,7 @@ absl::Status Gil::WouldDeadlockError() {
       "thread; taking it again would deadlock");
 }
 
-// --- Paragraph 2: taking the GIL --------------------------------------------
+// --- Paragraph 2: taking the GIL ---
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::Take(ThreadState& thread) {
   if (options_.policy == GilPolicy::kFreeThreaded) {
@@ -212,7 +212,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::RecordTake(
   thread.holds.store(true, std::memory_order_relaxed);
 }
 
-// --- Paragraph 4: dropping the GIL ------------------------------------------
+// --- Paragraph 4: dropping the GIL ---
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::Drop(ThreadState& thread) {
   RecordDrop(thread);
@@ -254,7 +254,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::RecordDrop(ThreadState& thread) {
   }
 }
 
-// --- Paragraph 3: executing bytecode ----------------------------------------
+// --- Paragraph 3: executing bytecode ---
 
 void Gil::Execute(ThreadState& thread, int64_t units) {
   uint64_t chain = thread.work_chain;
@@ -287,7 +287,7 @@ void Gil::Execute(ThreadState& thread, int64_t units) {
   AddRelaxed(thread.bytecode_units, units);
 }
 
-// --- Registry and statistics -------------------------------------------------
+// --- Registry and statistics ---
 
 std::unique_ptr<Gil::ThreadState> Gil::Register(absl::string_view name) {
   absl::MutexLock lock(&registry_mu_);
@@ -363,8 +363,7 @@ ThreadStats Gil::SnapshotOf(const ThreadState& thread) {
   return stats;
 }
 
-// --- InterpreterThread
-// --------------------------------------------------------
+// --- InterpreterThread ---
 
 absl::StatusOr<InterpreterThread> InterpreterThread::Attach(
     Gil& gil, absl::string_view name) {
@@ -474,8 +473,7 @@ ThreadStats InterpreterThread::Stats() const {
   return state_ == nullptr ? ThreadStats{} : Gil::SnapshotOf(*state_);
 }
 
-// --- AllowThreads
-// -------------------------------------------------------------
+// --- AllowThreads ---
 
 AllowThreads::AllowThreads(InterpreterThread& thread)
     : thread_(thread), released_(thread.DropGil().ok()) {}

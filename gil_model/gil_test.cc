@@ -45,7 +45,7 @@ InterpreterThread AttachOrDie(Gil& gil, absl::string_view name) {
   return std::move(thread).value();
 }
 
-// --- Bad input ---------------------------------------------------------------
+// --- Bad input ---
 
 TEST(GilTest, CreateRejectsNonPositiveIntervalsAndCosts) {
   GilOptions zero_interval;
@@ -182,8 +182,7 @@ TEST_P(LockingPolicyTest,
   EXPECT_TRUE(first.TakeGil().ok());
 }
 
-// --- Mutual exclusion
-// ----------------------------------------------------------
+// --- Mutual exclusion ---
 
 // Random mixes of bytecode, GIL-protected critical sections, released blocking
 // calls and explicit drop/take. Between two bytecode runs a thread holds the
@@ -290,12 +289,13 @@ TEST(GilTest, FreeThreadedThreadsRunAtTheSameTime) {
   EXPECT_EQ(gil->Stats().bytecode_units, 2000);
 }
 
-// --- No starvation, drop requests, forced switching -------------------------
+// --- No starvation, drop requests, forced switching ---
 
 // A CPU-bound holder must hand over the GIL within a few switch intervals:
 // the waiter times out once, requests a drop, and the holder drops at its
-// next unit. The bound is 20 switch intervals.
-TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinTwentyIntervals) {
+// next unit, so a wait is about one interval. The bound, 50 intervals, leaves
+// room for a loaded machine; without drop requests the wait would never end.
+TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinFiftyIntervals) {
   const absl::Duration interval = absl::Milliseconds(5);
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil, interval);
   std::atomic<bool> stop{false};
@@ -320,7 +320,7 @@ TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinTwentyIntervals) {
     const absl::Time start = absl::Now();
     ASSERT_TRUE(waiter.TakeGil().ok());
     const absl::Duration waited = absl::Now() - start;
-    EXPECT_LE(waited, 20 * interval) << "wait " << i;
+    EXPECT_LE(waited, 50 * interval) << "wait " << i;
     ASSERT_TRUE(waiter.DropGil().ok());
   }
   stop.store(true);
@@ -329,12 +329,12 @@ TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinTwentyIntervals) {
   const ThreadStats mine = waiter.Stats();
   EXPECT_EQ(mine.takes, kWaits + 1);
   EXPECT_EQ(mine.switches, kWaits + 1);
-  EXPECT_LE(mine.wait_p99, 20 * interval * 1.125);
+  EXPECT_LE(mine.wait_p99, 50 * interval * 1.125);
   const GilStats all = gil->Stats();
   EXPECT_GE(all.drop_requests, kWaits);
   EXPECT_GE(all.forced_switches, kWaits);
   EXPECT_GT(all.handoff_p50, absl::ZeroDuration());
-  EXPECT_LE(all.handoff_p99, 20 * interval * 1.125);
+  EXPECT_LE(all.handoff_p99, 50 * interval * 1.125);
 }
 
 // A holder that drops because of a request must not be the next holder when
@@ -352,9 +352,11 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
   };
   std::vector<Entry> log;
   std::atomic<bool> stop{false};
+  std::atomic<int64_t> cpu_id{0};
   absl::Notification cpu_attached;
   std::thread cpu([&] {
     InterpreterThread py = AttachOrDie(*gil, "cpu");
+    cpu_id.store(py.id());
     cpu_attached.Notify();
     while (!stop.load()) {
       ASSERT_TRUE(py.RunBytecode(200).ok());
@@ -374,9 +376,11 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
       log.push_back({false, 0});
       for (int i = 0; i < kTakesPerWaiter; ++i) {
         ASSERT_TRUE(py.DropGil().ok());
-        // Give the CPU thread time to take the GIL back, so that the next
-        // take has to ask it for a drop.
-        absl::SleepFor(absl::Milliseconds(1));
+        // Let the CPU thread take the GIL back, so that the next take has to
+        // ask it for a drop.
+        while (gil->Stats().last_holder != cpu_id.load()) {
+          absl::SleepFor(absl::Microseconds(100));
+        }
         ASSERT_TRUE(py.TakeGil().ok());
         log.push_back({false, 0});
       }
@@ -401,11 +405,11 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
     last_cpu_drops = entry.cpu_drops;
     waiter_entries_since = 0;
   }
-  EXPECT_GE(checked_drops, 10);
+  // Every waiter take (after the first) needed a drop on request.
+  EXPECT_GE(checked_drops, kTakesPerWaiter);
 }
 
-// --- Policies
-// ------------------------------------------------------------------
+// --- Policies ---
 
 TEST(GilTest, TickBasedReleasesAndRetakesEveryCheckInterval) {
   std::unique_ptr<Gil> gil = MakeGil(
@@ -430,8 +434,7 @@ TEST(GilTest, NewGilAloneNeverDropsWhileRunning) {
   EXPECT_EQ(gil->Stats().last_holder, py.id());
 }
 
-// --- Blocking calls release the GIL
-// --------------------------------------------
+// --- Blocking calls release the GIL ---
 
 TEST(GilTest, AllowThreadsReleasesTheGilAroundABlockingCall) {
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil);
@@ -473,8 +476,7 @@ TEST(GilTest, NestedAllowThreadsIsANoOpInside) {
   EXPECT_EQ(py.Stats().takes, 2);
 }
 
-// --- Statistics
-// ----------------------------------------------------------------
+// --- Statistics ---
 
 TEST(GilTest, StatisticsSurviveDetachAndAddUp) {
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil);
