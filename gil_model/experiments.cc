@@ -19,10 +19,12 @@
 //    around the block, the wall time is about one wait, not N.
 //
 // Calibration: one bytecode unit should cost what CPython spends between two
-// eval-breaker checks. Experiment 1 measures exactly that on CPython (one
-// countdown iteration: `while n > 0: n -= 1` checks the breaker once per
-// iteration), and the model then uses it as its unit cost for all three
-// experiments; without python3 the model keeps its default of 25 ns.
+// eval-breaker checks. Experiment 1 first measures exactly that on CPython:
+// the CPU time of one countdown iteration (`while n > 0: n -= 1` checks the
+// breaker once per iteration; CPU time, because on a shared machine the wall
+// clock also counts time the process was not running). The model then uses
+// it as its unit cost for all three experiments; without python3 it keeps its
+// default of 25 ns.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -311,10 +313,16 @@ absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
 
 // --- Experiment 2: convoy ---
 
-// The client's think time between requests. It must exceed the time a woken
-// thread needs to run (tens of microseconds), or the server thread re-takes
-// the GIL before the CPU thread ever gets it and there is no convoy at all.
-constexpr absl::Duration kClientPause = absl::Milliseconds(1);
+// The client's think time between requests: two switch intervals and 1 ms.
+// It must exceed the time a woken thread needs to run, or the server thread
+// re-takes the GIL before the CPU thread ever gets it and there is no convoy.
+// And with more than two intervals the server is always back in recv(), with
+// the GIL released, when the next request arrives: every round trip then
+// measures one GIL re-acquisition after I/O, not a race between the
+// re-acquisition after the previous send() and the next request.
+absl::Duration ClientPause(absl::Duration interval) {
+  return 2 * interval + absl::Milliseconds(1);
+}
 
 // The client's limits: enough requests for a stable median, a few seconds at
 // most per configuration.
@@ -324,7 +332,7 @@ std::vector<std::string> ClientCommand(const Files& files, int port,
       with_cpu ? std::max(1.0, 60 * Seconds(interval)) : 0.5;
   return {files.convoy_client, absl::StrCat(port), "1000",
           absl::StrCat(max_seconds),
-          absl::StrCat(absl::ToInt64Microseconds(kClientPause))};
+          absl::StrCat(absl::ToInt64Microseconds(ClientPause(interval)))};
 }
 
 absl::Status SendAll(int fd, const char* data, size_t size) {
@@ -447,8 +455,7 @@ void ExperimentConvoy(const Files& files, bool have_python,
                       absl::Duration unit_cost) {
   absl::PrintF(
       "\n## 2. Convoy: loopback echo of 64-byte requests, round trip measured "
-      "by a client process (%s pause between requests)\n\n",
-      absl::FormatDuration(kClientPause));
+      "by a client process (pause between requests: 2 intervals + 1 ms)\n\n");
   absl::PrintF("| %8s | %3s | %-20s | %-20s | %13s | %-26s |\n", "interval",
                "CPU", "model p50 (p90)", "CPython p50 (p90)", "model/CPython",
                "model: requests, drops");

@@ -88,7 +88,8 @@ absl::StatusOr<std::unique_ptr<Gil>> Gil::Create(GilOptions options) {
 Gil::Gil(GilOptions options)
     : options_(options),
       work_(options.unit_cost),
-      switch_interval_ns_(absl::ToInt64Nanoseconds(options.switch_interval)) {}
+      switch_interval_ns_(std::max<int64_t>(
+          1, absl::ToInt64Nanoseconds(options.switch_interval))) {}
 
 Gil::~Gil() = default;
 
