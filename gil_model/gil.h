@@ -194,6 +194,9 @@ class Gil {
 
   GilPolicy policy() const { return options_.policy; }
   int64_t check_interval() const { return options_.check_interval; }
+  // The CPU cost of one bytecode unit: RunBytecode(cpu_time / unit_cost())
+  // emulates `cpu_time` worth of Python code.
+  absl::Duration unit_cost() const { return options_.unit_cost; }
   const BytecodeWork& work() const { return work_; }
 
   GilStats Stats() const;

@@ -501,6 +501,8 @@ TEST(GilTest, StatisticsSurviveDetachAndAddUp) {
   EXPECT_EQ(stats.live_threads[0].name, "thread-2");
   EXPECT_EQ(stats.live_threads[0].id, 2);
   EXPECT_EQ(GilPolicyName(stats.policy), "new-gil");
+  EXPECT_EQ(gil->unit_cost(), absl::Nanoseconds(25));
+  EXPECT_EQ(gil->policy(), GilPolicy::kNewGil);
 }
 
 }  // namespace
