@@ -150,6 +150,9 @@ void Gil::TakeSlow(ThreadState& thread) {
     while (state_.load(std::memory_order_acquire) & kLocked) {
       if (options_.policy == GilPolicy::kTickBased) {
         cond_.Wait(&mu_);
+        if (state_.load(std::memory_order_acquire) & kLocked) {
+          ++futile_wakeups_;
+        }
         continue;
       }
       const uint64_t saved_switch_number =
@@ -157,6 +160,9 @@ void Gil::TakeSlow(ThreadState& thread) {
       const bool timed_out = cond_.WaitWithTimeout(
           &mu_, absl::Nanoseconds(
                     switch_interval_ns_.load(std::memory_order_relaxed)));
+      if (!timed_out && (state_.load(std::memory_order_acquire) & kLocked)) {
+        ++futile_wakeups_;
+      }
       if (timed_out && (state_.load(std::memory_order_acquire) & kLocked) &&
           switch_number_.load(std::memory_order_relaxed) ==
               saved_switch_number &&
@@ -320,6 +326,7 @@ GilStats Gil::Stats() const {
     absl::MutexLock lock(&mu_);
     stats.drop_requests = drop_requests_;
     stats.forced_switches = forced_switches_;
+    stats.futile_wakeups = futile_wakeups_;
     stats.handoff_p50 = handoff_.Percentile(0.50);
     stats.handoff_p99 = handoff_.Percentile(0.99);
   }

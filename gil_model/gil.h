@@ -163,6 +163,9 @@ struct GilStats {
   uint64_t switch_number = 0;   // number of takes (CPython's switch_number)
   int64_t drop_requests = 0;    // times a waiter set the drop request
   int64_t forced_switches = 0;  // drops that waited for another taker
+  // Times a waiter was woken by a drop but found the GIL taken again: the
+  // old GIL's thrashing, when the dropper re-takes it before the waiter runs.
+  int64_t futile_wakeups = 0;
   // From a drop request being set to another thread holding the GIL.
   absl::Duration handoff_p50;
   absl::Duration handoff_p99;
@@ -252,6 +255,7 @@ class Gil {
   absl::CondVar switch_cond_;  // `last_holder` changed (forced switching)
   int64_t drop_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t forced_switches_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t futile_wakeups_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t drop_requested_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none pending
   LatencyHistogram handoff_;                               // written under mu_
 
