@@ -72,9 +72,11 @@
 // and request, and without 4's forced switching: the waiter sleeps on `cond`
 // until woken, and every `check_interval` units (100 by default,
 // `sys.setcheckinterval`) the holder drops the lock and immediately takes it
-// again "to give another thread a chance". On a multicore machine the holder
-// usually re-takes the lock before the woken waiter runs, so the waiter wakes
-// for nothing, over and over: two CPU-bound threads run slower than one.
+// again "to give another thread a chance". Like CPython 3.1's semaphore, the
+// lock goes to whoever finds it free, waiters or not. On a multicore machine
+// the holder usually re-takes it before the woken waiter runs, so the waiter
+// wakes for nothing (GilStats::futile_wakeups), over and over: two CPU-bound
+// threads run slower than one.
 //
 // Free threading (kFreeThreaded) has no lock: take and drop only record
 // statistics, and attached threads execute bytecode in parallel.
