@@ -8,8 +8,9 @@
 // columns say so and the model's columns are still printed.
 //
 // 1. CPU-bound: a countdown of N units, twice in a row and then in two
-//    threads, under each policy. CPython's GIL gives no speed-up; free
-//    threading gives about 2x on 2 cores; the tick-based GIL thrashes.
+//    threads, under each policy. CPython's GIL gives no speed-up; on two
+//    idle cores free threading gives about 2x and the tick-based GIL
+//    thrashes (futile wake-ups, slower than sequential).
 // 2. Convoy: a server thread echoes 64-byte requests on loopback, with and
 //    without a CPU-bound thread beside it, at switch intervals 0.5, 5 and
 //    50 ms. A client in another process (convoy_client) measures the round

@@ -18,11 +18,16 @@
 // Usage, from any thread (a thread you created, a thread-pool worker, ...):
 //
 //   absl::StatusOr<std::unique_ptr<Gil>> gil = Gil::Create({});
-//   absl::StatusOr<InterpreterThread> py = InterpreterThread::Attach(**gil,
-//   "w"); if (!py.ok()) return py.status(); absl::Status s =
-//   py->RunBytecode(100'000);    // CPU work, GIL held { AllowThreads io(*py);
-//   ReadFromSocket(); }   // GIL released meanwhile ThreadStats mine =
-//   py->Stats();  GilStats all = (*gil)->Stats();
+//   absl::StatusOr<InterpreterThread> py =
+//       InterpreterThread::Attach(**gil, "worker");
+//   if (!py.ok()) return py.status();
+//   absl::Status s = py->RunBytecode(100'000);  // CPU work, GIL held
+//   {
+//     AllowThreads io(*py);  // GIL released while blocked
+//     ReadFromSocket();
+//   }                        // and taken back here
+//   ThreadStats mine = py->Stats();
+//   GilStats all = (*gil)->Stats();
 //
 // ---------------------------------------------------------------------------
 // The algorithm of the new GIL (kNewGil), as in CPython's ceval_gil.c
@@ -34,8 +39,8 @@
 //    no behaviour: `locked` shares an atomic word with the number of threads
 //    waiting in the slow path. When that word says "free, nobody waiting", a
 //    take is a single compare-and-swap; when it says "locked, nobody waiting",
-//    so is a drop. As soon as anyone waits, every step goes through the mutex
-//    exactly as described below.
+//    so is a drop. As soon as anyone waits, every step of the new GIL goes
+//    through the mutex exactly as described below.
 //
 // 2. Taking the GIL (take_gil). Under the mutex, while the GIL is locked, the
 //    thread remembers `switch_number` and waits on `cond` for at most the
