@@ -69,7 +69,7 @@ PromiseBase::~PromiseBase() {
 }
 
 std::string PromiseBase::name() const {
-  if (!name_.empty()) return name_;
+  if (name_ != nullptr) return *name_;
   return absl::StrCat("Task-", id_);
 }
 

@@ -46,6 +46,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -180,13 +181,15 @@ class PromiseBase {
   PromiseBase* live_prev_ = nullptr;  // The loop's list of pending roots.
   PromiseBase* live_next_ = nullptr;
   uint64_t id_ = 0;
-  std::string name_;
+  // Out of line: most tasks have no name, and every byte here is paid by
+  // each of a million concurrent tasks.
+  std::unique_ptr<std::string> name_;
   uint32_t cancel_requests_ = 0;
-  bool root_ = false;
-  bool started_ = false;
-  bool done_ = false;
-  bool must_cancel_ = false;
-  bool exception_observed_ = false;
+  bool root_ : 1 = false;
+  bool started_ : 1 = false;
+  bool done_ : 1 = false;
+  bool must_cancel_ : 1 = false;
+  bool exception_observed_ : 1 = false;
 };
 
 struct InitialAwaiter {
