@@ -26,6 +26,8 @@ void ReportUnobservedException(const PromiseBase& task) {
                task.name().c_str(), what.c_str());
 }
 
+}  // namespace
+
 bool IsCancelledError(const std::exception_ptr& exception) {
   try {
     std::rethrow_exception(exception);
@@ -35,8 +37,6 @@ bool IsCancelledError(const std::exception_ptr& exception) {
     return false;
   }
 }
-
-}  // namespace
 
 void DoneCallback::Unlink() {
   if (target == nullptr) return;

@@ -136,6 +136,7 @@ class PromiseBase {
     return true;
   }
   void EndWait() { waiting_on_ = nullptr; }
+  bool cancel_pending() const { return must_cancel_; }
   // Throws CancelledError if this await point was cancelled or a
   // cancellation is pending; consumes the pending cancellation.
   void ThrowIfCancelled(bool cancelled_here) {
@@ -344,6 +345,24 @@ void TaskAwaiter<T, kMove>::OnDone(DoneCallback* self, PromiseBase*) {
   awaiter->waiter_->EndWait();
   ScheduleFromTask(awaiter->waiter_, awaiter->awaiting_);
 }
+
+// `co_await CurrentTask()` gives the scheduled task the awaiting frame runs
+// in, without suspending.
+class CurrentTask {
+ public:
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) noexcept {
+    task_ = awaiting.promise().task();
+    return false;
+  }
+  PromiseBase* await_resume() const noexcept { return task_; }
+
+ private:
+  PromiseBase* task_ = nullptr;
+};
+
+bool IsCancelledError(const std::exception_ptr& exception);
 
 }  // namespace internal
 
