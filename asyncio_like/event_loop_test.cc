@@ -431,6 +431,13 @@ TEST(EventLoopTest, CallSoonRunsCallbacksInOrderWithTasks) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
+TEST(EventLoopTest, BadRingSizeIsAnError) {
+  LoopOptions options;
+  options.ring_entries = 0;
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(loop.status())) << loop.status();
+}
+
 TEST(EventLoopTest, CreateTaskOutsideALoopThrows) {
   EXPECT_THROW(CreateTask(Answer()), std::logic_error);
 }
