@@ -132,7 +132,8 @@ class EventLoop {
   RunResult<T> RunUntilComplete(Task<T> main);
 
   // Schedules `callback` to run on a later pass, FIFO with task steps
-  // (asyncio's call_soon). Loop thread only.
+  // (asyncio's call_soon). Loop thread only. An exception escaping the
+  // callback is printed to stderr and the loop goes on, as in asyncio.
   void CallSoon(absl::AnyInvocable<void()> callback);
 
   // Cancels every pending task and runs until they have all finished
@@ -178,6 +179,7 @@ class EventLoop {
   absl::Status RunOnce();
   void RunReady();
   void FireDueTimers();
+  void RunCallback(absl::AnyInvocable<void()>& callback);
   void ReportSlowStep(std::string task_name, int64_t duration_ns);
 
   LoopOptions options_;

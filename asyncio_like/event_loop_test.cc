@@ -438,6 +438,20 @@ TEST(EventLoopTest, BadRingSizeIsAnError) {
   EXPECT_TRUE(absl::IsInvalidArgument(loop.status())) << loop.status();
 }
 
+TEST(EventLoopTest, AThrowingCallbackDoesNotStopTheLoop) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  int after = 0;
+  absl::Status status = loop->RunUntilComplete([](EventLoop* loop, int* after) -> Task<void> {
+    loop->CallSoon([] { throw std::runtime_error("callback failed"); });
+    loop->CallSoon([after] { ++*after; });
+    co_await Sleep(absl::Milliseconds(1));
+  }(loop.get(), &after));
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(after, 1);
+  // The loop is still usable.
+  EXPECT_TRUE(loop->RunUntilComplete(AddAfterSleep(1, 2)).ok());
+}
+
 TEST(EventLoopTest, CreateTaskOutsideALoopThrows) {
   EXPECT_THROW(CreateTask(Answer()), std::logic_error);
 }
