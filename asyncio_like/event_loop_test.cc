@@ -452,6 +452,15 @@ TEST(EventLoopTest, AThrowingCallbackDoesNotStopTheLoop) {
   EXPECT_TRUE(loop->RunUntilComplete(AddAfterSleep(1, 2)).ok());
 }
 
+TEST(EventLoopTest, RunInsideARunningLoopIsAnError) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<absl::Status> inner = loop->RunUntilComplete([]() -> Task<absl::Status> {
+    co_return asyncio_like::Run(AddAfterSleep(1, 2)).status();
+  }());
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(*inner)) << *inner;
+}
+
 TEST(EventLoopTest, CreateTaskOutsideALoopThrows) {
   EXPECT_THROW(CreateTask(Answer()), std::logic_error);
 }
