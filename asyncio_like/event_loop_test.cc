@@ -562,5 +562,33 @@ TEST(KernelOpTest, LoopDestructionCancelsOperationsInFlight) {
   EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
 }
 
+Task<int> KernelWait(absl::Duration d) {
+  __kernel_timespec ts{.tv_sec = 0, .tv_nsec = absl::ToInt64Nanoseconds(d)};
+  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_timeout(sqe, &ts, 0, 0);  // completes with -ETIME
+  });
+}
+
+Task<int> FanOut(int n) {
+  std::vector<Task<int>> waits;
+  for (int i = 0; i < n; ++i) waits.push_back(CreateTask(KernelWait(absl::Milliseconds(10))));
+  int timed_out = 0;
+  for (Task<int>& wait : waits) timed_out += (co_await wait == -ETIME);
+  co_return timed_out;
+}
+
+TEST(KernelOpTest, ConcurrentKernelWaitsAreSubmittedInBatches) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr int kWaits = 1000;
+  absl::StatusOr<int> timed_out = loop->RunUntilComplete(FanOut(kWaits));
+  ASSERT_TRUE(timed_out.ok()) << timed_out.status();
+  EXPECT_EQ(*timed_out, kWaits);
+  LoopStats stats = loop->stats();
+  EXPECT_EQ(stats.submissions, uint64_t{kWaits});
+  EXPECT_EQ(stats.completions, uint64_t{kWaits});
+  // All 1000 SQEs go in with the pass's single enter, not one call each.
+  EXPECT_LT(stats.kernel_enters, uint64_t{kWaits / 10});
+}
+
 }  // namespace
 }  // namespace asyncio_like
