@@ -47,6 +47,7 @@
 #include "absl/strings/string_view.h"
 #include "asyncio_like/echo_baselines.h"
 #include "asyncio_like/echo_load_generator.h"
+#include "asyncio_like/echo_server.h"
 #include "benchmark/benchmark.h"
 
 namespace asyncio_like {
@@ -66,6 +67,7 @@ const std::vector<ServerKind>& ServerKinds() {
   static const auto* kinds = new std::vector<ServerKind>{
       {"epoll", EpollEchoServer::Create},
       {"raw_uring", RawUringEchoServer::Create},
+      {"coroutine", CoroutineEchoServer::Create},
   };
   return *kinds;
 }
