@@ -124,10 +124,11 @@ absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
   }
   current_loop = this;
   absl::Status status;
-  while (!task->done()) {
+  while (task != nullptr ? !task->done() : live_head_ != nullptr) {
     if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == 0) {
       status = absl::FailedPreconditionError(absl::StrCat(
-          "deadlock: <Task name='", task->name(),
+          "deadlock: <Task name='",
+          task != nullptr ? task->name() : live_head_->name(),
           "'> is waiting, but no task is ready and no timer or kernel "
           "operation is pending that could wake it"));
       break;
@@ -144,11 +145,9 @@ absl::Status EventLoop::CancelAllAndDrain() {
        task = task->live_next_) {
     task->RequestCancel();
   }
-  while (live_head_ != nullptr) {
-    absl::Status status = RunUntilDone(live_head_);
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+  // A finished task that no handle owns frees itself: wait for the list of
+  // pending tasks to empty, not for a task that may be gone.
+  return RunUntilDone(nullptr);
 }
 
 absl::Status EventLoop::RunOnce() {

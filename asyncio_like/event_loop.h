@@ -173,6 +173,7 @@ class EventLoop {
   void OnRootFinished(internal::PromiseBase* task);
 
   // Runs passes until `task` finishes.
+  // Runs passes until `task` finishes (nullptr: until no task is pending).
   absl::Status RunUntilDone(internal::PromiseBase* task);
   absl::Status RunOnce();
   void RunReady();

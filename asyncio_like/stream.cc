@@ -213,7 +213,6 @@ struct Server::State {
   TcpListener listener;
   ConnectionHandler handler;
   ServerStats stats;
-  Task<void> accept_task;
 };
 
 Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
@@ -252,8 +251,10 @@ absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listen
   }
   if (!listener.is_open()) return absl::InvalidArgumentError("StartServer: closed listener");
   auto state = std::make_shared<Server::State>(std::move(listener), std::move(handler));
-  state->accept_task = CreateTask(Server::AcceptLoop(state), "accept");
-  return Server(std::move(state));
+  // The accept task shares the state; the Server owns the task (the state
+  // must not, or neither would ever be freed).
+  Task<void> accept_task = CreateTask(Server::AcceptLoop(state), "accept");
+  return Server(std::move(state), std::move(accept_task));
 }
 
 uint16_t Server::port() const { return state_->listener.port(); }
@@ -264,14 +265,14 @@ void Server::Close() {
   if (state_ == nullptr) return;  // moved from
   // Without a running loop (the loop is being destroyed) the accept task
   // goes with it and must not be touched.
-  if (EventLoop::Current() != nullptr) state_->accept_task.Cancel();
+  if (EventLoop::Current() != nullptr) accept_task_.Cancel();
   state_->listener.Close();
 }
 
 Task<void> Server::ServeForever() {
   std::shared_ptr<State> state = state_;
   try {
-    co_await state->accept_task;
+    co_await accept_task_;
   } catch (const CancelledError&) {
     // Either Close() cancelled the accept task (serving is over), or the
     // task waiting here was cancelled, which closes the server too.
