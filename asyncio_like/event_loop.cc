@@ -77,7 +77,7 @@ void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {
   task->task_ = task;
   task->loop_ = this;
   task->id_ = ++next_task_id_;
-  task->name_ = std::move(name);
+  if (!name.empty()) task->name_ = std::make_unique<std::string>(std::move(name));
   task->live_next_ = live_head_;
   if (live_head_ != nullptr) live_head_->live_prev_ = task;
   live_head_ = task;
