@@ -52,7 +52,7 @@ EventLoop::EventLoop(LoopOptions options, std::unique_ptr<Uring> uring)
 
 EventLoop::~EventLoop() {
   // Operations in flight may write into task frames: finish them first.
-  uring_.reset();
+  uring_->CancelAllAndDrain();
   while (live_head_ != nullptr) {
     internal::PromiseBase* task = live_head_;
     OnRootFinished(task);

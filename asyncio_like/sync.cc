@@ -8,6 +8,10 @@
 namespace asyncio_like {
 namespace internal {
 
+WaitList::~WaitList() {
+  while (head_ != nullptr) Unlink(head_);
+}
+
 bool WaitList::WakeOne() {
   if (head_ == nullptr) return false;
   Waiter* waiter = head_;
@@ -63,7 +67,7 @@ void WaitList::Waiter::Wake(bool cancelled) {
 }
 
 bool WaitList::Waiter::Cancel() {
-  list_->Unlink(this);
+  if (linked_) list_->Unlink(this);
   Wake(true);
   return true;
 }

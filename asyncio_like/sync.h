@@ -41,6 +41,9 @@ class WaitList {
       : on_lost_wakeup_(on_lost_wakeup), owner_(owner) {}
   WaitList(const WaitList&) = delete;
   WaitList& operator=(const WaitList&) = delete;
+  // Forgets its waiters (which then never wake): only a loop shutting down
+  // destroys a primitive that tasks still wait on.
+  ~WaitList();
 
   bool empty() const { return head_ == nullptr; }
   // Wakes the longest-waiting task; false if there is none.

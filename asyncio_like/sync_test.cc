@@ -219,5 +219,28 @@ TEST(QueueTest, GetterCancelledAfterWakeupPassesTheItemOn) {
   EXPECT_EQ(*result, 42);
 }
 
+TEST(EventTest, LoopShutdownWithWaitersOfAnEventInAnotherFrame) {
+  Event* shared = nullptr;
+  {
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+    // The waiter is created first, so shutdown frees the event's frame
+    // (the newer task) before the waiter's frame.
+    loop->CreateTask([](Event** shared) -> Task<void> {
+      while (*shared == nullptr) co_await Sleep(absl::ZeroDuration());
+      co_await (*shared)->Wait();
+    }(&shared));
+    loop->CreateTask([](Event** shared) -> Task<void> {
+      Event event;
+      *shared = &event;
+      co_await Sleep(absl::Hours(1));
+    }(&shared));
+    ASSERT_TRUE(loop->RunUntilComplete([]() -> Task<void> {
+      co_await Sleep(absl::Milliseconds(1));
+    }()).ok());
+    EXPECT_EQ(loop->pending_tasks(), 2u);
+  }
+  // Both frames were freed; under ASan, touching the freed event fails here.
+}
+
 }  // namespace
 }  // namespace asyncio_like
