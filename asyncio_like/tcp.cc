@@ -8,12 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "asyncio_like/event_loop.h"
 #include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/timeout.h"
 #include "asyncio_like/uring.h"
 
 namespace asyncio_like {
@@ -52,33 +51,12 @@ void SetNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// Cancels `task` when a deadline passes, the way asyncio.timeout does: the
-// task's await point raises CancelledError, which the owner of the deadline
-// turns into a timeout after Uncancel().
-class DeadlineCanceller final : private internal::Timer {
- public:
-  DeadlineCanceller(EventLoop& loop, internal::PromiseBase* task, absl::Duration timeout)
-      : loop_(loop), task_(task) {
-    slot_ = loop_.AddTimer(EventLoop::NowNanos() + absl::ToInt64Nanoseconds(timeout), this);
-  }
-  DeadlineCanceller(const DeadlineCanceller&) = delete;
-  DeadlineCanceller& operator=(const DeadlineCanceller&) = delete;
-  ~DeadlineCanceller() {
-    if (!fired_) loop_.CancelTimer(slot_);
-  }
-  bool fired() const { return fired_; }
-
- private:
-  void Fire() override {
-    fired_ = true;
-    task_->RequestCancel();
-  }
-
-  EventLoop& loop_;
-  internal::PromiseBase* task_;
-  uint32_t slot_ = 0;
-  bool fired_ = false;
-};
+// One connect operation on `fd`.
+Task<int> ConnectOnce(int fd, const SocketAddress* address) {
+  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_connect(sqe, fd, address->get(), address->length);
+  });
+}
 
 }  // namespace
 
@@ -150,19 +128,12 @@ Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
   if (!socket.is_open()) co_return OsError(errno, what);
   SetNoDelay(socket.fd());
 
-  EventLoop& loop = *EventLoop::Current();
-  internal::PromiseBase* task = loop.current_task()->task();
-  std::optional<DeadlineCanceller> deadline;
-  if (timeout != absl::InfiniteDuration()) deadline.emplace(loop, task, timeout);
   int result = 0;
   try {
-    const int fd = socket.fd();
-    result = co_await KernelOp([&](io_uring_sqe* sqe) {
-      io_uring_prep_connect(sqe, fd, address->get(), address->length);
-    });
-  } catch (const CancelledError&) {
-    // Our deadline, and no cancellation from elsewhere: a timeout.
-    if (!deadline || !deadline->fired() || task->Uncancel() > 0) throw;
+    // At the deadline the connect is cancelled in the kernel.
+    Timeout deadline(timeout);
+    result = co_await deadline.Run(ConnectOnce(socket.fd(), &*address));
+  } catch (const TimeoutError&) {
     result = -ETIMEDOUT;
   }
   if (result < 0) co_return OsError(-result, what);
