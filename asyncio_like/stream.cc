@@ -159,7 +159,18 @@ Task<absl::Status> StreamWriter::Drain() {
   // Writes that arrive while this send is in flight wait for the next Drain.
   std::string sending;
   sending.swap(c.write_buffer);
-  absl::Status sent = co_await c.socket.SendAll(absl::Span<const char>(sending.data(), sending.size()));
+  // The send loop is inlined here, rather than awaiting SendAll, so a drain
+  // costs one coroutine frame, not two.
+  absl::Span<const char> rest(sending.data(), sending.size());
+  absl::Status sent;
+  while (!rest.empty() && sent.ok()) {
+    absl::StatusOr<size_t> n = co_await c.socket.Send(rest);
+    if (n.ok()) {
+      rest.remove_prefix(*n);
+    } else {
+      sent = n.status();
+    }
+  }
   c.draining = false;
   if (!sent.ok()) {
     c.write_error = sent;

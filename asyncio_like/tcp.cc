@@ -70,26 +70,11 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
   return *this;
 }
 
-Task<absl::StatusOr<size_t>> TcpSocket::Receive(absl::Span<char> buffer) {
-  if (fd_ < 0) co_return OsError(EBADF, "recv on a closed socket");
-  const int fd = fd_;
-  const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
-    io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0);
-  });
-  if (result < 0) co_return OsError(-result, "recv");
-  co_return static_cast<size_t>(result);
-}
-
 Task<absl::Status> TcpSocket::SendAll(absl::Span<const char> data) {
   while (!data.empty()) {
-    if (fd_ < 0) co_return OsError(EPIPE, "send on a closed socket");
-    const int fd = fd_;
-    const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
-      // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
-      io_uring_prep_send(sqe, fd, data.data(), data.size(), MSG_NOSIGNAL);
-    });
-    if (result < 0) co_return OsError(-result, "send");
-    data.remove_prefix(static_cast<size_t>(result));
+    absl::StatusOr<size_t> sent = co_await Send(data);
+    if (!sent.ok()) co_return sent.status();
+    data.remove_prefix(*sent);
   }
   co_return absl::OkStatus();
 }
