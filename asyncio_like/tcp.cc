@@ -70,7 +70,8 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
   return *this;
 }
 
-Task<absl::Status> TcpSocket::SendAll(absl::Span<const char> data) {
+Task<absl::Status> TcpSocket::SendAll(absl::string_view bytes) {
+  absl::Span<const char> data(bytes.data(), bytes.size());
   while (!data.empty()) {
     absl::StatusOr<size_t> sent = co_await Send(data);
     if (!sent.ok()) co_return sent.status();

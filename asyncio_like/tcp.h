@@ -117,12 +117,9 @@ class TcpSocket {
   internal::TransferOp<internal::SendPrep> Send(absl::Span<const char> data) const {
     return {{fd_, data.data(), data.size()}, "send"};
   }
-  // Sends all of `data`, continuing after partial sends. With `data` owned
-  // by the caller until the task resumes.
-  Task<absl::Status> SendAll(absl::Span<const char> data);
-  Task<absl::Status> SendAll(absl::string_view data) {
-    return SendAll(absl::Span<const char>(data.data(), data.size()));
-  }
+  // Sends all of `data`, continuing after partial sends. `data` must stay
+  // valid until the task resumes.
+  Task<absl::Status> SendAll(absl::string_view data);
   // Half-closes the connection: the peer reads end of stream (write_eof).
   absl::Status ShutdownWrite();
   // Shuts both directions down, which also ends a Receive in flight with
