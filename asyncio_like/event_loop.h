@@ -25,7 +25,7 @@
 //      queue).
 //   3. Move the timers whose deadline has passed to the ready queue, in
 //      deadline order, FIFO among equal deadlines.
-//   4. Run the tasks that were ready when this step began, FIFO; tasks they
+//   4. Run the tasks that were ready when this pass began, FIFO; tasks they
 //      wake run on the next pass.
 //
 // The loop's figures (stats()) are readable at any time on the loop thread:
@@ -132,7 +132,8 @@ class EventLoop {
   RunResult<T> RunUntilComplete(Task<T> main);
 
   // Schedules `callback` to run on a later pass, FIFO with task steps
-  // (asyncio's call_soon). Loop thread only.
+  // (asyncio's call_soon). Loop thread only. An exception escaping the
+  // callback is printed to stderr and the loop goes on, as in asyncio.
   void CallSoon(absl::AnyInvocable<void()> callback);
 
   // Runs `callback` when the loop is destroyed, after its ring is closed and
@@ -183,6 +184,7 @@ class EventLoop {
   absl::Status RunOnce();
   void RunReady();
   void FireDueTimers();
+  void RunCallback(absl::AnyInvocable<void()>& callback);
   void ReportSlowStep(std::string task_name, int64_t duration_ns);
 
   LoopOptions options_;
