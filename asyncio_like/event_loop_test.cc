@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <utility>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -198,6 +200,51 @@ TEST(EventLoopTest, TimersWithEqualDeadlinesFireFifo) {
     EXPECT_EQ(order[i], 2 * i);
     EXPECT_EQ(order[50 + i], 2 * i + 1);
   }
+}
+
+// Deadlines in any order, with cancellations, come out sorted by deadline
+// and then by insertion; this covers both the in-order FIFO and the heap.
+TEST(EventLoopTest, TimerHeapOrdersMixedDeadlinesAndSkipsCancelled) {
+  internal::TimerHeap heap;
+  struct Recorder : internal::Timer {
+    std::vector<std::pair<int64_t, int>>* fired;
+    int64_t deadline;
+    int id;
+    void Fire() override { fired->push_back({deadline, id}); }
+  };
+  std::vector<std::pair<int64_t, int>> fired;
+  std::vector<Recorder> recorders(2000);
+  std::vector<std::pair<int64_t, int>> expected;
+  uint32_t state = 12345;
+  auto next_random = [&state] {
+    state = state * 1103515245 + 12345;
+    return (state >> 8) % 50;
+  };
+  std::vector<uint32_t> slots;
+  for (int i = 0; i < 2000; ++i) {
+    // Mostly increasing deadlines, often equal, sometimes earlier.
+    int64_t deadline = i / 4 * 10 - (next_random() < 10 ? 300 : 0);
+    recorders[i].fired = &fired;
+    recorders[i].deadline = deadline;
+    recorders[i].id = i;
+    slots.push_back(heap.Add(deadline, &recorders[i]));
+  }
+  for (int i = 0; i < 2000; ++i) {
+    // Two thirds cancelled: past half, the containers are rebuilt.
+    if (i % 3 != 2) {
+      heap.Cancel(slots[i]);
+    } else {
+      expected.push_back({recorders[i].deadline, i});
+    }
+  }
+  std::stable_sort(expected.begin(), expected.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  EXPECT_EQ(heap.live(), expected.size());
+  int64_t deadline;
+  while (internal::Timer* timer = heap.PopDue(int64_t{1} << 40, &deadline)) timer->Fire();
+  EXPECT_EQ(fired, expected);
+  EXPECT_EQ(heap.live(), 0u);
+  EXPECT_FALSE(heap.NextDeadline().has_value());
 }
 
 Task<void> SleepsConcurrently(int n, absl::Duration d) {
@@ -560,6 +607,34 @@ TEST(KernelOpTest, LoopDestructionCancelsOperationsInFlight) {
   ASSERT_EQ(write(pipe.fds[1], "y", 1), 1);
   char c;
   EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
+}
+
+Task<int> KernelWait(absl::Duration d) {
+  __kernel_timespec ts{.tv_sec = 0, .tv_nsec = absl::ToInt64Nanoseconds(d)};
+  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_timeout(sqe, &ts, 0, 0);  // completes with -ETIME
+  });
+}
+
+Task<int> FanOut(int n) {
+  std::vector<Task<int>> waits;
+  for (int i = 0; i < n; ++i) waits.push_back(CreateTask(KernelWait(absl::Milliseconds(10))));
+  int timed_out = 0;
+  for (Task<int>& wait : waits) timed_out += (co_await wait == -ETIME);
+  co_return timed_out;
+}
+
+TEST(KernelOpTest, ConcurrentKernelWaitsAreSubmittedInBatches) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr int kWaits = 1000;
+  absl::StatusOr<int> timed_out = loop->RunUntilComplete(FanOut(kWaits));
+  ASSERT_TRUE(timed_out.ok()) << timed_out.status();
+  EXPECT_EQ(*timed_out, kWaits);
+  LoopStats stats = loop->stats();
+  EXPECT_EQ(stats.submissions, uint64_t{kWaits});
+  EXPECT_EQ(stats.completions, uint64_t{kWaits});
+  // All 1000 SQEs go in with the pass's single enter, not one call each.
+  EXPECT_LT(stats.kernel_enters, uint64_t{kWaits / 10});
 }
 
 }  // namespace
