@@ -87,7 +87,7 @@ struct LoopStats {
   uint64_t completions = 0;     // CQEs reaped.
   uint64_t task_resumes = 0;    // Steps: resumptions of a task by the loop.
   uint64_t tasks_created = 0;   // CreateTask calls.
-  uint64_t slow_steps = 0;      // Steps longer than slow_callback_duration.
+  uint64_t slow_steps = 0;      // Slow steps reported (debug mode only).
   absl::Duration max_step_time; // Longest step.
   absl::Duration loop_lag;      // How late the last due timer was handled.
   absl::Duration max_loop_lag;  // The worst lag seen.

@@ -258,10 +258,10 @@ Task<void> SleepsConcurrently(int n, absl::Duration d) {
 TEST(EventLoopTest, ConcurrentSleepsOverlap) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   absl::Time start = absl::Now();
-  ASSERT_TRUE(loop->RunUntilComplete(SleepsConcurrently(10, absl::Milliseconds(100))).ok());
+  ASSERT_TRUE(loop->RunUntilComplete(SleepsConcurrently(50, absl::Milliseconds(20))).ok());
   absl::Duration elapsed = absl::Now() - start;
-  EXPECT_GE(elapsed, absl::Milliseconds(100));
-  // Ten sequential sleeps would take 1 s.
+  EXPECT_GE(elapsed, absl::Milliseconds(20));
+  // Fifty sequential sleeps would take 1 s; concurrent ones about 20 ms.
   EXPECT_LT(elapsed, absl::Milliseconds(900));
 }
 
@@ -425,13 +425,19 @@ TEST(EventLoopTest, CpuBoundStepDelaysOtherTasksAndIsReported) {
   ASSERT_TRUE(ticker.ok()) << ticker.status();
   // The 1 ms sleep could not finish before the 300 ms step ended.
   EXPECT_GE(*ticker, absl::Milliseconds(250));
-  ASSERT_EQ(reports.size(), 1u);
-  EXPECT_EQ(reports[0].task_name, "cpu-hog");
-  EXPECT_GE(reports[0].duration, absl::Milliseconds(300));
+  // On a loaded machine another step may be slow too; the hog must be.
+  int hog_reports = 0;
+  for (const SlowStep& report : reports) {
+    if (report.task_name == "cpu-hog") {
+      ++hog_reports;
+      EXPECT_GE(report.duration, absl::Milliseconds(300));
+    }
+  }
+  EXPECT_EQ(hog_reports, 1);
   LoopStats stats = loop->stats();
   EXPECT_GE(stats.max_step_time, absl::Milliseconds(300));
   EXPECT_GE(stats.max_loop_lag, absl::Milliseconds(250));
-  EXPECT_EQ(stats.slow_steps, 1u);
+  EXPECT_EQ(stats.slow_steps, reports.size());
 }
 
 TEST(EventLoopTest, DeadlockIsAnErrorNotAHang) {
