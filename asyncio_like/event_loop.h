@@ -136,8 +136,9 @@ class EventLoop {
   // callback is printed to stderr and the loop goes on, as in asyncio.
   void CallSoon(absl::AnyInvocable<void()> callback);
 
-  // Runs `callback` when the loop is destroyed, after its ring is closed and
-  // its tasks are gone: for state that other threads may still hold, such as
+  // Runs `callback` when the loop is destroyed, after its kernel operations
+  // are drained and its tasks are gone: for state that other threads may
+  // still hold, such as
   // the wakeup behind CallSoonThreadsafe (threadsafe_calls.h).
   void AtClose(absl::AnyInvocable<void()> callback);
 
