@@ -138,8 +138,8 @@ class EventLoop {
 
   // Runs `callback` when the loop is destroyed, after its kernel operations
   // are drained and its tasks are gone: for state that other threads may
-  // still hold, such as
-  // the wakeup behind CallSoonThreadsafe (threadsafe_calls.h).
+  // still hold, such as the wakeup behind CallSoonThreadsafe
+  // (threadsafe_calls.h).
   void AtClose(absl::AnyInvocable<void()> callback);
 
   // Cancels every pending task and runs until they have all finished
