@@ -1,0 +1,183 @@
+#include "asyncio_like/tcp.h"
+
+#include <arpa/inet.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/timeout.h"
+#include "asyncio_like/uring.h"
+
+namespace asyncio_like {
+namespace {
+
+// An IPv4 or IPv6 socket address.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+absl::StatusOr<SocketAddress> ParseAddress(const std::string& host, uint16_t port) {
+  SocketAddress address;
+  const std::string& numeric = host == "localhost" ? std::string("127.0.0.1") : host;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+  if (inet_pton(AF_INET, numeric.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    address.length = sizeof *v4;
+  } else if (inet_pton(AF_INET6, numeric.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    address.length = sizeof *v6;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", host, "' is not a numeric IPv4 or IPv6 address (resolve names with ToThread)"));
+  }
+  return address;
+}
+
+void SetNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// One connect operation on `fd`.
+Task<int> ConnectOnce(int fd, const SocketAddress* address) {
+  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_connect(sqe, fd, address->get(), address->length);
+  });
+}
+
+}  // namespace
+
+// ----- TcpSocket -----
+
+TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+Task<absl::Status> TcpSocket::SendAll(absl::string_view bytes) {
+  absl::Span<const char> data(bytes.data(), bytes.size());
+  while (!data.empty()) {
+    absl::StatusOr<size_t> sent = co_await Send(data);
+    if (!sent.ok()) co_return sent.status();
+    data.remove_prefix(*sent);
+  }
+  co_return absl::OkStatus();
+}
+
+absl::Status TcpSocket::ShutdownWrite() {
+  if (fd_ < 0) return OsError(EBADF, "shutdown on a closed socket");
+  if (shutdown(fd_, SHUT_WR) != 0) return OsError(errno, "shutdown");
+  return absl::OkStatus();
+}
+
+void TcpSocket::Close() {
+  if (fd_ < 0) return;
+  // A receive in flight holds its own reference to the socket, so closing
+  // the descriptor alone would leave it waiting; shutting down ends it.
+  shutdown(fd_, SHUT_RDWR);
+  close(fd_);
+  fd_ = -1;
+}
+
+void TcpSocket::Abort() {
+  if (fd_ < 0) return;
+  const linger reset_on_close = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+  close(fd_);
+  fd_ = -1;
+}
+
+// ----- Connect -----
+
+Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
+                                        absl::Duration timeout) {
+  const absl::StatusOr<SocketAddress> address = ParseAddress(host, port);
+  if (!address.ok()) co_return address.status();
+  const std::string what = absl::StrCat("connect to ", host, ":", port);
+  TcpSocket socket(::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!socket.is_open()) co_return OsError(errno, what);
+  SetNoDelay(socket.fd());
+
+  int result = 0;
+  try {
+    // At the deadline the connect is cancelled in the kernel.
+    Timeout deadline(timeout);
+    result = co_await deadline.Run(ConnectOnce(socket.fd(), &*address));
+  } catch (const TimeoutError&) {
+    result = -ETIMEDOUT;
+  }
+  if (result < 0) co_return OsError(-result, what);
+  co_return socket;
+}
+
+// ----- TcpListener -----
+
+absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_t port,
+                                                int backlog) {
+  const absl::StatusOr<SocketAddress> address = ParseAddress(host, port);
+  if (!address.ok()) return address.status();
+  const std::string what = absl::StrCat("listen on ", host, ":", port);
+  const int fd = socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return OsError(errno, what);
+  TcpListener listener(fd, port);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Accepted sockets inherit TCP_NODELAY from the listener.
+  SetNoDelay(fd);
+  if (bind(fd, address->get(), address->length) != 0 || listen(fd, backlog) != 0) {
+    return OsError(errno, what);
+  }
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) {
+    return OsError(errno, what);
+  }
+  listener.port_ = ntohs(bound.family() == AF_INET
+                             ? reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port
+                             : reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
+  return listener;
+}
+
+TcpListener& TcpListener::operator=(TcpListener&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+    port_ = other.port_;
+  }
+  return *this;
+}
+
+Task<absl::StatusOr<TcpSocket>> TcpListener::Accept() {
+  if (fd_ < 0) co_return OsError(EBADF, "accept on a closed listener");
+  const int fd = fd_;
+  const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+  });
+  if (result < 0) co_return OsError(-result, "accept");
+  co_return TcpSocket(result);
+}
+
+void TcpListener::Close() {
+  if (fd_ < 0) return;
+  shutdown(fd_, SHUT_RDWR);  // ends an accept in flight
+  close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace asyncio_like

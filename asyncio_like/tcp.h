@@ -1,0 +1,175 @@
+// TCP sockets on the event loop: connect, listen, accept, receive and send,
+// each one io_uring operation awaited by the calling task.
+//
+// These are the building blocks under the asyncio-style streams
+// (stream.h), which most code should use instead. A TcpSocket owns a
+// connected socket; its operations suspend the task until the kernel
+// completes them, and never block the loop:
+//
+//   Task<absl::Status> Ping() {
+//     absl::StatusOr<TcpSocket> socket = co_await Connect("127.0.0.1", 7000);
+//     if (!socket.ok()) co_return socket.status();   // e.g. ConnectionRefused
+//     if (absl::Status s = co_await socket->SendAll("ping"); !s.ok()) co_return s;
+//     char reply[64];
+//     absl::StatusOr<size_t> n = co_await socket->Receive(reply);
+//     if (!n.ok()) co_return n.status();
+//     if (*n == 0) { /* end of stream: the peer closed its side */ }
+//     co_return absl::OkStatus();
+//   }
+//
+// Errors are statuses from OsError (tcp_errors.h): refused, reset,
+// broken pipe, timed out, too many open files, each recognizable. End of
+// stream is not an error: Receive returns 0. Cancelling a task suspended in
+// one of these operations cancels the kernel operation (IORING_OP_ASYNC_CANCEL)
+// and raises CancelledError in the task, as asyncio does.
+//
+// Addresses are numeric IPv4 or IPv6 addresses, or "localhost"; resolving
+// other host names blocks, so do it with ToThread (to_thread.h) first.
+#ifndef ASYNCIO_LIKE_TCP_H_
+#define ASYNCIO_LIKE_TCP_H_
+
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "asyncio_like/task.h"
+#include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/uring.h"
+
+namespace asyncio_like {
+
+namespace internal {
+
+struct ReceivePrep {
+  int fd;
+  char* data;
+  size_t size;
+  void operator()(io_uring_sqe* sqe) const { io_uring_prep_recv(sqe, fd, data, size, 0); }
+};
+
+struct SendPrep {
+  int fd;
+  const char* data;
+  size_t size;
+  void operator()(io_uring_sqe* sqe) const {
+    // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
+    io_uring_prep_send(sqe, fd, data, size, MSG_NOSIGNAL);
+  }
+};
+
+// One receive or send, awaited without a coroutine frame of its own (these
+// run once or twice per request, so they are plain awaitables rather than
+// Tasks). Yields the byte count or an OsError; on a closed socket it does
+// not suspend and yields EBADF.
+template <typename Prep>
+class TransferOp : public KernelOp<Prep> {
+ public:
+  TransferOp(Prep prep, const char* operation)
+      : KernelOp<Prep>(prep), operation_(operation), closed_(prep.fd < 0) {}
+
+  bool await_ready() const noexcept { return closed_; }
+  absl::StatusOr<size_t> await_resume() {
+    if (closed_) return OsError(EBADF, absl::StrCat(operation_, " on a closed socket"));
+    const int result = KernelOp<Prep>::await_resume();  // throws CancelledError
+    if (result < 0) return OsError(-result, operation_);
+    return static_cast<size_t>(result);
+  }
+
+ private:
+  const char* operation_;
+  bool closed_;
+};
+
+}  // namespace internal
+
+// A connected TCP socket. Move-only; closes the socket when destroyed.
+// Use it from the loop thread, one operation of each direction at a time
+// (one Receive and one Send may be in flight together).
+class TcpSocket {
+ public:
+  TcpSocket() = default;
+  // Takes ownership of a connected socket descriptor.
+  explicit TcpSocket(int fd) : fd_(fd) {}
+  TcpSocket(TcpSocket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  TcpSocket& operator=(TcpSocket&& other) noexcept;
+  ~TcpSocket() { Close(); }
+
+  bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+
+  // `co_await socket.Receive(buffer)`: receives at most buffer.size()
+  // bytes, yields how many arrived (absl::StatusOr<size_t>); 0 means end of
+  // stream (the peer shut its side down, or `buffer` is empty).
+  internal::TransferOp<internal::ReceivePrep> Receive(absl::Span<char> buffer) const {
+    return {{fd_, buffer.data(), buffer.size()}, "recv"};
+  }
+  // `co_await socket.Send(data)`: one send; yields how many bytes the kernel
+  // took, which may be fewer than data.size().
+  internal::TransferOp<internal::SendPrep> Send(absl::Span<const char> data) const {
+    return {{fd_, data.data(), data.size()}, "send"};
+  }
+  // Sends all of `data`, continuing after partial sends. `data` must stay
+  // valid until the task resumes.
+  Task<absl::Status> SendAll(absl::string_view data);
+  // Half-closes the connection: the peer reads end of stream (write_eof).
+  absl::Status ShutdownWrite();
+  // Shuts both directions down, which also ends a Receive in flight with
+  // end of stream, and closes the descriptor. Idempotent.
+  void Close();
+  // Closes at once with a reset (RST): unsent data is dropped and the peer's
+  // next operation fails with ECONNRESET (transport.abort()). No operation
+  // may be in flight on the socket.
+  void Abort();
+
+ private:
+  int fd_ = -1;
+};
+
+// Connects to host:port. Fails with a OsError status (ECONNREFUSED,
+// ENETUNREACH, ...), or ETIMEDOUT if `timeout` passes first (the connect
+// operation is then cancelled in the kernel).
+Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
+                                        absl::Duration timeout = absl::InfiniteDuration());
+
+// A listening TCP socket.
+class TcpListener {
+ public:
+  // Binds host:port (port 0: an ephemeral port, see port()) with
+  // SO_REUSEADDR and listens. Accepted sockets get TCP_NODELAY, as asyncio
+  // sets on every TCP transport.
+  static absl::StatusOr<TcpListener> Listen(const std::string& host, uint16_t port,
+                                            int backlog = SOMAXCONN);
+
+  TcpListener(TcpListener&& other) noexcept
+      : fd_(other.fd_), port_(other.port_) { other.fd_ = -1; }
+  TcpListener& operator=(TcpListener&& other) noexcept;
+  ~TcpListener() { Close(); }
+
+  uint16_t port() const { return port_; }
+  bool is_open() const { return fd_ >= 0; }
+
+  // Waits for the next connection. Fails with a OsError status, e.g.
+  // EMFILE when the process is out of descriptors; the listener stays
+  // usable, and the connection waits in the kernel's backlog.
+  Task<absl::StatusOr<TcpSocket>> Accept();
+  void Close();
+
+ private:
+  TcpListener(int fd, uint16_t port) : fd_(fd), port_(port) {}
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_TCP_H_
