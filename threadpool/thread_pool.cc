@@ -114,7 +114,9 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::Task task) {
     idle_.pop_back();
     worker->wake.store(true, std::memory_order_release);
     if (worker->sleeping) worker->cv.Signal();
-  } else if (static_cast<int>(workers_.size()) < max_workers_) {
+  } else if (queue_.size() > static_cast<size_t>(returning_workers_.load(
+                                 std::memory_order_acquire)) &&
+             static_cast<int>(workers_.size()) < max_workers_) {
     StartWorker();
   }
   return absl::OkStatus();
@@ -141,11 +143,13 @@ void ThreadPoolExecutor::WorkerLoop(Worker* self) {
       return;
     }
   }
-  while (TakeBatch(self)) RunBatch(self);
+  bool returning = false;
+  while (TakeBatch(self, returning)) returning = RunBatch(self);
 }
 
-bool ThreadPoolExecutor::TakeBatch(Worker* self) {
+bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   absl::MutexLock lock(&mu_);
+  if (returning) returning_workers_.fetch_sub(1, std::memory_order_relaxed);
   while (queue_.empty()) {
     if (shutdown_ || !broken_.ok()) return false;
     WaitForWork(self);
@@ -174,22 +178,33 @@ void ThreadPoolExecutor::WaitForWork(Worker* self) {
   self->sleeping = false;
 }
 
-void ThreadPoolExecutor::RunBatch(Worker* self) {
+bool ThreadPoolExecutor::RunBatch(Worker* self) {
   int64_t ran = self->tasks_run.load(std::memory_order_relaxed);
+  bool returning = false;
   while (true) {
     internal::Task task;
+    bool last;
     {
       absl::MutexLock batch_lock(&self->batch_mu);
       if (self->next == self->batch.size()) {
         self->batch.clear();
         self->next = 0;
-        return;
+        return returning;
       }
       task = std::move(self->batch[self->next++]);
+      last = self->next == self->batch.size();
     }
-    if (std::move(task).Run()) {
+    // Before a task publishes its result, it is counted as run, and if it is
+    // the last of the batch, the worker counts as returning for more work:
+    // a submit prompted by that result then reuses this worker instead of
+    // starting a new thread, and stats() already includes the task.
+    std::move(task).Run([&] {
       self->tasks_run.store(++ran, std::memory_order_relaxed);
-    }
+      if (last) {
+        returning_workers_.fetch_add(1, std::memory_order_release);
+        returning = true;
+      }
+    });
   }
 }
 

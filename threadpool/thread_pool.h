@@ -43,6 +43,7 @@
 #define THREADPOOL_THREAD_POOL_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <cstdint>
@@ -152,9 +153,14 @@ class ThreadPoolExecutor {
   absl::Status Enqueue(internal::Task task);
   void StartWorker() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop(Worker* self);
-  bool TakeBatch(Worker* self);
+  // Waits for work and moves a batch of it to `self`; false once the worker
+  // should exit. `returning`: the previous RunBatch counted this worker in
+  // returning_workers_.
+  bool TakeBatch(Worker* self, bool returning);
   void WaitForWork(Worker* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RunBatch(Worker* self);
+  // Runs the tasks `self` took; true if it counted itself in
+  // returning_workers_.
+  bool RunBatch(Worker* self);
   void Break(const absl::Status& initializer_error);
   std::vector<internal::Task> TakeAllPending()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -171,6 +177,9 @@ class ThreadPoolExecutor {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   int64_t queue_high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers that finished their last task and are on their way back to the
+  // queue: they will take a task without being woken or replaced.
+  std::atomic<int> returning_workers_{0};
 
   // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
   absl::Mutex join_mu_ ABSL_ACQUIRED_AFTER(mu_);
@@ -182,10 +191,8 @@ auto ThreadPoolExecutor::Submit(F&& fn, Args&&... args)
         std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>> {
   using T = internal::FutureValueT<
       std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
-  if constexpr (requires { fn == nullptr; }) {
-    if (fn == nullptr) {
-      return absl::InvalidArgumentError("Submit: the callable is empty");
-    }
+  if (internal::IsEmptyCallable<std::decay_t<F>>(fn)) {
+    return absl::InvalidArgumentError("Submit: the callable is empty");
   }
   auto call = [fn = std::forward<F>(fn),
                ... args = std::forward<Args>(args)]() mutable -> decltype(auto) {
