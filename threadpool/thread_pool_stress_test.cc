@@ -24,7 +24,7 @@ namespace {
 using ::threadpool::testing::MakePool;
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kTasks = 50'000;
+constexpr int kTasks = 100'000;
 #else
 constexpr int kTasks = 1'000'000;
 #endif

@@ -205,11 +205,13 @@ TEST(WaitTest, BadArgumentsAreInvalidArgument) {
 TEST(AsCompletedTest, YieldsInCompletionOrder) {
   auto pool = MakePool(3);
   GatedTasks tasks(*pool, 3);
+  // Created while all three are pending; they then complete as 2, 0, 1.
+  AsCompletedRange<int> completed = AsCompleted(tasks.futures());
   std::thread releaser([&] {
     for (int i : {2, 0, 1}) tasks.Release(i);
   });
   std::vector<int> order;
-  for (const absl::StatusOr<Future<int>>& f : AsCompleted(tasks.futures())) {
+  for (const absl::StatusOr<Future<int>>& f : completed) {
     ASSERT_TRUE(f.ok()) << f.status();
     EXPECT_TRUE(f->Done());
     order.push_back(*f->Result());
