@@ -5,7 +5,9 @@
 // task's value, with its error (a returned error status or a thrown
 // exception, message intact), or as cancelled. Workers start lazily, one per
 // submit that finds no idle worker, and an idle worker is always reused
-// before a new thread is started (Python 3.8+). A task may submit further
+// before a new thread is started (Python 3.8+); a worker that has just
+// finished its task counts as idle, so a submit prompted by that task's
+// result reuses it. A task may submit further
 // tasks. Shutdown stops accepting work, optionally cancels what has not
 // started, and optionally waits; the destructor shuts down and waits, like
 // leaving Python's `with ThreadPoolExecutor() as ex:` block.
@@ -150,7 +152,7 @@ class ThreadPoolExecutor {
   ThreadPoolExecutor(int max_workers, std::string thread_name_prefix,
                      std::function<absl::Status()> initializer);
 
-  absl::Status Enqueue(internal::Task task);
+  absl::Status Enqueue(internal::Task&& task);
   void StartWorker() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop(Worker* self);
   // Waits for work and moves a batch of it to `self`; false once the worker
@@ -162,6 +164,9 @@ class ThreadPoolExecutor {
   // returning_workers_.
   bool RunBatch(Worker* self);
   void Break(const absl::Status& initializer_error);
+  // Everything not yet started, to be abandoned outside the lock: the queued
+  // tasks, and the futures of the tasks in workers' batches (which the
+  // workers will then skip).
   std::vector<internal::Task> TakeAllPending()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeAllIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -179,7 +184,8 @@ class ThreadPoolExecutor {
   int64_t queue_high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
   // Workers that finished their last task and are on their way back to the
   // queue: they will take a task without being woken or replaced.
-  std::atomic<int> returning_workers_{0};
+  // On a cache line of its own: workers write it once per batch.
+  alignas(64) std::atomic<int> returning_workers_{0};
 
   // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
   absl::Mutex join_mu_ ABSL_ACQUIRED_AFTER(mu_);

@@ -132,6 +132,9 @@ class Task {
     before_publish();
   }
 
+  // The future's state, or nullptr for a scheduled task.
+  FutureStateBase* future_state() const { return state_; }
+
   // Resolves the task without running it (see FutureStateBase::Abandon). A
   // scheduled task is dropped.
   void Abandon(const absl::Status& why) && {
