@@ -30,15 +30,15 @@ void CpuRelax() {
 #endif
 }
 
-// Polls `flag` for up to kIdleSpin; true if it was set.
-bool SpinUntilSet(const std::atomic<bool>& flag) {
+// Polls `flag` until it is set or kIdleSpin has passed.
+void SpinUntilSet(const std::atomic<bool>& flag) {
   const absl::Time give_up = absl::Now() + kIdleSpin;
   while (true) {
     for (int i = 0; i < 64; ++i) {
-      if (flag.load(std::memory_order_acquire)) return true;
+      if (flag.load(std::memory_order_acquire)) return;
       CpuRelax();
     }
-    if (absl::Now() > give_up) return false;
+    if (absl::Now() > give_up) return;
   }
 }
 
@@ -71,7 +71,8 @@ struct ThreadPoolExecutor::Worker {
   // changes the vector (under batch_mu), so it reads it without the lock;
   // Shutdown and Break read it under batch_mu to resolve the futures of the
   // tasks not yet started, and set drop_rest so that the worker skips them.
-  absl::Mutex batch_mu ABSL_ACQUIRED_AFTER(mu_);
+  // Lock order: the pool's mu_, then batch_mu.
+  absl::Mutex batch_mu;
   std::vector<internal::Task> batch;
   std::atomic<bool> drop_rest{false};
 

@@ -188,7 +188,8 @@ class ThreadPoolExecutor {
   alignas(64) std::atomic<int> returning_workers_{0};
 
   // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
-  absl::Mutex join_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // Never held together with mu_.
+  absl::Mutex join_mu_;
 };
 
 template <typename F, typename... Args>
