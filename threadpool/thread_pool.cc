@@ -110,13 +110,6 @@ ThreadPoolExecutor::ThreadPoolExecutor(
 
 ThreadPoolExecutor::~ThreadPoolExecutor() { Shutdown(/*wait=*/true); }
 
-absl::Status ThreadPoolExecutor::Schedule(absl::AnyInvocable<void() &&> task) {
-  if (task == nullptr) {
-    return absl::InvalidArgumentError("Schedule: the callable is empty");
-  }
-  return Enqueue(internal::Task(std::move(task)));
-}
-
 absl::Status ThreadPoolExecutor::Enqueue(internal::Task&& task) {
   absl::MutexLock lock(&mu_);
   if (!broken_.ok()) return broken_;

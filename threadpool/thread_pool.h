@@ -119,11 +119,14 @@ class ThreadPoolExecutor {
       -> absl::StatusOr<Future<internal::FutureValueT<
           std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>>;
 
-  // Fire and forget: runs `task` with no future, for when nobody reads the
-  // result (cheaper than Submit). An exception escaping `task` is reported on
+  // Fire and forget: runs `task()` with no future, for when nobody reads the
+  // result. Cheaper than Submit: a small trivially copyable callable (say, a
+  // lambda capturing a few pointers) is stored in the queue entry itself,
+  // with no allocation. An exception escaping `task` is reported on
   // stderr. Same errors as Submit. Tasks cancelled by Shutdown or dropped by
   // a broken pool do not run.
-  absl::Status Schedule(absl::AnyInvocable<void() &&> task);
+  template <typename F>
+  absl::Status Schedule(F&& task);
 
   // fn(input) for each input, run concurrently; the results in input order,
   // or the first error in input order (a task's error, a timeout, a submit
@@ -211,6 +214,20 @@ auto ThreadPoolExecutor::Submit(F&& fn, Args&&... args)
   Future<T> future = internal::FutureAccess::Adopt<T>(state);
   if (absl::Status s = Enqueue(internal::Task(state)); !s.ok()) return s;
   return future;
+}
+
+template <typename F>
+absl::Status ThreadPoolExecutor::Schedule(F&& task) {
+  if constexpr (std::is_null_pointer_v<std::decay_t<F>>) {
+    return absl::InvalidArgumentError("Schedule: the callable is empty");
+  } else {
+    static_assert(std::is_invocable_v<std::decay_t<F>&&>,
+                  "Schedule needs a callable taking no arguments");
+    if (internal::IsEmptyCallable<std::decay_t<F>>(task)) {
+      return absl::InvalidArgumentError("Schedule: the callable is empty");
+    }
+    return Enqueue(internal::Task::FromCallable(std::forward<F>(task)));
+  }
 }
 
 template <typename F, typename Range>
