@@ -170,8 +170,7 @@ bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   absl::MutexLock batch_lock(&self->batch_mu);
   self->drop_rest.store(false, std::memory_order_relaxed);
   for (size_t i = 0; i < count; ++i) {
-    self->batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+    self->batch.push_back(queue_.pop_front());
   }
   return true;
 }
@@ -225,8 +224,7 @@ std::vector<internal::Task> ThreadPoolExecutor::TakeAllPending() {
     }
   }
   while (!queue_.empty()) {
-    pending.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+    pending.push_back(queue_.pop_front());
   }
   return pending;
 }

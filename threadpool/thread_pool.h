@@ -47,7 +47,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -67,6 +66,7 @@
 #include "absl/time/time.h"
 #include "threadpool/future.h"
 #include "threadpool/internal/task.h"
+#include "threadpool/internal/task_queue.h"
 
 namespace threadpool {
 
@@ -179,7 +179,7 @@ class ThreadPoolExecutor {
   const std::function<absl::Status()> initializer_;
 
   mutable absl::Mutex mu_;
-  std::deque<internal::Task> queue_ ABSL_GUARDED_BY(mu_);
+  internal::TaskQueue queue_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::vector<Worker*> idle_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
