@@ -7,10 +7,10 @@
 // submit that finds no idle worker, and an idle worker is always reused
 // before a new thread is started (Python 3.8+); a worker that has just
 // finished its task counts as idle, so a submit prompted by that task's
-// result reuses it. A task may submit further
-// tasks. Shutdown stops accepting work, optionally cancels what has not
-// started, and optionally waits; the destructor shuts down and waits, like
-// leaving Python's `with ThreadPoolExecutor() as ex:` block.
+// result reuses it. A task may submit further tasks. Shutdown stops
+// accepting work, optionally cancels what has not started, and optionally
+// waits; the destructor shuts down and waits, like leaving Python's
+// `with ThreadPoolExecutor() as ex:` block.
 //
 //   absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> pool =
 //       ThreadPoolExecutor::Create({.max_workers = 4});
