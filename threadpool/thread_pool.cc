@@ -111,34 +111,25 @@ ThreadPoolExecutor::ThreadPoolExecutor(
 ThreadPoolExecutor::~ThreadPoolExecutor() { Shutdown(/*wait=*/true); }
 
 absl::Status ThreadPoolExecutor::Enqueue(internal::Task&& task) {
-  Worker* to_signal = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!broken_.ok()) return broken_;
-    if (shutdown_) {
-      return absl::FailedPreconditionError(
-          "cannot schedule new futures after shutdown");
-    }
-    queue_.push_back(std::move(task));
-    queue_high_water_mark_ = std::max<int64_t>(
-        queue_high_water_mark_, static_cast<int64_t>(queue_.size()));
-    if (!idle_.empty()) {
-      Worker* worker = idle_.back();
-      idle_.pop_back();
-      worker->wake.store(true, std::memory_order_release);
-      if (worker->sleeping) to_signal = worker;
-    } else if (static_cast<int>(workers_.size()) < max_workers_ &&
-               queue_.size() > static_cast<size_t>(returning_workers_.load(
-                                   std::memory_order_acquire))) {
-      StartWorker();
-    }
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  if (shutdown_) {
+    return absl::FailedPreconditionError(
+        "cannot schedule new futures after shutdown");
   }
-  // Signalled after unlocking, so that the worker wakes straight into a free
-  // mutex instead of being queued on it. A signal that arrives after the
-  // worker already woke (spuriously) at most wakes it once more later; it
-  // then finds its wake flag clear and sleeps again. Workers live as long as
-  // the pool, so `to_signal` is valid here.
-  if (to_signal != nullptr) to_signal->cv.Signal();
+  queue_.push_back(std::move(task));
+  queue_high_water_mark_ = std::max<int64_t>(queue_high_water_mark_,
+                                             static_cast<int64_t>(queue_.size()));
+  if (!idle_.empty()) {
+    Worker* worker = idle_.back();
+    idle_.pop_back();
+    worker->wake.store(true, std::memory_order_release);
+    if (worker->sleeping) worker->cv.Signal();
+  } else if (static_cast<int>(workers_.size()) < max_workers_ &&
+             queue_.size() > static_cast<size_t>(returning_workers_.load(
+                                 std::memory_order_acquire))) {
+    StartWorker();
+  }
   return absl::OkStatus();
 }
 
