@@ -1,0 +1,65 @@
+// Process-level figures shared by every adapter: memory, threads, context
+// switches, CPU time, latency percentiles, and the two kinds of CPU work.
+//
+// Each workload run happens in a fresh child process, so these process-wide
+// figures belong to that one run:
+//
+//   int64_t before = CurrentRssBytes();
+//   ... run the workload ...
+//   int64_t growth = PeakRssBytes() - before;   // memory the workload needed
+
+#ifndef HARNESS_MEASURE_H_
+#define HARNESS_MEASURE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace harness {
+
+// Resident set size now, from /proc/self/statm.
+int64_t CurrentRssBytes();
+// The process's peak resident set size so far (getrusage ru_maxrss).
+int64_t PeakRssBytes();
+// OS threads of this process now (/proc/self/status "Threads:").
+int CurrentThreadCount();
+
+struct Switches {
+  int64_t voluntary = 0;
+  int64_t involuntary = 0;
+};
+// Context switches of the whole process so far (all threads).
+Switches ProcessSwitches();
+// User + system CPU time of the whole process so far.
+absl::Duration ProcessCpuTime();
+
+// The q-quantile (0..1) of `values` by nearest rank; 0 for an empty vector.
+double Percentile(std::vector<double> values, double q);
+
+// Native work: hashes `bytes` bytes of a buffer (FNV-1a, 64 bit) and returns
+// the hash so the compiler cannot drop the work. Stands for a C extension
+// such as hashlib that runs without the GIL.
+uint64_t HashBytes(int64_t bytes);
+
+// Finds how many units of `work(units)` take about `target` on this machine,
+// by doubling from a small count. `work` must be deterministic CPU work.
+template <typename Work>
+int64_t CalibrateUnits(absl::Duration target, Work work) {
+  int64_t units = 1;
+  while (true) {
+    absl::Time start = absl::Now();
+    work(units);
+    absl::Duration took = absl::Now() - start;
+    if (took >= absl::Milliseconds(5)) {
+      return std::max<int64_t>(
+          1, static_cast<int64_t>(static_cast<double>(units) *
+                                  absl::FDivDuration(target, took)));
+    }
+    units *= 2;
+  }
+}
+
+}  // namespace harness
+
+#endif  // HARNESS_MEASURE_H_
