@@ -155,7 +155,7 @@ bool OnPath(const std::string& program) {
   }
   const char* path = std::getenv("PATH");
   if (path == nullptr) return false;
-  for (std::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
     std::string candidate = absl::StrCat(dir, "/", program);
     if (access(candidate.c_str(), X_OK) == 0) return true;
   }

@@ -31,7 +31,7 @@ struct Connection {
   absl::Time sent_at;
 };
 
-absl::Status Errno(std::string_view what) {
+absl::Status Errno(absl::string_view what) {
   return absl::UnavailableError(
       absl::StrCat("echo load: ", what, ": ", std::strerror(errno)));
 }

@@ -13,7 +13,7 @@ namespace {
 // Recursive-descent parser over the text; `pos_` is the next unread byte.
 class Parser {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  explicit Parser(absl::string_view text) : text_(text) {}
 
   absl::StatusOr<Json> Document() {
     absl::StatusOr<Json> value = Value(0);
@@ -26,7 +26,7 @@ class Parser {
  private:
   static constexpr int kMaxDepth = 64;
 
-  absl::Status Error(std::string_view what) const {
+  absl::Status Error(absl::string_view what) const {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON: ", what, " at offset ", pos_));
   }
@@ -39,7 +39,7 @@ class Parser {
     }
   }
 
-  bool Consume(std::string_view word) {
+  bool Consume(absl::string_view word) {
     if (text_.substr(pos_, word.size()) != word) return false;
     pos_ += word.size();
     return true;
@@ -66,8 +66,8 @@ class Parser {
   absl::StatusOr<Json> NumberValue() {
     size_t start = pos_;
     while (pos_ < text_.size() &&
-           std::string_view("+-0123456789.eE").find(text_[pos_]) !=
-               std::string_view::npos) {
+           absl::string_view("+-0123456789.eE").find(text_[pos_]) !=
+               absl::string_view::npos) {
       ++pos_;
     }
     if (start == pos_) return Error("unexpected character");
@@ -165,7 +165,7 @@ class Parser {
     }
   }
 
-  std::string_view text_;
+  absl::string_view text_;
   size_t pos_ = 0;
 };
 
@@ -191,11 +191,11 @@ void Quote(std::string& out, const std::string& s) {
 
 }  // namespace
 
-absl::StatusOr<Json> Json::Parse(std::string_view text) {
+absl::StatusOr<Json> Json::Parse(absl::string_view text) {
   return Parser(text).Document();
 }
 
-const Json* Json::Get(std::string_view key) const {
+const Json* Json::Get(absl::string_view key) const {
   if (!is_object()) return nullptr;
   auto it = members().find(std::string(key));
   return it == members().end() ? nullptr : &it->second;

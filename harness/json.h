@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <variant>
 #include <vector>
 
@@ -48,7 +48,7 @@ class Json {
   static Json Object() { return Json(Members()); }
 
   // Parses one JSON document; trailing non-space text is an error.
-  static absl::StatusOr<Json> Parse(std::string_view text);
+  static absl::StatusOr<Json> Parse(absl::string_view text);
 
   Type type() const { return static_cast<Type>(value_.index()); }
   bool is_null() const { return type() == Type::kNull; }
@@ -68,7 +68,7 @@ class Json {
 
   // Object access. Get returns nullptr when the key is absent or this is not
   // an object. Set replaces an existing member.
-  const Json* Get(std::string_view key) const;
+  const Json* Get(absl::string_view key) const;
   Json& Set(std::string key, Json value);
   void Append(Json value) { array().push_back(std::move(value)); }
 

@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <vector>
 
+#include <algorithm>
+
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace harness {

@@ -12,8 +12,8 @@ namespace {
 
 struct WorkloadInfo {
   Workload workload;
-  std::string_view name;
-  std::string_view description;
+  absl::string_view name;
+  absl::string_view description;
   std::vector<std::string> metrics;
 };
 
@@ -56,7 +56,7 @@ const WorkloadInfo& Info(Workload workload) {
   return Infos().front();  // unreachable: every enumerator is listed
 }
 
-absl::Status CheckPositive(std::string_view flag, int64_t value,
+absl::Status CheckPositive(absl::string_view flag, int64_t value,
                            int64_t max) {
   if (value < 1 || value > max) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -65,7 +65,7 @@ absl::Status CheckPositive(std::string_view flag, int64_t value,
   return absl::OkStatus();
 }
 
-absl::Status CheckList(std::string_view flag,
+absl::Status CheckList(absl::string_view flag,
                        const std::vector<int64_t>& values, int64_t max) {
   if (values.empty()) {
     return absl::InvalidArgumentError(
@@ -79,9 +79,9 @@ absl::Status CheckList(std::string_view flag,
 
 }  // namespace
 
-std::string_view WorkloadName(Workload workload) { return Info(workload).name; }
+absl::string_view WorkloadName(Workload workload) { return Info(workload).name; }
 
-std::string_view WorkloadDescription(Workload workload) {
+absl::string_view WorkloadDescription(Workload workload) {
   return Info(workload).description;
 }
 
@@ -89,7 +89,7 @@ const std::vector<std::string>& MetricNames(Workload workload) {
   return Info(workload).metrics;
 }
 
-absl::StatusOr<Workload> ParseWorkload(std::string_view name) {
+absl::StatusOr<Workload> ParseWorkload(absl::string_view name) {
   for (const WorkloadInfo& info : Infos()) {
     if (info.name == name) return info.workload;
   }
@@ -98,12 +98,12 @@ absl::StatusOr<Workload> ParseWorkload(std::string_view name) {
 }
 
 std::string ValidWorkloadNames() {
-  std::vector<std::string_view> names;
+  std::vector<absl::string_view> names;
   for (const WorkloadInfo& info : Infos()) names.push_back(info.name);
   return absl::StrJoin(names, ", ");
 }
 
-absl::StatusOr<int64_t> GetParam(const Params& params, std::string_view name) {
+absl::StatusOr<int64_t> GetParam(const Params& params, absl::string_view name) {
   auto it = params.find(std::string(name));
   if (it == params.end()) {
     return absl::InvalidArgumentError(
@@ -214,10 +214,10 @@ std::string FormatParams(const Params& params) {
   return absl::StrJoin(params, " ", absl::PairFormatter("="));
 }
 
-absl::StatusOr<Params> ParseParams(std::string_view text) {
+absl::StatusOr<Params> ParseParams(absl::string_view text) {
   Params params;
-  for (std::string_view item : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
-    std::pair<std::string_view, std::string_view> kv =
+  for (absl::string_view item : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(item, absl::MaxSplits('=', 1));
     int64_t value = 0;
     if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &value)) {

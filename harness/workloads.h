@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -79,12 +79,12 @@ inline constexpr Workload kAllWorkloads[] = {
 };
 
 // "io_fanout", "tcp_echo", ... as used in flags, JSON and the CPython programs.
-std::string_view WorkloadName(Workload workload);
-absl::StatusOr<Workload> ParseWorkload(std::string_view name);
+absl::string_view WorkloadName(Workload workload);
+absl::StatusOr<Workload> ParseWorkload(absl::string_view name);
 std::string ValidWorkloadNames();  // "io_fanout, tcp_echo, ..." for errors
 
 // One sentence for the report.
-std::string_view WorkloadDescription(Workload workload);
+absl::string_view WorkloadDescription(Workload workload);
 
 // The metrics every run of `workload` must report, all numbers.
 const std::vector<std::string>& MetricNames(Workload workload);
@@ -93,7 +93,7 @@ const std::vector<std::string>& MetricNames(Workload workload);
 using Params = std::map<std::string, int64_t>;
 
 // Reads a parameter, or an InvalidArgument error naming it.
-absl::StatusOr<int64_t> GetParam(const Params& params, std::string_view name);
+absl::StatusOr<int64_t> GetParam(const Params& params, absl::string_view name);
 
 // The sizes of one comparison run; `--quick` and the size flags set them.
 struct Sizes {
@@ -126,7 +126,7 @@ std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes);
 // "n=100 wait_ms=10", the form the CPython programs take on their command
 // line, and its inverse.
 std::string FormatParams(const Params& params);
-absl::StatusOr<Params> ParseParams(std::string_view text);
+absl::StatusOr<Params> ParseParams(absl::string_view text);
 
 }  // namespace harness
 
