@@ -1,0 +1,106 @@
+#include "threadpool/internal/future_state.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+namespace threadpool::internal {
+
+void ReportEscapedException(const char* where) {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "threadpool: exception in %s: %s\n", where, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "threadpool: exception in %s (not a std::exception)\n",
+                 where);
+  }
+}
+
+bool FutureStateBase::Transition(Status from, Status to) {
+  uint32_t word = word_.load(std::memory_order_relaxed);
+  do {
+    if ((word & kStatusMask) != from) return false;
+  } while (!word_.compare_exchange_weak(word, (word & ~kStatusMask) | to,
+                                        std::memory_order_acq_rel,
+                                        std::memory_order_relaxed));
+  if (to >= kFinished && (word & kHasListeners) != 0) NotifyListeners();
+  return true;
+}
+
+void FutureStateBase::Finish(bool failed) {
+  failed_ = failed;
+  Transition(kRunning, kFinished);
+}
+
+bool FutureStateBase::Cancel() {
+  return Transition(kPending, kCancelled) || status() == kCancelled;
+}
+
+void FutureStateBase::NotifyListeners() {
+  std::vector<absl::AnyInvocable<void(FutureStateBase&) &&>> callbacks;
+  {
+    // Unlocking wakes the threads blocked in WaitUntil: absl::Mutex
+    // re-evaluates their conditions on release.
+    absl::MutexLock lock(&mu_);
+    if (listeners_ == nullptr) return;
+    callbacks.swap(listeners_->callbacks);
+    for (Listener* waiter : listeners_->waiters) waiter->OnDone(this);
+  }
+  // Python runs done callbacks in the thread that completes the future, in
+  // the order they were added, and logs (then ignores) what they raise.
+  for (auto& callback : callbacks) {
+    try {
+      std::move(callback)(*this);
+    } catch (...) {
+      ReportEscapedException("a done callback");
+    }
+  }
+}
+
+bool FutureStateBase::WaitUntil(absl::Time deadline) {
+  if (done()) return true;
+  absl::MutexLock lock(&mu_);
+  word_.fetch_or(kHasListeners, std::memory_order_acq_rel);
+  return mu_.AwaitWithDeadline(absl::Condition(this, &FutureStateBase::done),
+                               deadline);
+}
+
+void FutureStateBase::AddCallback(
+    absl::AnyInvocable<void(FutureStateBase&) &&> callback) {
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t word =
+        word_.fetch_or(kHasListeners, std::memory_order_acq_rel);
+    if ((word & kStatusMask) < kFinished) {
+      if (listeners_ == nullptr) listeners_ = std::make_unique<Listeners>();
+      listeners_->callbacks.push_back(std::move(callback));
+      return;
+    }
+  }
+  try {
+    std::move(callback)(*this);
+  } catch (...) {
+    ReportEscapedException("a done callback");
+  }
+}
+
+bool FutureStateBase::AddListener(Listener* listener) {
+  absl::MutexLock lock(&mu_);
+  const uint32_t word = word_.fetch_or(kHasListeners, std::memory_order_acq_rel);
+  if ((word & kStatusMask) >= kFinished) return false;
+  if (listeners_ == nullptr) listeners_ = std::make_unique<Listeners>();
+  listeners_->waiters.push_back(listener);
+  return true;
+}
+
+void FutureStateBase::RemoveListener(Listener* listener) {
+  absl::MutexLock lock(&mu_);
+  if (listeners_ == nullptr) return;
+  auto& waiters = listeners_->waiters;
+  waiters.erase(std::remove(waiters.begin(), waiters.end(), listener),
+                waiters.end());
+}
+
+}  // namespace threadpool::internal

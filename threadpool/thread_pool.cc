@@ -1,0 +1,276 @@
+#include "threadpool/thread_pool.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <exception>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace threadpool {
+namespace {
+
+// How long an out-of-work worker polls its wake flag before sleeping:
+// roughly 10-50 us, longer than a typical gap between submits of short
+// tasks and far shorter than a scheduler time slice.
+constexpr int kIdleSpins = 2000;
+
+void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+std::atomic<int> pools_created{0};
+
+absl::Status RunInitializer(const std::function<absl::Status()>& initializer) {
+  try {
+    return initializer();
+  } catch (const std::exception& e) {
+    return absl::UnknownError(e.what());
+  } catch (...) {
+    return absl::UnknownError(
+        "the initializer threw an exception not derived from std::exception");
+  }
+}
+
+}  // namespace
+
+struct ThreadPoolExecutor::Worker {
+  std::thread thread;
+  // Set (under the pool's mu_) when this idle worker is handed work or told
+  // to exit; polled without the lock while spinning.
+  std::atomic<bool> wake{false};
+  // True while blocked on `cv` (under the pool's mu_), so that only a
+  // sleeping worker is signalled.
+  bool sleeping = false;
+  absl::CondVar cv;
+
+  // The tasks this worker has taken from the queue and not yet started.
+  // Shutdown and Break empty it to cancel them.
+  absl::Mutex batch_mu ABSL_ACQUIRED_AFTER(mu_);
+  std::vector<internal::Task> batch ABSL_GUARDED_BY(batch_mu);
+  size_t next ABSL_GUARDED_BY(batch_mu) = 0;
+
+  // Written only by the worker; read by stats().
+  std::atomic<int64_t> tasks_run{0};
+};
+
+absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> ThreadPoolExecutor::Create(
+    ThreadPoolOptions options) {
+  int max_workers;
+  if (options.max_workers.has_value()) {
+    if (*options.max_workers <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "max_workers must be greater than 0, got ", *options.max_workers));
+    }
+    max_workers = *options.max_workers;
+  } else {
+    max_workers = std::min(
+        32, static_cast<int>(std::thread::hardware_concurrency()) + 4);
+  }
+  const int pool_number = pools_created.fetch_add(1);
+  std::string prefix = options.thread_name_prefix.empty()
+                           ? absl::StrCat("ThreadPoolExecutor-", pool_number)
+                           : std::move(options.thread_name_prefix);
+  return std::unique_ptr<ThreadPoolExecutor>(new ThreadPoolExecutor(
+      max_workers, std::move(prefix), std::move(options.initializer)));
+}
+
+ThreadPoolExecutor::ThreadPoolExecutor(
+    int max_workers, std::string thread_name_prefix,
+    std::function<absl::Status()> initializer)
+    : max_workers_(max_workers),
+      thread_name_prefix_(std::move(thread_name_prefix)),
+      initializer_(std::move(initializer)) {}
+
+ThreadPoolExecutor::~ThreadPoolExecutor() { Shutdown(/*wait=*/true); }
+
+absl::Status ThreadPoolExecutor::Schedule(absl::AnyInvocable<void() &&> task) {
+  if (task == nullptr) {
+    return absl::InvalidArgumentError("Schedule: the callable is empty");
+  }
+  return Enqueue(internal::Task(std::move(task)));
+}
+
+absl::Status ThreadPoolExecutor::Enqueue(internal::Task task) {
+  absl::MutexLock lock(&mu_);
+  if (!broken_.ok()) return broken_;
+  if (shutdown_) {
+    return absl::FailedPreconditionError(
+        "cannot schedule new futures after shutdown");
+  }
+  queue_.push_back(std::move(task));
+  queue_high_water_mark_ = std::max<int64_t>(queue_high_water_mark_,
+                                             static_cast<int64_t>(queue_.size()));
+  if (!idle_.empty()) {
+    Worker* worker = idle_.back();
+    idle_.pop_back();
+    worker->wake.store(true, std::memory_order_release);
+    if (worker->sleeping) worker->cv.Signal();
+  } else if (static_cast<int>(workers_.size()) < max_workers_) {
+    StartWorker();
+  }
+  return absl::OkStatus();
+}
+
+void ThreadPoolExecutor::StartWorker() {
+  // Linux limits thread names to 15 bytes plus the terminating NUL.
+  std::string name =
+      absl::StrCat(thread_name_prefix_, "_", workers_.size()).substr(0, 15);
+  auto worker = std::make_unique<Worker>();
+  Worker* self = worker.get();
+  workers_.push_back(std::move(worker));
+  self->thread = std::thread([this, self, name = std::move(name)] {
+    pthread_setname_np(pthread_self(), name.c_str());
+    WorkerLoop(self);
+  });
+}
+
+void ThreadPoolExecutor::WorkerLoop(Worker* self) {
+  if (initializer_) {
+    absl::Status s = RunInitializer(initializer_);
+    if (!s.ok()) {
+      Break(s);
+      return;
+    }
+  }
+  while (TakeBatch(self)) RunBatch(self);
+}
+
+bool ThreadPoolExecutor::TakeBatch(Worker* self) {
+  absl::MutexLock lock(&mu_);
+  while (queue_.empty()) {
+    if (shutdown_ || !broken_.ok()) return false;
+    WaitForWork(self);
+  }
+  const size_t count = std::clamp<size_t>(
+      queue_.size() / static_cast<size_t>(max_workers_), 1, kMaxBatch);
+  absl::MutexLock batch_lock(&self->batch_mu);
+  for (size_t i = 0; i < count; ++i) {
+    self->batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return true;
+}
+
+void ThreadPoolExecutor::WaitForWork(Worker* self) {
+  self->wake.store(false, std::memory_order_relaxed);
+  idle_.push_back(self);
+  mu_.Unlock();
+  for (int i = 0; i < kIdleSpins; ++i) {
+    if (self->wake.load(std::memory_order_acquire)) break;
+    CpuRelax();
+  }
+  mu_.Lock();
+  self->sleeping = true;
+  while (!self->wake.load(std::memory_order_relaxed)) self->cv.Wait(&mu_);
+  self->sleeping = false;
+}
+
+void ThreadPoolExecutor::RunBatch(Worker* self) {
+  int64_t ran = self->tasks_run.load(std::memory_order_relaxed);
+  while (true) {
+    internal::Task task;
+    {
+      absl::MutexLock batch_lock(&self->batch_mu);
+      if (self->next == self->batch.size()) {
+        self->batch.clear();
+        self->next = 0;
+        return;
+      }
+      task = std::move(self->batch[self->next++]);
+    }
+    if (std::move(task).Run()) {
+      self->tasks_run.store(++ran, std::memory_order_relaxed);
+    }
+  }
+}
+
+std::vector<internal::Task> ThreadPoolExecutor::TakeAllPending() {
+  std::vector<internal::Task> pending;
+  for (const std::unique_ptr<Worker>& worker : workers_) {
+    absl::MutexLock batch_lock(&worker->batch_mu);
+    for (size_t i = worker->next; i < worker->batch.size(); ++i) {
+      pending.push_back(std::move(worker->batch[i]));
+    }
+    worker->batch.resize(worker->next);
+  }
+  while (!queue_.empty()) {
+    pending.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return pending;
+}
+
+void ThreadPoolExecutor::WakeAllIdle() {
+  for (Worker* worker : idle_) {
+    worker->wake.store(true, std::memory_order_release);
+    if (worker->sleeping) worker->cv.Signal();
+  }
+  idle_.clear();
+}
+
+void ThreadPoolExecutor::Break(const absl::Status& initializer_error) {
+  std::vector<internal::Task> pending;
+  absl::Status broken;
+  {
+    absl::MutexLock lock(&mu_);
+    if (broken_.ok()) {
+      broken_ = absl::FailedPreconditionError(absl::StrCat(
+          "broken thread pool: a thread initializer failed, the thread pool "
+          "is not usable anymore: ",
+          initializer_error.message()));
+    }
+    broken = broken_;
+    pending = TakeAllPending();
+    WakeAllIdle();
+  }
+  for (internal::Task& task : pending) std::move(task).Abandon(broken);
+}
+
+void ThreadPoolExecutor::Shutdown(bool wait, bool cancel_futures) {
+  std::vector<internal::Task> cancelled;
+  std::vector<Worker*> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    shutdown_ = true;
+    if (cancel_futures) cancelled = TakeAllPending();
+    WakeAllIdle();
+    for (const std::unique_ptr<Worker>& worker : workers_) {
+      workers.push_back(worker.get());
+    }
+  }
+  for (internal::Task& task : cancelled) {
+    std::move(task).Abandon(
+        absl::CancelledError("cancelled by Shutdown(cancel_futures=true)"));
+  }
+  if (!wait) return;
+  // No worker can be added after shutdown_ is set, so `workers` is complete.
+  absl::MutexLock join_lock(&join_mu_);
+  for (Worker* worker : workers) {
+    if (worker->thread.joinable() &&
+        worker->thread.get_id() != std::this_thread::get_id()) {
+      worker->thread.join();
+    }
+  }
+}
+
+ThreadPoolExecutor::Stats ThreadPoolExecutor::stats() const {
+  absl::MutexLock lock(&mu_);
+  Stats stats;
+  stats.threads_started = static_cast<int64_t>(workers_.size());
+  stats.queue_high_water_mark = queue_high_water_mark_;
+  for (const std::unique_ptr<Worker>& worker : workers_) {
+    stats.tasks_run += worker->tasks_run.load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
+}  // namespace threadpool

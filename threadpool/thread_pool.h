@@ -1,0 +1,242 @@
+// ThreadPoolExecutor: Python's concurrent.futures.ThreadPoolExecutor in C++.
+//
+// A pool of up to `max_workers` OS threads runs submitted callables. Each
+// Submit returns a Future (future.h) that resolves exactly once: with the
+// task's value, with its error (a returned error status or a thrown
+// exception, message intact), or as cancelled. Workers start lazily, one per
+// submit that finds no idle worker, and an idle worker is always reused
+// before a new thread is started (Python 3.8+). A task may submit further
+// tasks. Shutdown stops accepting work, optionally cancels what has not
+// started, and optionally waits; the destructor shuts down and waits, like
+// leaving Python's `with ThreadPoolExecutor() as ex:` block.
+//
+//   absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> pool =
+//       ThreadPoolExecutor::Create({.max_workers = 4});
+//   absl::StatusOr<Future<int>> f = (*pool)->Submit([](int x) { return x * x; }, 7);
+//   absl::StatusOr<int> v = f->Result();                     // 49
+//   absl::StatusOr<std::vector<int>> squares =
+//       (*pool)->Map([](int x) { return x * x; }, std::vector<int>{1, 2, 3});
+//
+// How work is handed out. Pending tasks wait in one FIFO queue guarded by the
+// pool's mutex. An idle worker sleeps on its own condition variable, listed
+// in a stack of idle workers; a submit wakes exactly one of them (the most
+// recently idle, whose cache is warm), and only if one is idle, so a busy
+// pool takes no wakeups at all. A worker that runs out of work spins briefly
+// before sleeping, so a steady stream of short tasks is not slowed by
+// sleeping and waking. When the queue holds more tasks than there are
+// workers, a worker takes a share of them at once (queue length divided by
+// max_workers, at most kMaxBatch), so under load the queue lock is taken once
+// per batch instead of once per task; with fewer tasks than workers each
+// worker takes one, exactly as in Python, so no task waits behind another
+// while a worker is free. Tasks a worker has taken but not started are still
+// pending: Cancel() and Shutdown(cancel_futures=true) reach them.
+//
+// Rules:
+//   * Do not destroy the executor from inside one of its own tasks (the
+//     destructor waits for the workers, and would wait for itself).
+//   * Shutdown(wait=true) called from inside a task waits for the other
+//     workers only.
+//   * A task that blocks forever keeps Shutdown(wait=true) and the destructor
+//     waiting forever, as in Python.
+
+#ifndef THREADPOOL_THREAD_POOL_H_
+#define THREADPOOL_THREAD_POOL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "threadpool/future.h"
+#include "threadpool/internal/task.h"
+
+namespace threadpool {
+
+struct ThreadPoolOptions {
+  // The most threads the pool starts. Unset means Python's default,
+  // min(32, hardware threads + 4). Must be positive.
+  std::optional<int> max_workers = std::nullopt;
+  // Worker threads are named "<prefix>_<n>" (n from 0), visible to the OS
+  // (top -H, gdb, /proc/<pid>/task/*/comm) truncated to Linux's 15 bytes.
+  // Empty means "ThreadPoolExecutor-<k>", k counting pools in the process.
+  std::string thread_name_prefix = {};
+  // Run once in each worker thread before it takes any task. If it returns
+  // an error or throws, the pool is broken: the queued tasks fail with a
+  // "broken thread pool" FailedPrecondition error, and so do later submits.
+  std::function<absl::Status()> initializer = {};
+};
+
+class ThreadPoolExecutor {
+ public:
+  // The most tasks a worker takes from the queue at once.
+  static constexpr size_t kMaxBatch = 64;
+
+  struct Stats {
+    int64_t threads_started = 0;
+    // Tasks that ran (returned or threw); cancelled tasks are not counted.
+    // Exact once the tasks counted have completed.
+    int64_t tasks_run = 0;
+    // The longest the queue of not-yet-taken tasks has been.
+    int64_t queue_high_water_mark = 0;
+  };
+
+  // InvalidArgument if options.max_workers is set and not positive.
+  static absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> Create(
+      ThreadPoolOptions options = {});
+
+  ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
+  ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
+  // Shutdown(/*wait=*/true).
+  ~ThreadPoolExecutor();
+
+  // Schedules fn(args...) and returns its future. The callable and arguments
+  // are moved or copied into the task (like std::thread); fn's result type R
+  // gives Future<T>: T = U for absl::StatusOr<U>, void for absl::Status or
+  // void, R otherwise. Errors: InvalidArgument for an empty callable (a null
+  // function pointer, std::function or AnyInvocable), FailedPrecondition
+  // after Shutdown ("cannot schedule new futures after shutdown") or once the
+  // pool is broken.
+  template <typename F, typename... Args>
+  auto Submit(F&& fn, Args&&... args)
+      -> absl::StatusOr<Future<internal::FutureValueT<
+          std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>>;
+
+  // Fire and forget: runs `task` with no future, for when nobody reads the
+  // result (cheaper than Submit). An exception escaping `task` is reported on
+  // stderr. Same errors as Submit. Tasks cancelled by Shutdown or dropped by
+  // a broken pool do not run.
+  absl::Status Schedule(absl::AnyInvocable<void() &&> task);
+
+  // fn(input) for each input, run concurrently; the results in input order,
+  // or the first error in input order (a task's error, a timeout, a submit
+  // error), in which case the tasks not yet started are cancelled, as
+  // leaving Python's map() iterator early does. `timeout` is measured from
+  // the call, as in Python. fn is copied into each task, and each input too.
+  template <typename F, typename Range>
+  auto Map(const F& fn, const Range& inputs,
+           absl::Duration timeout = absl::InfiniteDuration())
+      -> absl::StatusOr<std::vector<internal::FutureValueT<
+          std::invoke_result_t<F, const std::ranges::range_value_t<Range>&>>>>;
+
+  // Stops accepting tasks. With cancel_futures, every task not yet started
+  // is cancelled (its future reports Cancelled) and never runs; otherwise the
+  // queued tasks still run. With wait, returns once every worker has exited
+  // (so every task that will run has run). Safe to call more than once and
+  // from several threads.
+  void Shutdown(bool wait = true, bool cancel_futures = false);
+
+  Stats stats() const;
+  int max_workers() const { return max_workers_; }
+
+ private:
+  struct Worker;
+
+  ThreadPoolExecutor(int max_workers, std::string thread_name_prefix,
+                     std::function<absl::Status()> initializer);
+
+  absl::Status Enqueue(internal::Task task);
+  void StartWorker() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WorkerLoop(Worker* self);
+  bool TakeBatch(Worker* self);
+  void WaitForWork(Worker* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RunBatch(Worker* self);
+  void Break(const absl::Status& initializer_error);
+  std::vector<internal::Task> TakeAllPending()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WakeAllIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int max_workers_;
+  const std::string thread_name_prefix_;
+  const std::function<absl::Status()> initializer_;
+
+  mutable absl::Mutex mu_;
+  std::deque<internal::Task> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
+  std::vector<Worker*> idle_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  int64_t queue_high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
+  absl::Mutex join_mu_ ABSL_ACQUIRED_AFTER(mu_);
+};
+
+template <typename F, typename... Args>
+auto ThreadPoolExecutor::Submit(F&& fn, Args&&... args)
+    -> absl::StatusOr<Future<internal::FutureValueT<
+        std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>> {
+  using T = internal::FutureValueT<
+      std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+  if constexpr (requires { fn == nullptr; }) {
+    if (fn == nullptr) {
+      return absl::InvalidArgumentError("Submit: the callable is empty");
+    }
+  }
+  auto call = [fn = std::forward<F>(fn),
+               ... args = std::forward<Args>(args)]() mutable -> decltype(auto) {
+    return std::invoke(std::move(fn), std::move(args)...);
+  };
+  auto* state = new internal::TaskState<T, decltype(call)>(std::move(call));
+  // One reference for the queue, one for the returned future.
+  state->Ref();
+  Future<T> future = internal::FutureAccess::Adopt<T>(state);
+  if (absl::Status s = Enqueue(internal::Task(state)); !s.ok()) return s;
+  return future;
+}
+
+template <typename F, typename Range>
+auto ThreadPoolExecutor::Map(const F& fn, const Range& inputs,
+                             absl::Duration timeout)
+    -> absl::StatusOr<std::vector<internal::FutureValueT<
+        std::invoke_result_t<F, const std::ranges::range_value_t<Range>&>>>> {
+  using T = internal::FutureValueT<
+      std::invoke_result_t<F, const std::ranges::range_value_t<Range>&>>;
+  static_assert(!std::is_void_v<T>,
+                "Map needs a function that returns a value; use Submit and "
+                "Wait for functions without one");
+  if (absl::Status s = internal::CheckTimeout(timeout); !s.ok()) return s;
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<Future<T>> futures;
+  auto cancel_from = [&futures](size_t first) {
+    for (size_t i = first; i < futures.size(); ++i) futures[i].Cancel();
+  };
+  for (const auto& input : inputs) {
+    absl::StatusOr<Future<T>> f = Submit(fn, input);
+    if (!f.ok()) {
+      cancel_from(0);
+      return f.status();
+    }
+    futures.push_back(*std::move(f));
+  }
+  std::vector<T> results;
+  results.reserve(futures.size());
+  for (size_t i = 0; i < futures.size(); ++i) {
+    absl::StatusOr<T> r = std::move(futures[i]).Result(
+        std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!r.ok()) {
+      cancel_from(i + 1);
+      return r.status();
+    }
+    results.push_back(*std::move(r));
+  }
+  return results;
+}
+
+}  // namespace threadpool
+
+#endif  // THREADPOOL_THREAD_POOL_H_
