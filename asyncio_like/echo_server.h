@@ -1,0 +1,36 @@
+// The echo server: every byte a client sends comes back, on asyncio-style
+// streams. It serves the example binary (examples/echo_server.cc), the echo
+// tests and the echo benchmark.
+//
+//   Task<void> Main() {
+//     absl::StatusOr<Server> server = StartServer(EchoConnection, "127.0.0.1", 8888);
+//     if (server.ok()) co_await server->ServeForever();
+//   }
+#ifndef ASYNCIO_LIKE_ECHO_SERVER_H_
+#define ASYNCIO_LIKE_ECHO_SERVER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "asyncio_like/echo_baselines.h"
+#include "asyncio_like/stream.h"
+#include "asyncio_like/task.h"
+
+namespace asyncio_like {
+
+// Echoes one connection until end of stream or an error, then closes it.
+Task<void> EchoConnection(StreamReader reader, StreamWriter writer);
+
+// The coroutine echo server packaged for the echo benchmark and tests: an
+// EventLoop created and run on the thread that calls Serve(). Its
+// kernel_enters() are the loop's own counter (LoopStats::kernel_enters).
+class CoroutineEchoServer {
+ public:
+  // Listens on 127.0.0.1 (ephemeral port). Fails with Unavailable if
+  // io_uring cannot be used here.
+  static absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> Create();
+};
+
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_ECHO_SERVER_H_

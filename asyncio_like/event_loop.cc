@@ -1,0 +1,257 @@
+#include "asyncio_like/event_loop.h"
+
+#include <time.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace asyncio_like {
+namespace {
+
+thread_local EventLoop* current_loop = nullptr;
+
+void PrintSlowStep(const SlowStep& step) {
+  std::fprintf(stderr, "Executing <Task name='%s'> took %.3f seconds\n",
+               step.task_name.c_str(), absl::ToDoubleSeconds(step.duration));
+}
+
+}  // namespace
+
+int64_t EventLoop::NowNanos() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(
+    LoopOptions options) {
+  absl::StatusOr<std::unique_ptr<Uring>> uring =
+      Uring::Create(options.ring_entries);
+  if (!uring.ok()) return uring.status();
+  return std::unique_ptr<EventLoop>(
+      new EventLoop(std::move(options), *std::move(uring)));
+}
+
+EventLoop::EventLoop(LoopOptions options, std::unique_ptr<Uring> uring)
+    : options_(std::move(options)),
+      uring_(std::move(uring)),
+      owner_thread_(std::this_thread::get_id()) {
+  if (!options_.on_slow_step) options_.on_slow_step = PrintSlowStep;
+}
+
+EventLoop::~EventLoop() {
+  // Operations in flight may write into task frames: finish them first.
+  uring_.reset();
+  while (live_head_ != nullptr) {
+    internal::PromiseBase* task = live_head_;
+    OnRootFinished(task);
+    task->handle_.destroy();
+  }
+}
+
+EventLoop* EventLoop::Current() { return current_loop; }
+
+void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {
+  if (task == nullptr) throw std::logic_error("CreateTask got an empty Task");
+  if (task->started_ || task->root_) {
+    throw std::logic_error("CreateTask got a Task that was already started");
+  }
+  task->root_ = true;
+  task->started_ = true;
+  task->task_ = task;
+  task->loop_ = this;
+  task->id_ = ++next_task_id_;
+  task->name_ = std::move(name);
+  task->live_next_ = live_head_;
+  if (live_head_ != nullptr) live_head_->live_prev_ = task;
+  live_head_ = task;
+  ++pending_tasks_;
+  ++stats_.tasks_created;
+  Schedule(task->handle_, task);
+}
+
+void EventLoop::OnRootFinished(internal::PromiseBase* task) {
+  if (task->live_prev_ != nullptr) {
+    task->live_prev_->live_next_ = task->live_next_;
+  } else {
+    live_head_ = task->live_next_;
+  }
+  if (task->live_next_ != nullptr) {
+    task->live_next_->live_prev_ = task->live_prev_;
+  }
+  task->live_prev_ = task->live_next_ = nullptr;
+  --pending_tasks_;
+}
+
+void EventLoop::CallSoon(absl::AnyInvocable<void()> callback) {
+  callbacks_.push_back(std::move(callback));
+  ready_.Push({std::coroutine_handle<>(), nullptr});
+}
+
+LoopStats EventLoop::stats() const {
+  LoopStats stats = stats_;
+  stats.kernel_enters = uring_->kernel_enters();
+  stats.submissions = uring_->submissions();
+  stats.completions = uring_->completions();
+  return stats;
+}
+
+absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
+  if (std::this_thread::get_id() != owner_thread_) {
+    return absl::FailedPreconditionError(
+        "an EventLoop must run on the thread that created it");
+  }
+  if (current_loop != nullptr) {
+    return absl::FailedPreconditionError(
+        "cannot run an event loop while another loop is running on this "
+        "thread");
+  }
+  current_loop = this;
+  absl::Status status;
+  while (!task->done()) {
+    if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == 0) {
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "deadlock: <Task name='", task->name(),
+          "'> is waiting, but no task is ready and no timer or kernel "
+          "operation is pending that could wake it"));
+      break;
+    }
+    status = RunOnce();
+    if (!status.ok()) break;
+  }
+  current_loop = nullptr;
+  return status;
+}
+
+absl::Status EventLoop::CancelAllAndDrain() {
+  for (internal::PromiseBase* task = live_head_; task != nullptr;
+       task = task->live_next_) {
+    task->RequestCancel();
+  }
+  while (live_head_ != nullptr) {
+    absl::Status status = RunUntilDone(live_head_);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventLoop::RunOnce() {
+  ++stats_.iterations;
+  bool wait = ready_.empty();
+  int64_t timeout_ns = -1;
+  if (wait) {
+    if (std::optional<int64_t> deadline = timers_.NextDeadline()) {
+      timeout_ns = *deadline - NowNanos();
+      if (timeout_ns <= 0) wait = false;
+    }
+  }
+  absl::Status status = uring_->Enter(wait, timeout_ns);
+  if (!status.ok()) return status;
+  uring_->DispatchCompletions();
+  FireDueTimers();
+  RunReady();
+  return absl::OkStatus();
+}
+
+void EventLoop::FireDueTimers() {
+  if (timers_.live() == 0) return;
+  int64_t now = NowNanos();
+  int64_t deadline;
+  int64_t lag = -1;
+  while (internal::Timer* timer = timers_.PopDue(now, &deadline)) {
+    if (lag < 0) lag = now - deadline;  // The earliest is the latest.
+    timer->Fire();
+  }
+  if (lag >= 0) {
+    stats_.loop_lag = absl::Nanoseconds(lag);
+    if (stats_.loop_lag > stats_.max_loop_lag) stats_.max_loop_lag = stats_.loop_lag;
+  }
+}
+
+void EventLoop::RunReady() {
+  size_t steps = ready_.size();
+  if (steps == 0) return;
+  int64_t max_step = absl::ToInt64Nanoseconds(stats_.max_step_time);
+  int64_t step_start = NowNanos();
+  for (size_t i = 0; i < steps; ++i) {
+    ReadyItem item = ready_.Pop();
+    current_task_ = item.task;
+    // The step may finish and free its task; keep the name for the report.
+    std::string name;
+    if (options_.debug) name = item.task != nullptr ? item.task->name() : "callback";
+    if (item.frame) {
+      ++stats_.task_resumes;
+      item.frame.resume();
+    } else {
+      absl::AnyInvocable<void()> callback = std::move(callbacks_.front());
+      callbacks_.pop_front();
+      callback();
+    }
+    int64_t step_end = NowNanos();
+    int64_t step = step_end - step_start;
+    if (step > max_step) max_step = step;
+    if (options_.debug &&
+        step > absl::ToInt64Nanoseconds(options_.slow_callback_duration)) {
+      ReportSlowStep(std::move(name), step);
+      step_end = NowNanos();
+    }
+    step_start = step_end;
+  }
+  current_task_ = nullptr;
+  stats_.max_step_time = absl::Nanoseconds(max_step);
+}
+
+void EventLoop::ReportSlowStep(std::string task_name, int64_t duration_ns) {
+  ++stats_.slow_steps;
+  options_.on_slow_step({std::move(task_name), absl::Nanoseconds(duration_ns)});
+}
+
+Sleep::~Sleep() {
+  if (armed_) task_->loop()->CancelTimer(slot_);
+}
+
+bool Sleep::Suspend(std::coroutine_handle<> awaiting,
+                    internal::PromiseBase* task) {
+  task_ = task;
+  awaiting_ = awaiting;
+  EventLoop* loop = task->loop();
+  if (delay_ns_ <= 0) {
+    // asyncio.sleep(0): yield to the other ready tasks. A cancellation
+    // arriving meanwhile is pending and raised by await_resume.
+    if (!task->BeginWait(nullptr)) return false;
+    loop->Schedule(awaiting, task);
+    return true;
+  }
+  if (!task->BeginWait(this)) return false;
+  slot_ = loop->AddTimer(EventLoop::NowNanos() + delay_ns_, this);
+  armed_ = true;
+  return true;
+}
+
+void Sleep::Fire() {
+  armed_ = false;
+  task_->EndWait();
+  task_->loop()->Schedule(awaiting_, task_);
+}
+
+bool Sleep::Cancel() {
+  armed_ = false;
+  cancelled_ = true;
+  task_->loop()->CancelTimer(slot_);
+  task_->EndWait();
+  task_->loop()->Schedule(awaiting_, task_);
+  return true;
+}
+
+}  // namespace asyncio_like

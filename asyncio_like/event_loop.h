@@ -1,0 +1,270 @@
+// EventLoop: Python's asyncio event loop on one io_uring ring.
+//
+// One thread runs the loop; tasks (see task.h) run on it cooperatively. A
+// task runs until it reaches an await point that cannot complete yet (a
+// sleep, a kernel operation, an Event, another task), suspends there, and
+// the loop runs the next ready task. Nothing runs in parallel, so tasks need
+// no locks to share data between await points; but a task that computes for
+// a long time without awaiting stalls every other task.
+//
+//   Task<std::string> FetchData() {
+//     co_await Sleep(absl::Seconds(1));   // simulated I/O
+//     co_return "data ready";
+//   }
+//   Task<void> Main() {
+//     auto [a, b] = co_await Gather(FetchData(), FetchData());   // ~1 s
+//   }
+//   int main() { absl::Status s = Run(Main()); }   // asyncio.run(main())
+//
+// One loop pass (RunOnce) follows asyncio's BaseEventLoop._run_once:
+//   1. Enter the kernel once: submit queued operations and collect
+//      completions, blocking only if no task is ready, and then only until
+//      the nearest timer's deadline (one timeout for the whole heap, not one
+//      kernel timer per sleep).
+//   2. Deliver the completions: each wakes its task (appends it to the ready
+//      queue).
+//   3. Move the timers whose deadline has passed to the ready queue, in
+//      deadline order, FIFO among equal deadlines.
+//   4. Run the tasks that were ready when this step began, FIFO; tasks they
+//      wake run on the next pass.
+//
+// The loop's figures (stats()) are readable at any time on the loop thread:
+// passes, kernel enters, submissions, completions, task steps, the longest
+// step, and the loop lag (how late the last timer fired, and the worst).
+// In debug mode, a step longer than slow_callback_duration is reported with
+// the task's name, as asyncio's debug mode does.
+#ifndef ASYNCIO_LIKE_EVENT_LOOP_H_
+#define ASYNCIO_LIKE_EVENT_LOOP_H_
+
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "asyncio_like/ready_queue.h"
+#include "asyncio_like/task.h"
+#include "asyncio_like/timer_heap.h"
+#include "asyncio_like/uring.h"
+
+namespace asyncio_like {
+
+// A step (one resumption of a task) that ran longer than
+// LoopOptions::slow_callback_duration, in debug mode.
+struct SlowStep {
+  std::string task_name;
+  absl::Duration duration;
+};
+
+struct LoopOptions {
+  // asyncio's debug mode: report slow steps (through on_slow_step).
+  bool debug = false;
+  absl::Duration slow_callback_duration = absl::Milliseconds(100);
+  // Receives slow-step reports; by default they are printed to stderr as
+  // "Executing <Task name='...'> took 0.250 seconds".
+  std::function<void(const SlowStep&)> on_slow_step;
+  // Size of the submission queue (the completion queue is twice as large;
+  // the kernel buffers overflowing completions instead of dropping them).
+  unsigned ring_entries = 4096;
+};
+
+// The loop's counters. Read them on the loop thread.
+struct LoopStats {
+  uint64_t iterations = 0;      // Loop passes (RunOnce calls).
+  uint64_t kernel_enters = 0;   // io_uring_enter system calls.
+  uint64_t submissions = 0;     // SQEs submitted.
+  uint64_t completions = 0;     // CQEs reaped.
+  uint64_t task_resumes = 0;    // Steps: resumptions of a task by the loop.
+  uint64_t tasks_created = 0;   // CreateTask calls.
+  uint64_t slow_steps = 0;      // Steps longer than slow_callback_duration.
+  absl::Duration max_step_time; // Longest step.
+  absl::Duration loop_lag;      // How late the last due timer was handled.
+  absl::Duration max_loop_lag;  // The worst lag seen.
+};
+
+template <typename T>
+using RunResult =
+    std::conditional_t<std::is_void_v<T>, absl::Status, absl::StatusOr<T>>;
+
+class EventLoop {
+ public:
+  // Creates a loop with its ring. Returns Unavailable if io_uring cannot be
+  // used here (disabled by sysctl or blocked by a seccomp profile). The loop
+  // must be run and destroyed on the thread that creates it.
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(
+      LoopOptions options = {});
+
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  // Cancels and drains kernel operations in flight, then destroys the frames
+  // of tasks still pending (their Task handles become empty).
+  ~EventLoop();
+
+  // The loop running on this thread, or nullptr.
+  static EventLoop* Current();
+
+  // Schedules `task` to run as a task of its own (asyncio.create_task) and
+  // returns its handle. Throws std::logic_error if `task` was already
+  // started or scheduled.
+  template <typename T>
+  Task<T> CreateTask(Task<T> task, std::string name = {}) {
+    StartRoot(task.promise(), std::move(name));
+    return task;
+  }
+
+  // Runs the loop until `main` finishes (asyncio's run_until_complete) and
+  // returns its result; rethrows its exception. Returns an error status if
+  // the loop cannot run: called from another thread or while a loop runs on
+  // this thread, a kernel failure, or a deadlock (main waits but no task,
+  // timer or kernel operation is left to wake it).
+  template <typename T>
+  RunResult<T> RunUntilComplete(Task<T> main);
+
+  // Schedules `callback` to run on a later pass, FIFO with task steps
+  // (asyncio's call_soon). Loop thread only.
+  void CallSoon(absl::AnyInvocable<void()> callback);
+
+  // Cancels every pending task and runs until they have all finished
+  // (what asyncio.run does after main returns).
+  absl::Status CancelAllAndDrain();
+
+  // Number of scheduled tasks that have not finished.
+  uint64_t pending_tasks() const { return pending_tasks_; }
+  // The task whose step is running, or nullptr between steps.
+  internal::PromiseBase* current_task() const { return current_task_; }
+  LoopStats stats() const;
+  const LoopOptions& options() const { return options_; }
+  Uring& uring() { return *uring_; }
+
+  // Monotonic clock (CLOCK_MONOTONIC) in nanoseconds: the time base of the
+  // loop's timers (asyncio's loop.time()).
+  static int64_t NowNanos();
+
+  // Internals used by awaiters.
+  void Schedule(std::coroutine_handle<> handle, internal::PromiseBase* task) {
+    ready_.Push({handle, task});
+  }
+  uint32_t AddTimer(int64_t deadline_ns, internal::Timer* timer) {
+    return timers_.Add(deadline_ns, timer);
+  }
+  void CancelTimer(uint32_t slot) { timers_.Cancel(slot); }
+
+ private:
+  explicit EventLoop(LoopOptions options, std::unique_ptr<Uring> uring);
+
+  void StartRoot(internal::PromiseBase* task, std::string name);
+  friend class internal::PromiseBase;
+  void OnRootFinished(internal::PromiseBase* task);
+
+  // Runs passes until `task` finishes.
+  absl::Status RunUntilDone(internal::PromiseBase* task);
+  absl::Status RunOnce();
+  void RunReady();
+  void FireDueTimers();
+  void ReportSlowStep(std::string task_name, int64_t duration_ns);
+
+  LoopOptions options_;
+  std::unique_ptr<Uring> uring_;
+  ReadyQueue ready_;
+  std::deque<absl::AnyInvocable<void()>> callbacks_;
+  internal::TimerHeap timers_;
+  std::thread::id owner_thread_;
+  bool running_ = false;
+  internal::PromiseBase* current_task_ = nullptr;
+  internal::PromiseBase* live_head_ = nullptr;  // Pending roots.
+  uint64_t pending_tasks_ = 0;
+  uint64_t next_task_id_ = 0;
+  LoopStats stats_;
+};
+
+// Schedules `task` on the loop running on this thread (asyncio.create_task).
+// Throws std::logic_error if no loop is running on this thread.
+template <typename T>
+Task<T> CreateTask(Task<T> task, std::string name = {}) {
+  EventLoop* loop = EventLoop::Current();
+  if (loop == nullptr) {
+    throw std::logic_error("CreateTask called with no event loop running");
+  }
+  return loop->CreateTask(std::move(task), std::move(name));
+}
+
+// `co_await Sleep(d)`: suspends the task for at least `d` (asyncio.sleep).
+// A zero or negative duration yields once to the other ready tasks.
+class Sleep : private internal::CancellableWait, private internal::Timer {
+ public:
+  explicit Sleep(absl::Duration duration)
+      : delay_ns_(absl::ToInt64Nanoseconds(duration)) {}
+  Sleep(const Sleep&) = delete;
+  Sleep& operator=(const Sleep&) = delete;
+  ~Sleep();
+
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    return Suspend(awaiting, awaiting.promise().task());
+  }
+  void await_resume() { task_->ThrowIfCancelled(cancelled_); }
+
+ private:
+  bool Suspend(std::coroutine_handle<> awaiting, internal::PromiseBase* task);
+  void Fire() override;
+  bool Cancel() override;
+
+  int64_t delay_ns_;
+  internal::PromiseBase* task_ = nullptr;
+  std::coroutine_handle<> awaiting_;
+  uint32_t slot_ = 0;
+  bool armed_ = false;
+  bool cancelled_ = false;
+};
+
+// asyncio.run(main): creates a loop, runs `main` to completion, cancels the
+// tasks left over and waits for them, closes the loop, and returns main's
+// result (rethrowing its exception). Returns Unavailable if io_uring cannot
+// be set up, or the loop's error (see RunUntilComplete).
+template <typename T>
+RunResult<T> Run(Task<T> main, LoopOptions options = {}) {
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop =
+      EventLoop::Create(std::move(options));
+  if (!loop.ok()) return loop.status();
+  std::optional<RunResult<T>> result;
+  std::exception_ptr exception;
+  try {
+    result.emplace((*loop)->RunUntilComplete(std::move(main)));
+  } catch (...) {
+    exception = std::current_exception();
+  }
+  absl::Status drained = (*loop)->CancelAllAndDrain();
+  if (exception) std::rethrow_exception(exception);
+  if (!drained.ok() && result->ok()) return drained;
+  return *std::move(result);
+}
+
+template <typename T>
+RunResult<T> EventLoop::RunUntilComplete(Task<T> main) {
+  internal::PromiseBase* promise = main.promise();
+  if (!promise->is_root()) StartRoot(promise, "main");
+  absl::Status status = RunUntilDone(promise);
+  if (!status.ok()) return status;
+  if constexpr (std::is_void_v<T>) {
+    static_cast<internal::TaskPromise<void>*>(promise)->result();
+    return absl::OkStatus();
+  } else {
+    return std::move(static_cast<internal::TaskPromise<T>*>(promise)->result());
+  }
+}
+
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_EVENT_LOOP_H_

@@ -1,0 +1,514 @@
+#include "asyncio_like/event_loop.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "asyncio_like/task.h"
+#include "asyncio_like/test_util.h"
+#include "asyncio_like/uring.h"
+#include "gtest/gtest.h"
+
+namespace asyncio_like {
+namespace {
+
+Task<int> Answer() { co_return 42; }
+
+Task<int> AddAfterSleep(int a, int b) {
+  co_await Sleep(absl::Milliseconds(1));
+  co_return a + b;
+}
+
+TEST(EventLoopTest, RunReturnsTheResult) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<int> result = loop->RunUntilComplete(Answer());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 42);
+}
+
+TEST(EventLoopTest, RunCreatesALoopAndReturnsTheResult) {
+  absl::StatusOr<int> result = asyncio_like::Run(AddAfterSleep(2, 3));
+  if (absl::IsUnavailable(result.status())) GTEST_SKIP() << result.status();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 5);
+}
+
+Task<std::unique_ptr<int>> MoveOnly(int v) {
+  co_await Sleep(absl::ZeroDuration());
+  co_return std::make_unique<int>(v);
+}
+
+Task<int> AwaitsMoveOnly() {
+  std::unique_ptr<int> direct = co_await MoveOnly(1);
+  Task<std::unique_ptr<int>> scheduled = CreateTask(MoveOnly(2));
+  std::unique_ptr<int>& ref = co_await scheduled;
+  std::unique_ptr<int> moved = co_await std::move(scheduled);
+  co_return *direct * 100 + (ref == nullptr ? 10 : 0) + *moved;
+}
+
+TEST(EventLoopTest, MoveOnlyResults) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<int> result = loop->RunUntilComplete(AwaitsMoveOnly());
+  ASSERT_TRUE(result.ok()) << result.status();
+  // The lvalue await gave a reference, which the rvalue await then emptied.
+  EXPECT_EQ(*result, 112);
+}
+
+Task<void> Throws() {
+  co_await Sleep(absl::ZeroDuration());
+  throw std::runtime_error("boom");
+}
+
+Task<std::string> CatchesFromInlineAndScheduled() {
+  std::string seen;
+  try {
+    co_await Throws();
+  } catch (const std::runtime_error& e) {
+    seen += e.what();
+  }
+  Task<void> scheduled = CreateTask(Throws());
+  try {
+    co_await scheduled;
+  } catch (const std::runtime_error& e) {
+    seen += e.what();
+  }
+  co_return seen;
+}
+
+TEST(EventLoopTest, ExceptionsPropagateToTheAwaiter) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<std::string> result =
+      loop->RunUntilComplete(CatchesFromInlineAndScheduled());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "boomboom");
+}
+
+TEST(EventLoopTest, RunRethrowsMainsException) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  EXPECT_THROW((void)loop->RunUntilComplete(Throws()), std::runtime_error);
+}
+
+Task<absl::Status> FailsWithStatus() {
+  co_await Sleep(absl::ZeroDuration());
+  co_return absl::NotFoundError("no such thing");
+}
+
+Task<absl::Status> ForwardsStatus() {
+  Task<absl::Status> child = CreateTask(FailsWithStatus());
+  co_return co_await child;
+}
+
+TEST(EventLoopTest, StatusResultsReachTheAwaiter) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<absl::Status> result = loop->RunUntilComplete(ForwardsStatus());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(absl::IsNotFound(*result)) << *result;
+}
+
+Task<void> Record(std::vector<int>* order, int id, int yields) {
+  for (int i = 0; i < yields; ++i) co_await Sleep(absl::ZeroDuration());
+  order->push_back(id);
+}
+
+Task<void> SpawnInOrder(std::vector<int>* order) {
+  std::vector<Task<void>> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(CreateTask(Record(order, i, 0)));
+  for (int i = 0; i < 5; ++i) tasks.push_back(CreateTask(Record(order, 10 + i, 1)));
+  for (Task<void>& task : tasks) co_await task;
+}
+
+TEST(EventLoopTest, ReadyTasksRunFifo) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<int> order;
+  ASSERT_TRUE(loop->RunUntilComplete(SpawnInOrder(&order)).ok());
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 10, 11, 12, 13, 14}));
+}
+
+Task<void> SleepThenRecord(std::vector<int>* order, int id, absl::Duration d) {
+  co_await Sleep(d);
+  order->push_back(id);
+}
+
+Task<void> SpawnTimers(std::vector<int>* order) {
+  std::vector<Task<void>> tasks;
+  tasks.push_back(CreateTask(SleepThenRecord(order, 3, absl::Milliseconds(30))));
+  tasks.push_back(CreateTask(SleepThenRecord(order, 1, absl::Milliseconds(10))));
+  tasks.push_back(CreateTask(SleepThenRecord(order, 2, absl::Milliseconds(20))));
+  for (Task<void>& task : tasks) co_await task;
+}
+
+TEST(EventLoopTest, TimersFireByDeadline) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<int> order;
+  ASSERT_TRUE(loop->RunUntilComplete(SpawnTimers(&order)).ok());
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+// Timers with equal deadlines fire in the order they were added. A timer
+// heap is not a stable sort, so this needs the tie-breaking sequence number.
+TEST(EventLoopTest, TimersWithEqualDeadlinesFireFifo) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  internal::TimerHeap heap;
+  struct Recorder : internal::Timer {
+    std::vector<int>* order;
+    int id;
+    void Fire() override { order->push_back(id); }
+  };
+  std::vector<int> order;
+  std::vector<Recorder> recorders(100);
+  for (int i = 0; i < 100; ++i) {
+    recorders[i].order = &order;
+    recorders[i].id = i;
+    heap.Add(i % 2 == 0 ? 1000 : 2000, &recorders[i]);
+  }
+  int64_t deadline;
+  while (internal::Timer* timer = heap.PopDue(5000, &deadline)) timer->Fire();
+  ASSERT_EQ(order.size(), 100u);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(order[i], 2 * i);
+    EXPECT_EQ(order[50 + i], 2 * i + 1);
+  }
+}
+
+Task<void> SleepsConcurrently(int n, absl::Duration d) {
+  std::vector<Task<void>> tasks;
+  for (int i = 0; i < n; ++i) tasks.push_back(CreateTask([](absl::Duration d) -> Task<void> {
+    co_await Sleep(d);
+  }(d)));
+  for (Task<void>& task : tasks) co_await task;
+}
+
+TEST(EventLoopTest, ConcurrentSleepsOverlap) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(loop->RunUntilComplete(SleepsConcurrently(10, absl::Milliseconds(100))).ok());
+  absl::Duration elapsed = absl::Now() - start;
+  EXPECT_GE(elapsed, absl::Milliseconds(100));
+  // Ten sequential sleeps would take 1 s.
+  EXPECT_LT(elapsed, absl::Milliseconds(900));
+}
+
+Task<int> SleepAndReturn(int v) {
+  co_await Sleep(absl::Milliseconds(v % 20));
+  co_return v;
+}
+
+Task<int64_t> ManySleepers(int n) {
+  std::vector<Task<int>> tasks;
+  tasks.reserve(n);
+  for (int i = 0; i < n; ++i) tasks.push_back(CreateTask(SleepAndReturn(i)));
+  int64_t sum = 0;
+  for (int i = 0; i < n; ++i) {
+    int v = co_await tasks[i];
+    if (v != i) throw std::logic_error("wrong result");
+    sum += v;
+  }
+  co_return sum;
+}
+
+TEST(EventLoopTest, HundredThousandConcurrentSleepers) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr int kTasks = 100'000;
+  absl::StatusOr<int64_t> sum = loop->RunUntilComplete(ManySleepers(kTasks));
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*sum, int64_t{kTasks} * (kTasks - 1) / 2);
+  EXPECT_EQ(loop->pending_tasks(), 0u);
+}
+
+Task<void> SleepForever() { co_await Sleep(absl::Hours(1)); }
+
+Task<std::string> CancelSleeper() {
+  Task<void> sleeper = CreateTask(SleepForever(), "sleeper");
+  co_await Sleep(absl::ZeroDuration());  // Let it reach its sleep.
+  EXPECT_TRUE(sleeper.Cancel());
+  try {
+    co_await sleeper;
+  } catch (const CancelledError&) {
+    co_return "cancelled " + std::to_string(sleeper.cancelled());
+  }
+  co_return "not cancelled";
+}
+
+TEST(EventLoopTest, CancelledSleepLeavesItsTimer) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Time start = absl::Now();
+  absl::StatusOr<std::string> result = loop->RunUntilComplete(CancelSleeper());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "cancelled 1");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+}
+
+Task<int> CancelBeforeStart() {
+  bool body_ran = false;
+  Task<void> task = CreateTask([](bool* ran) -> Task<void> {
+    *ran = true;
+    co_return;
+  }(&body_ran));
+  task.Cancel();
+  try {
+    co_await task;
+  } catch (const CancelledError&) {
+    co_return body_ran ? 1 : 2;
+  }
+  co_return 3;
+}
+
+TEST(EventLoopTest, CancelBeforeTheFirstStepSkipsTheBody) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<int> result = loop->RunUntilComplete(CancelBeforeStart());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 2);
+}
+
+Task<int> CatchesCancellationAndContinues(int* stage) {
+  try {
+    co_await Sleep(absl::Hours(1));
+  } catch (const CancelledError&) {
+    *stage = 1;
+  }
+  co_await Sleep(absl::Milliseconds(1));  // Still usable after cancellation.
+  *stage = 2;
+  co_return 7;
+}
+
+Task<int> CancelTwiceAndAfterCompletion() {
+  int stage = 0;
+  Task<int> task = CreateTask(CatchesCancellationAndContinues(&stage));
+  co_await Sleep(absl::ZeroDuration());
+  EXPECT_TRUE(task.Cancel());
+  EXPECT_TRUE(task.Cancel());  // Twice: one CancelledError is delivered.
+  int result = co_await task;
+  EXPECT_EQ(stage, 2);
+  EXPECT_FALSE(task.Cancel());  // After completion: no effect.
+  EXPECT_FALSE(task.cancelled());
+  co_return result;
+}
+
+TEST(EventLoopTest, CancelTwiceAndAfterCompletion) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<int> result = loop->RunUntilComplete(CancelTwiceAndAfterCompletion());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 7);
+}
+
+Task<void> WaitsForSleeper(Task<void>* inner) {
+  co_await *inner;
+}
+
+Task<std::string> CancelOuterForwardsToInner() {
+  Task<void> inner = CreateTask(SleepForever(), "inner");
+  Task<void> outer = CreateTask(WaitsForSleeper(&inner), "outer");
+  co_await Sleep(absl::ZeroDuration());
+  outer.Cancel();
+  std::string result;
+  try {
+    co_await outer;
+  } catch (const CancelledError&) {
+    result += "outer";
+  }
+  if (inner.cancelled()) result += "+inner";
+  co_return result;
+}
+
+TEST(EventLoopTest, CancellingAWaiterCancelsTheAwaitedTask) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<std::string> result =
+      loop->RunUntilComplete(CancelOuterForwardsToInner());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "outer+inner");
+}
+
+Task<void> BusyFor(absl::Duration d) {
+  co_await Sleep(absl::ZeroDuration());
+  absl::Time end = absl::Now() + d;
+  while (absl::Now() < end) {
+  }
+}
+
+Task<absl::Duration> TickerLag() {
+  absl::Time start = absl::Now();
+  co_await Sleep(absl::Milliseconds(1));
+  co_return absl::Now() - start;
+}
+
+Task<absl::Duration> CpuBlocksTheLoop() {
+  Task<absl::Duration> ticker = CreateTask(TickerLag(), "ticker");
+  Task<void> busy = CreateTask(BusyFor(absl::Milliseconds(300)), "cpu-hog");
+  co_await busy;
+  co_return co_await ticker;
+}
+
+TEST(EventLoopTest, CpuBoundStepDelaysOtherTasksAndIsReported) {
+  std::vector<SlowStep> reports;
+  LoopOptions options;
+  options.debug = true;
+  options.on_slow_step = [&](const SlowStep& step) { reports.push_back(step); };
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, options);
+  absl::StatusOr<absl::Duration> ticker = loop->RunUntilComplete(CpuBlocksTheLoop());
+  ASSERT_TRUE(ticker.ok()) << ticker.status();
+  // The 1 ms sleep could not finish before the 300 ms step ended.
+  EXPECT_GE(*ticker, absl::Milliseconds(250));
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].task_name, "cpu-hog");
+  EXPECT_GE(reports[0].duration, absl::Milliseconds(300));
+  LoopStats stats = loop->stats();
+  EXPECT_GE(stats.max_step_time, absl::Milliseconds(300));
+  EXPECT_GE(stats.max_loop_lag, absl::Milliseconds(250));
+  EXPECT_EQ(stats.slow_steps, 1u);
+}
+
+TEST(EventLoopTest, DeadlockIsAnErrorNotAHang) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  // An awaitable that never wakes its task, with nothing else pending.
+  struct Never {
+    bool await_ready() { return false; }
+    void await_suspend(std::coroutine_handle<>) {}
+    void await_resume() {}
+  };
+  absl::Status status = loop->RunUntilComplete([]() -> Task<void> {
+    co_await Never{};
+  }());
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+}
+
+TEST(EventLoopTest, DestroyingALoopWithPendingTasksFreesTheirFrames) {
+  Task<void> kept;
+  {
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+    kept = loop->CreateTask(SleepForever(), "kept");
+    loop->CreateTask(SleepForever(), "detached");
+    loop->CreateTask([]() -> Task<void> {
+      co_await SleepForever();  // An inline child frame, freed with its parent.
+    }());
+    ASSERT_TRUE(loop->RunUntilComplete(AddAfterSleep(1, 1)).ok());
+    EXPECT_EQ(loop->pending_tasks(), 3u);
+  }
+  // The loop freed the frame; the handle let go of it.
+  EXPECT_FALSE(kept.valid());
+}
+
+TEST(EventLoopTest, CallSoonRunsCallbacksInOrderWithTasks) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<int> order;
+  absl::Status status = loop->RunUntilComplete([](EventLoop* loop, std::vector<int>* order) -> Task<void> {
+    loop->CallSoon([order] { order->push_back(1); });
+    Task<void> task = CreateTask(Record(order, 2, 0));
+    loop->CallSoon([order] { order->push_back(3); });
+    co_await task;
+    co_await Sleep(absl::ZeroDuration());
+  }(loop.get(), &order));
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EventLoopTest, CreateTaskOutsideALoopThrows) {
+  EXPECT_THROW(CreateTask(Answer()), std::logic_error);
+}
+
+TEST(EventLoopTest, StatsCountStepsAndPasses) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ASSERT_TRUE(loop->RunUntilComplete(SleepsConcurrently(10, absl::Milliseconds(1))).ok());
+  LoopStats stats = loop->stats();
+  EXPECT_EQ(stats.tasks_created, 11u);
+  // main: start, and one wake per awaited task at most; each child: start, wake.
+  EXPECT_GE(stats.task_resumes, 21u);
+  EXPECT_GE(stats.iterations, 2u);
+  EXPECT_GE(stats.kernel_enters, 1u);  // At least one wait for the timer.
+}
+
+// ---- The kernel operation boundary --------------------------------------
+
+Task<int> NopOp() {
+  co_return co_await KernelOp([](io_uring_sqe* sqe) { io_uring_prep_nop(sqe); });
+}
+
+TEST(KernelOpTest, NopCompletesWithZero) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<int> result = loop->RunUntilComplete(NopOp());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 0);
+  LoopStats stats = loop->stats();
+  EXPECT_EQ(stats.submissions, 1u);
+  EXPECT_EQ(stats.completions, 1u);
+}
+
+Task<int> ReadPipe(int fd, char* buffer, size_t size) {
+  co_return co_await KernelOp([=](io_uring_sqe* sqe) {
+    io_uring_prep_read(sqe, fd, buffer, size, -1);
+  });
+}
+
+struct Pipe {
+  int fds[2] = {-1, -1};
+  Pipe() { EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0); }
+  ~Pipe() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+};
+
+TEST(KernelOpTest, ReadResumesWithTheResult) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  Pipe pipe;
+  ASSERT_EQ(write(pipe.fds[1], "hello", 5), 5);
+  char buffer[16] = {};
+  absl::StatusOr<int> result = loop->RunUntilComplete(ReadPipe(pipe.fds[0], buffer, sizeof(buffer)));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 5);
+  EXPECT_EQ(std::string(buffer, 5), "hello");
+}
+
+Task<std::string> CancelBlockedRead(int fd, EventLoop* loop) {
+  char buffer[16];
+  Task<int> reader = CreateTask(ReadPipe(fd, buffer, sizeof(buffer)), "reader");
+  co_await Sleep(absl::Milliseconds(1));
+  EXPECT_EQ(loop->uring().in_flight(), 1u);
+  reader.Cancel();
+  try {
+    co_await reader;
+  } catch (const CancelledError&) {
+    co_return "cancelled, in flight: " + std::to_string(loop->uring().in_flight());
+  }
+  co_return "completed";
+}
+
+TEST(KernelOpTest, CancelledReadIsCancelledInTheKernel) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  Pipe pipe;
+  absl::StatusOr<std::string> result =
+      loop->RunUntilComplete(CancelBlockedRead(pipe.fds[0], loop.get()));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "cancelled, in flight: 0");
+  // Data written afterwards is not consumed by the cancelled read.
+  ASSERT_EQ(write(pipe.fds[1], "x", 1), 1);
+  char c;
+  EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
+}
+
+TEST(KernelOpTest, LoopDestructionCancelsOperationsInFlight) {
+  Pipe pipe;
+  {
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+    char* buffer = new char[16];
+    loop->CreateTask([](int fd, char* buffer) -> Task<void> {
+      std::unique_ptr<char[]> owned(buffer);
+      co_await ReadPipe(fd, owned.get(), 16);
+    }(pipe.fds[0], buffer));
+    ASSERT_TRUE(loop->RunUntilComplete(AddAfterSleep(1, 1)).ok());
+    EXPECT_EQ(loop->uring().in_flight(), 1u);
+  }
+  ASSERT_EQ(write(pipe.fds[1], "y", 1), 1);
+  char c;
+  EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
+}
+
+}  // namespace
+}  // namespace asyncio_like

@@ -1,0 +1,283 @@
+#include "asyncio_like/stream.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/tcp_errors.h"
+
+namespace asyncio_like {
+namespace internal {
+
+// The state a reader and a writer share.
+struct StreamConnection {
+  explicit StreamConnection(TcpSocket s) : socket(std::move(s)) {}
+
+  TcpSocket socket;
+
+  // Received bytes not yet consumed: read_buffer[read_begin, read_end).
+  std::vector<char> read_buffer;
+  size_t read_begin = 0;
+  size_t read_end = 0;
+  bool eof = false;
+
+  std::string write_buffer;
+  bool draining = false;
+  bool closing = false;
+  absl::Status write_error;
+
+  size_t buffered() const { return read_end - read_begin; }
+  absl::string_view buffered_view() const {
+    return absl::string_view(read_buffer.data() + read_begin, buffered());
+  }
+  void Consume(size_t n) {
+    read_begin += n;
+    if (read_begin == read_end) read_begin = read_end = 0;
+  }
+  std::string Take(size_t n) {
+    std::string taken(read_buffer.data() + read_begin, n);
+    Consume(n);
+    return taken;
+  }
+
+  // Receives once more into the buffer; returns false at end of stream.
+  Task<absl::StatusOr<bool>> Fill() {
+    constexpr size_t kChunk = 16 * 1024;
+    if (read_begin > 0) {  // compact, so the free space is at the end
+      std::memmove(read_buffer.data(), read_buffer.data() + read_begin, buffered());
+      read_end -= read_begin;
+      read_begin = 0;
+    }
+    if (read_buffer.size() - read_end < kChunk) read_buffer.resize(read_end + kChunk);
+    absl::StatusOr<size_t> n = co_await socket.Receive(
+        absl::MakeSpan(read_buffer.data() + read_end, read_buffer.size() - read_end));
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) {
+      eof = true;
+      co_return false;
+    }
+    read_end += *n;
+    co_return true;
+  }
+};
+
+}  // namespace internal
+
+namespace {
+
+absl::Status IncompleteRead(size_t got, absl::string_view expected) {
+  return absl::OutOfRangeError(absl::StrCat("end of stream after ", got, " bytes, expected ",
+                                            expected, " [IncompleteReadError]"));
+}
+
+}  // namespace
+
+// ----- StreamReader -----
+
+Task<absl::StatusOr<size_t>> StreamReader::Read(absl::Span<char> buffer) {
+  internal::StreamConnection& c = *connection_;
+  if (buffer.empty()) co_return 0;
+  if (c.buffered() > 0) {
+    const size_t n = std::min(buffer.size(), c.buffered());
+    std::memcpy(buffer.data(), c.read_buffer.data() + c.read_begin, n);
+    c.Consume(n);
+    co_return n;
+  }
+  if (c.eof) co_return 0;
+  absl::StatusOr<size_t> n = co_await c.socket.Receive(buffer);
+  if (n.ok() && *n == 0) c.eof = true;
+  co_return n;
+}
+
+Task<absl::StatusOr<std::string>> StreamReader::Read(size_t max_bytes) {
+  internal::StreamConnection& c = *connection_;
+  if (max_bytes == 0) co_return std::string();
+  if (c.buffered() == 0 && !c.eof) {
+    absl::StatusOr<bool> filled = co_await c.Fill();
+    if (!filled.ok()) co_return filled.status();
+  }
+  co_return c.Take(std::min(max_bytes, c.buffered()));
+}
+
+Task<absl::StatusOr<std::string>> StreamReader::ReadExactly(size_t n) {
+  internal::StreamConnection& c = *connection_;
+  while (c.buffered() < n) {
+    if (c.eof) {
+      const size_t got = c.buffered();
+      c.Consume(got);
+      co_return IncompleteRead(got, absl::StrCat(n));
+    }
+    absl::StatusOr<bool> filled = co_await c.Fill();
+    if (!filled.ok()) co_return filled.status();
+  }
+  co_return c.Take(n);
+}
+
+Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(absl::string_view separator) {
+  internal::StreamConnection& c = *connection_;
+  if (separator.empty()) co_return absl::InvalidArgumentError("ReadUntil: empty separator");
+  size_t searched = 0;  // bytes already known not to start a separator
+  for (;;) {
+    const absl::string_view data = c.buffered_view();
+    const size_t found = data.find(separator, searched);
+    if (found != absl::string_view::npos) co_return c.Take(found + separator.size());
+    if (data.size() >= separator.size()) searched = data.size() - separator.size() + 1;
+    if (data.size() > kDefaultLimit) {
+      co_return absl::ResourceExhaustedError(
+          absl::StrCat("separator not found in the first ", kDefaultLimit,
+                       " bytes [LimitOverrunError]"));
+    }
+    if (c.eof) {
+      const size_t got = c.buffered();
+      c.Consume(got);
+      co_return IncompleteRead(got, "a separator");
+    }
+    absl::StatusOr<bool> filled = co_await c.Fill();
+    if (!filled.ok()) co_return filled.status();
+  }
+}
+
+bool StreamReader::AtEof() const { return connection_->eof && connection_->buffered() == 0; }
+
+// ----- StreamWriter -----
+
+void StreamWriter::Write(absl::string_view data) { connection_->write_buffer.append(data.data(), data.size()); }
+
+Task<absl::Status> StreamWriter::Drain() {
+  internal::StreamConnection& c = *connection_;
+  if (!c.write_error.ok()) co_return c.write_error;
+  if (c.draining) {
+    co_return absl::FailedPreconditionError("Drain: another task is draining this writer");
+  }
+  if (c.write_buffer.empty()) co_return absl::OkStatus();
+  if (!c.socket.is_open()) co_return SocketError(EPIPE, "send on a closed stream");
+  c.draining = true;
+  // Writes that arrive while this send is in flight wait for the next Drain.
+  std::string sending;
+  sending.swap(c.write_buffer);
+  absl::Status sent = co_await c.socket.SendAll(absl::Span<const char>(sending.data(), sending.size()));
+  c.draining = false;
+  if (!sent.ok()) {
+    c.write_error = sent;
+    co_return sent;
+  }
+  if (c.write_buffer.empty()) {  // keep the allocation for the next Writes
+    sending.clear();
+    c.write_buffer.swap(sending);
+  }
+  co_return absl::OkStatus();
+}
+
+Task<absl::Status> StreamWriter::WriteEof() {
+  absl::Status drained = co_await Drain();
+  if (!drained.ok()) co_return drained;
+  co_return connection_->socket.ShutdownWrite();
+}
+
+Task<absl::Status> StreamWriter::Close() {
+  internal::StreamConnection& c = *connection_;
+  if (c.closing) co_return absl::OkStatus();
+  c.closing = true;
+  absl::Status drained = absl::OkStatus();
+  if (c.socket.is_open() && !c.write_buffer.empty()) drained = co_await Drain();
+  c.socket.Close();
+  co_return drained;
+}
+
+bool StreamWriter::IsClosing() const { return connection_->closing; }
+
+size_t StreamWriter::buffered() const { return connection_->write_buffer.size(); }
+
+// ----- Stream, OpenConnection -----
+
+Stream::Stream(TcpSocket socket)
+    : reader(std::make_shared<internal::StreamConnection>(std::move(socket))),
+      writer(reader.connection_) {}
+
+Task<absl::StatusOr<Stream>> OpenConnection(std::string host, uint16_t port,
+                                            absl::Duration timeout) {
+  absl::StatusOr<TcpSocket> socket = co_await Connect(std::move(host), port, timeout);
+  if (!socket.ok()) co_return socket.status();
+  co_return Stream(*std::move(socket));
+}
+
+// ----- Server -----
+
+struct Server::State {
+  State(TcpListener l, ConnectionHandler h) : listener(std::move(l)), handler(std::move(h)) {}
+
+  TcpListener listener;
+  ConnectionHandler handler;
+  ServerStats stats;
+  Task<void> accept_task;
+};
+
+Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
+  while (state->listener.is_open()) {
+    absl::StatusOr<TcpSocket> socket = co_await state->listener.Accept();
+    if (!socket.ok()) {
+      ++state->stats.accept_errors;
+      state->stats.last_accept_error = socket.status();
+      const int error = ErrnoOf(socket.status()).value_or(0);
+      if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+        // The connection stays in the kernel's backlog; try again once
+        // descriptors or memory may have been freed.
+        co_await Sleep(absl::Milliseconds(100));
+        continue;
+      }
+      if (error == ECONNABORTED || error == EINTR) continue;  // the peer gave up first
+      break;  // the listener was closed
+    }
+    ++state->stats.accepted;
+    Stream stream(*std::move(socket));
+    CreateTask(state->handler(std::move(stream.reader), std::move(stream.writer)),
+               "connection");
+  }
+}
+
+absl::StatusOr<Server> StartServer(ConnectionHandler handler, const std::string& host,
+                                   uint16_t port, int backlog) {
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen(host, port, backlog);
+  if (!listener.ok()) return listener.status();
+  return StartServer(std::move(handler), *std::move(listener));
+}
+
+absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener) {
+  if (EventLoop::Current() == nullptr) {
+    return absl::FailedPreconditionError("StartServer needs a running event loop");
+  }
+  if (!listener.is_open()) return absl::InvalidArgumentError("StartServer: closed listener");
+  auto state = std::make_shared<Server::State>(std::move(listener), std::move(handler));
+  state->accept_task = CreateTask(Server::AcceptLoop(state), "accept");
+  return Server(std::move(state));
+}
+
+uint16_t Server::port() const { return state_->listener.port(); }
+
+const ServerStats& Server::stats() const { return state_->stats; }
+
+void Server::Close() {
+  if (state_ == nullptr) return;  // moved from
+  // Without a running loop (the loop is being destroyed) the accept task
+  // goes with it and must not be touched.
+  if (EventLoop::Current() != nullptr) state_->accept_task.Cancel();
+  state_->listener.Close();
+}
+
+Task<void> Server::ServeForever() {
+  std::shared_ptr<State> state = state_;
+  try {
+    co_await state->accept_task;
+  } catch (const CancelledError&) {
+    // Either Close() cancelled the accept task (serving is over), or the
+    // task waiting here was cancelled, which closes the server too.
+    state->listener.Close();
+    if (EventLoop::Current()->current_task()->task()->cancel_requests() > 0) throw;
+  }
+}
+
+}  // namespace asyncio_like

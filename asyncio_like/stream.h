@@ -1,0 +1,193 @@
+// asyncio streams on io_uring: OpenConnection, StartServer, StreamReader and
+// StreamWriter.
+//
+// As in Python, a TCP connection is a pair: a reader with Read, ReadExactly
+// and ReadUntil, and a writer with Write, Drain and Close. A server calls a
+// handler with such a pair for every connection it accepts, each in a task
+// of its own, so one slow or failing connection never holds up the others:
+//
+//   Task<void> Echo(StreamReader reader, StreamWriter writer) {
+//     char buffer[4096];
+//     for (;;) {
+//       absl::StatusOr<size_t> n = co_await reader.Read(absl::MakeSpan(buffer));
+//       if (!n.ok() || *n == 0) break;              // error, or end of stream
+//       writer.Write(absl::string_view(buffer, *n));
+//       if (!(co_await writer.Drain()).ok()) break;
+//     }
+//     co_await writer.Close();
+//   }
+//   Task<void> Main() {
+//     absl::StatusOr<Server> server = StartServer(Echo, "127.0.0.1", 8888);
+//     if (server.ok()) co_await server->ServeForever();
+//   }
+//
+//   // A client (asyncio.open_connection):
+//   absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", 8888);
+//   stream->writer.Write("hello\n");
+//   co_await stream->writer.Drain();
+//   absl::StatusOr<std::string> line = co_await stream->reader.ReadUntil("\n");
+//
+// Partial reads and writes are handled inside: ReadExactly and ReadUntil
+// collect as many receives as they need, Drain continues after partial
+// sends. End of stream is not an error: Read returns 0 bytes, AtEof() turns
+// true; ReadExactly and ReadUntil report OUT_OF_RANGE [IncompleteReadError]
+// if the stream ends first. Socket failures are SocketError statuses
+// (tcp_errors.h): IsConnectionReset(), IsBrokenPipe(), ...
+//
+// One difference from asyncio: Write only appends to the writer's buffer,
+// and Drain (or Close) sends it. asyncio's write() starts sending at once;
+// here the bytes of several Writes go to the kernel in one send when the
+// task drains. Always await Drain() after writing (asyncio's documentation
+// asks for the same), before waiting for a reply.
+//
+// A reader and its writer share the connection; it closes when the writer
+// is closed or both are destroyed. Use them on the loop thread, with at most
+// one task reading and one task writing at a time.
+#ifndef ASYNCIO_LIKE_STREAM_H_
+#define ASYNCIO_LIKE_STREAM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "asyncio_like/task.h"
+#include "asyncio_like/tcp.h"
+
+namespace asyncio_like {
+
+namespace internal {
+struct StreamConnection;
+}  // namespace internal
+
+// The reading half of a connection (asyncio.StreamReader).
+class StreamReader {
+ public:
+  // asyncio's default limit: the longest line ReadUntil accepts.
+  static constexpr size_t kDefaultLimit = 64 * 1024;
+
+  // Copies up to buffer.size() bytes into `buffer`, waiting until at least
+  // one is available. Returns 0 at end of stream. Without buffered data it
+  // receives straight into `buffer`.
+  Task<absl::StatusOr<size_t>> Read(absl::Span<char> buffer);
+  // Up to `max_bytes` bytes (asyncio's read(n)); empty at end of stream.
+  Task<absl::StatusOr<std::string>> Read(size_t max_bytes = kDefaultLimit);
+  // Exactly `n` bytes (readexactly). If the stream ends first: OUT_OF_RANGE
+  // [IncompleteReadError], and the partial data is consumed.
+  Task<absl::StatusOr<std::string>> ReadExactly(size_t n);
+  // Up to and including `separator` (readuntil). OUT_OF_RANGE
+  // [IncompleteReadError] if the stream ends first; RESOURCE_EXHAUSTED
+  // [LimitOverrunError] if more than the limit arrives without it (the
+  // data stays buffered).
+  Task<absl::StatusOr<std::string>> ReadUntil(absl::string_view separator = "\n");
+  // True once end of stream was seen and the buffer is empty (at_eof).
+  bool AtEof() const;
+
+ private:
+  friend struct Stream;
+  friend class Server;
+  explicit StreamReader(std::shared_ptr<internal::StreamConnection> connection)
+      : connection_(std::move(connection)) {}
+
+  std::shared_ptr<internal::StreamConnection> connection_;
+};
+
+// The writing half of a connection (asyncio.StreamWriter).
+class StreamWriter {
+ public:
+  // Appends `data` to the buffer; nothing is sent until Drain or Close.
+  void Write(absl::string_view data);
+  // Sends everything buffered; returns when the kernel has taken it all.
+  // Fails with the connection's error (reset, broken pipe, ...), which
+  // every later Drain reports too.
+  Task<absl::Status> Drain();
+  // Drains, then half-closes: the peer reads end of stream (write_eof).
+  Task<absl::Status> WriteEof();
+  // Drains what is buffered, then closes the connection (close() followed
+  // by wait_closed()). A Read waiting on the same connection ends with end
+  // of stream. Returns the error of the final drain, if any.
+  Task<absl::Status> Close();
+  bool IsClosing() const;
+  // Bytes written but not yet sent.
+  size_t buffered() const;
+
+ private:
+  friend struct Stream;
+  friend class Server;
+  explicit StreamWriter(std::shared_ptr<internal::StreamConnection> connection)
+      : connection_(std::move(connection)) {}
+
+  std::shared_ptr<internal::StreamConnection> connection_;
+};
+
+// Both halves of a connection.
+struct Stream {
+  // Wraps a connected socket.
+  explicit Stream(TcpSocket socket);
+
+  StreamReader reader;
+  StreamWriter writer;
+};
+
+// asyncio.open_connection: connects and returns the stream pair. Errors as
+// Connect (tcp.h): refused, unreachable, ETIMEDOUT after `timeout`.
+Task<absl::StatusOr<Stream>> OpenConnection(
+    std::string host, uint16_t port, absl::Duration timeout = absl::InfiniteDuration());
+
+// Receives every connection of a Server, as its own task.
+using ConnectionHandler = std::function<Task<void>(StreamReader, StreamWriter)>;
+
+// What a server has seen.
+struct ServerStats {
+  uint64_t accepted = 0;
+  uint64_t accept_errors = 0;
+  absl::Status last_accept_error;
+};
+
+// A listening server (asyncio.Server). Accepting runs in a task of its own
+// from StartServer on; destroying the Server (or Close) stops it.
+class Server {
+ public:
+  Server(Server&&) noexcept = default;
+  Server& operator=(Server&&) noexcept = default;
+  ~Server() { Close(); }
+
+  uint16_t port() const;
+  // Stops accepting and closes the listening socket. Connections already
+  // accepted carry on (asyncio's Server.close()).
+  void Close();
+  // Waits until the server is closed (serve_forever). Cancelling the task
+  // that waits closes the server.
+  Task<void> ServeForever();
+  const ServerStats& stats() const;
+
+ private:
+  struct State;
+  friend absl::StatusOr<Server> StartServer(ConnectionHandler, TcpListener);
+  static Task<void> AcceptLoop(std::shared_ptr<State> state);
+  explicit Server(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  std::shared_ptr<State> state_;
+};
+
+// asyncio.start_server: listens on host:port (port 0: an ephemeral port,
+// see Server::port()) and starts accepting; `handler` runs in a new task
+// for every connection. Must be called on a running loop (from a task).
+//
+// When accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+// the server counts the error, waits 100 ms while the connection waits in
+// the kernel's backlog, and tries again, as asyncio does (with 1 s).
+absl::StatusOr<Server> StartServer(ConnectionHandler handler, const std::string& host,
+                                   uint16_t port, int backlog = SOMAXCONN);
+// The same on a socket that already listens (start_server(sock=...)).
+absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener);
+
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_STREAM_H_

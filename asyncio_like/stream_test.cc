@@ -1,0 +1,376 @@
+// Streams and TCP over the loop: partial reads and writes, end of stream,
+// and each failure a connection can meet (refused, timed out, reset, broken
+// pipe, out of descriptors, cancelled), with the other connections and the
+// server carrying on.
+#include "asyncio_like/stream.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "asyncio_like/echo_server.h"
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/tcp.h"
+#include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/test_util.h"
+#include "gtest/gtest.h"
+
+namespace asyncio_like {
+namespace {
+
+// Runs `test` to completion on a fresh loop; skips where io_uring is missing.
+#define RUN_LOOP_TEST(test)                                     \
+  do {                                                          \
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});             \
+    absl::Status ran = loop->RunUntilComplete(test);            \
+    EXPECT_TRUE(ran.ok()) << ran;                               \
+    EXPECT_TRUE(loop->CancelAllAndDrain().ok());                \
+  } while (0)
+
+// One round trip through an echo server.
+Task<void> ExpectEcho(uint16_t port, std::string message) {
+  absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", port);
+  EXPECT_TRUE(stream.ok()) << stream.status();
+  if (!stream.ok()) co_return;
+  stream->writer.Write(message);
+  EXPECT_TRUE((co_await stream->writer.Drain()).ok());
+  absl::StatusOr<std::string> echo = co_await stream->reader.ReadExactly(message.size());
+  EXPECT_TRUE(echo.ok()) << echo.status();
+  if (echo.ok()) {
+    EXPECT_EQ(*echo, message);
+  }
+  EXPECT_TRUE((co_await stream->writer.Close()).ok());
+}
+
+// ----- reading and writing -----
+
+struct ParsedRequest {
+  absl::StatusOr<std::string> line = absl::UnknownError("not read");
+  absl::StatusOr<std::string> body = absl::UnknownError("not read");
+  absl::StatusOr<std::string> after_eof = absl::UnknownError("not read");
+  bool at_eof = false;
+};
+
+Task<void> ParseRequest(std::shared_ptr<ParsedRequest> out, StreamReader reader,
+                        StreamWriter writer) {
+  out->line = co_await reader.ReadUntil("\r\n");
+  out->body = co_await reader.ReadExactly(5);
+  if (out->line.ok() && out->body.ok()) writer.Write(*out->line + *out->body);
+  (void)co_await writer.Drain();
+  out->after_eof = co_await reader.ReadExactly(3);
+  out->at_eof = reader.AtEof();
+  (void)co_await writer.Close();
+}
+
+Task<void> PartialWritesAreReassembled() {
+  auto parsed = std::make_shared<ParsedRequest>();
+  absl::StatusOr<Server> server = StartServer(
+      [parsed](StreamReader r, StreamWriter w) {
+        return ParseRequest(parsed, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok()) << client.status();
+  // The separator and the body arrive split over several segments.
+  for (const char* piece : {"GET /", "index\r", "\nab", "c", "de", "xy"}) {
+    client->writer.Write(piece);
+    EXPECT_TRUE((co_await client->writer.Drain()).ok());
+    co_await Sleep(absl::Milliseconds(2));
+  }
+  EXPECT_TRUE((co_await client->writer.WriteEof()).ok());
+  absl::StatusOr<std::string> reply = co_await client->reader.Read(size_t{1000});
+  std::string all = reply.ok() ? *reply : "";
+  while (reply.ok() && !reply->empty()) {
+    reply = co_await client->reader.Read(size_t{1000});
+    if (reply.ok()) all += *reply;
+  }
+  EXPECT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(all, "GET /index\r\nabcde");
+  EXPECT_TRUE(client->reader.AtEof());
+  EXPECT_EQ(parsed->line.value_or("?"), "GET /index\r\n");
+  EXPECT_EQ(parsed->body.value_or("?"), "abcde");
+  // Two bytes, then end of stream: an incomplete read, not a crash or hang.
+  EXPECT_EQ(parsed->after_eof.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_NE(parsed->after_eof.status().message().find("[IncompleteReadError]"),
+            absl::string_view::npos);
+  EXPECT_TRUE(parsed->at_eof);
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, PartialWritesAreReassembled) { RUN_LOOP_TEST(PartialWritesAreReassembled()); }
+
+Task<void> ReadUntilLimit(std::shared_ptr<absl::Status> out, StreamReader reader,
+                          StreamWriter writer) {
+  absl::StatusOr<std::string> line = co_await reader.ReadUntil("\n");
+  *out = line.status();
+  (void)co_await writer.Close();
+}
+
+Task<void> LongLineOverrunsTheLimit() {
+  auto status = std::make_shared<absl::Status>();
+  absl::StatusOr<Server> server = StartServer(
+      [status](StreamReader r, StreamWriter w) {
+        return ReadUntilLimit(status, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok());
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok());
+  client->writer.Write(std::string(StreamReader::kDefaultLimit + 4096, 'x'));
+  (void)co_await client->writer.Drain();
+  absl::StatusOr<std::string> rest = co_await client->reader.Read(size_t{16});
+  EXPECT_TRUE(rest.ok() && rest->empty());  // the server closed
+  EXPECT_EQ(status->code(), absl::StatusCode::kResourceExhausted) << *status;
+  EXPECT_NE(status->message().find("[LimitOverrunError]"), absl::string_view::npos);
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, LongLineOverrunsTheLimit) { RUN_LOOP_TEST(LongLineOverrunsTheLimit()); }
+
+// ----- connecting -----
+
+Task<void> RefusedConnection() {
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
+  EXPECT_TRUE(listener.ok());
+  const uint16_t port = listener->port();
+  listener->Close();  // nobody listens there any more
+  absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", port);
+  EXPECT_TRUE(IsConnectionRefused(stream.status())) << stream.status();
+  EXPECT_NE(stream.status().message().find("[ConnectionRefusedError]"),
+            absl::string_view::npos);
+}
+
+TEST(StreamTest, RefusedConnection) { RUN_LOOP_TEST(RefusedConnection()); }
+
+Task<void> ConnectTimesOut() {
+  // With a backlog of 0 and nobody accepting, the kernel queues one
+  // connection and drops the SYNs of the next ones, whose connects hang.
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0, /*backlog=*/0);
+  EXPECT_TRUE(listener.ok());
+  std::vector<TcpSocket> queued;
+  absl::Status timed_out;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 8 && timed_out.ok(); ++i) {
+    absl::StatusOr<TcpSocket> socket =
+        co_await Connect("127.0.0.1", listener->port(), absl::Milliseconds(200));
+    if (socket.ok()) {
+      queued.push_back(*std::move(socket));
+    } else {
+      timed_out = socket.status();
+    }
+  }
+  EXPECT_TRUE(IsTimedOut(timed_out)) << timed_out;
+  EXPECT_EQ(timed_out.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(timed_out.message().find("[TimeoutError]"), absl::string_view::npos);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST(StreamTest, ConnectTimesOut) { RUN_LOOP_TEST(ConnectTimesOut()); }
+
+Task<void> HostNamesAreRejectedClearly() {
+  absl::StatusOr<Stream> stream = co_await OpenConnection("example.invalid", 80);
+  EXPECT_EQ(stream.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StreamTest, HostNamesAreRejectedClearly) { RUN_LOOP_TEST(HostNamesAreRejectedClearly()); }
+
+// ----- failures of established connections -----
+
+// Echoes and records how the connection ended.
+Task<void> RecordingEcho(std::shared_ptr<std::vector<absl::Status>> endings, StreamReader reader,
+                         StreamWriter writer) {
+  char buffer[1024];
+  absl::Status ending;
+  for (;;) {
+    absl::StatusOr<size_t> n = co_await reader.Read(absl::MakeSpan(buffer));
+    if (!n.ok() || *n == 0) {
+      ending = n.status();
+      break;
+    }
+    writer.Write(absl::string_view(buffer, *n));
+    if (ending = co_await writer.Drain(); !ending.ok()) break;
+  }
+  endings->push_back(ending);
+  (void)co_await writer.Close();
+}
+
+Task<void> PeerResetMidStream() {
+  auto endings = std::make_shared<std::vector<absl::Status>>();
+  absl::StatusOr<Server> server = StartServer(
+      [endings](StreamReader r, StreamWriter w) {
+        return RecordingEcho(endings, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok());
+  absl::StatusOr<TcpSocket> rude = co_await Connect("127.0.0.1", server->port());
+  EXPECT_TRUE(rude.ok());
+  EXPECT_TRUE((co_await rude->SendAll(absl::string_view("abc"))).ok());
+  char echo[3];
+  absl::StatusOr<size_t> n = co_await rude->Receive(absl::MakeSpan(echo));
+  EXPECT_TRUE(n.ok() && *n > 0);
+  rude->Abort();  // RST while the server waits in a read
+  for (int i = 0; i < 200 && endings->empty(); ++i) co_await Sleep(absl::Milliseconds(5));
+  EXPECT_EQ(endings->size(), 1u);
+  if (!endings->empty()) {
+    EXPECT_TRUE(IsConnectionReset(endings->front())) << endings->front();
+    EXPECT_NE(endings->front().message().find("[ConnectionResetError]"),
+              absl::string_view::npos);
+  }
+  // The server and new connections are unaffected.
+  co_await ExpectEcho(server->port(), "still serving");
+  EXPECT_EQ(server->stats().accepted, 2u);
+}
+
+TEST(StreamTest, PeerResetMidStream) { RUN_LOOP_TEST(PeerResetMidStream()); }
+
+Task<void> CloseAtOnce(StreamReader, StreamWriter writer) { (void)co_await writer.Close(); }
+
+Task<void> WriteToClosedConnection() {
+  absl::StatusOr<Server> closer = StartServer(CloseAtOnce, "127.0.0.1", 0);
+  absl::StatusOr<Server> echo = StartServer(EchoConnection, "127.0.0.1", 0);
+  EXPECT_TRUE(closer.ok() && echo.ok());
+  absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", closer->port());
+  EXPECT_TRUE(stream.ok());
+  // The first sends may still be taken; once the peer has answered with a
+  // reset, sending fails.
+  absl::Status failed;
+  for (int i = 0; i < 200 && failed.ok(); ++i) {
+    stream->writer.Write(std::string(1000, 'x'));
+    failed = co_await stream->writer.Drain();
+    if (failed.ok()) co_await Sleep(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(IsBrokenPipe(failed) || IsConnectionReset(failed)) << failed;
+  // The error sticks: later drains report it too.
+  stream->writer.Write("more");
+  EXPECT_EQ(co_await stream->writer.Drain(), failed);
+  co_await ExpectEcho(echo->port(), "others carry on");
+  (void)co_await stream->writer.Close();
+}
+
+TEST(StreamTest, WriteToClosedConnection) { RUN_LOOP_TEST(WriteToClosedConnection()); }
+
+// ----- cancellation -----
+
+Task<absl::StatusOr<size_t>> ReadInto(StreamReader* reader, char* buffer, size_t size) {
+  co_return co_await reader->Read(absl::MakeSpan(buffer, size));
+}
+
+Task<void> Silent(std::shared_ptr<StreamWriter> keep, StreamReader, StreamWriter writer) {
+  *keep = std::move(writer);  // keeps the connection open, writes later
+  co_return;
+}
+
+Task<void> CancelledReadLeavesTheKernel() {
+  auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);
+  absl::StatusOr<Server> server = StartServer(
+      [server_writer](StreamReader r, StreamWriter w) {
+        return Silent(server_writer, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok());
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok());
+  co_await Sleep(absl::Milliseconds(10));  // the server has accepted
+  EventLoop& loop = *EventLoop::Current();
+  const uint64_t in_flight_before = loop.uring().in_flight();
+
+  char buffer[16];
+  Task<absl::StatusOr<size_t>> read =
+      CreateTask(ReadInto(&client->reader, buffer, sizeof buffer), "blocked-read");
+  co_await Sleep(absl::Milliseconds(10));
+  EXPECT_FALSE(read.done());
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the receive
+
+  const absl::Time cancelled_at = absl::Now();
+  EXPECT_TRUE(read.Cancel());
+  bool raised = false;
+  try {
+    (void)co_await read;
+  } catch (const CancelledError&) {
+    raised = true;
+  }
+  EXPECT_TRUE(raised);
+  EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(1));
+  // The kernel's receive is gone, not merely ignored...
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before);
+  // ...so data sent now is not swallowed by it: the next read gets it.
+  server_writer->Write("late");
+  EXPECT_TRUE((co_await server_writer->Drain()).ok());
+  absl::StatusOr<std::string> late = co_await client->reader.ReadExactly(4);
+  EXPECT_EQ(late.value_or("?"), "late");
+  (void)co_await server_writer->Close();
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, CancelledReadLeavesTheKernel) { RUN_LOOP_TEST(CancelledReadLeavesTheKernel()); }
+
+// ----- running out of descriptors -----
+
+int OpenDescriptors() {
+  int count = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (readdir(dir) != nullptr) ++count;
+    closedir(dir);
+  }
+  return count - 3;  // ".", ".." and the directory's own descriptor
+}
+
+Task<void> OutOfDescriptors() {
+  constexpr int kClients = 4;
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
+  EXPECT_TRUE(listener.ok());
+  const uint16_t port = listener->port();
+  // Every client is connected (queued in the backlog) before the limit is
+  // lowered and the server starts; it can accept only two of them.
+  std::vector<Stream> streams;
+  for (int i = 0; i < kClients; ++i) {
+    absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", port);
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    if (!stream.ok()) co_return;
+    streams.push_back(*std::move(stream));
+  }
+  rlimit original{};
+  getrlimit(RLIMIT_NOFILE, &original);
+  rlimit lowered = original;
+  lowered.rlim_cur = static_cast<rlim_t>(OpenDescriptors() + 2);
+  setrlimit(RLIMIT_NOFILE, &lowered);
+  absl::StatusOr<Server> server = StartServer(EchoConnection, *std::move(listener));
+  EXPECT_TRUE(server.ok());
+
+  for (int i = 0; i < 400 && server->stats().accept_errors == 0; ++i) {
+    co_await Sleep(absl::Milliseconds(5));
+  }
+  EXPECT_GT(server->stats().accept_errors, 0u);
+  EXPECT_TRUE(IsTooManyOpenFiles(server->stats().last_accept_error))
+      << server->stats().last_accept_error;
+  EXPECT_EQ(server->stats().accepted, 2u);
+
+  // The accepted connections are still served.
+  for (int i = 0; i < 2; ++i) {
+    streams[i].writer.Write("served");
+    EXPECT_TRUE((co_await streams[i].writer.Drain()).ok());
+    EXPECT_EQ((co_await streams[i].reader.ReadExactly(6)).value_or("?"), "served");
+  }
+  // Closing them frees the server's descriptors; the server recovers and
+  // serves the connections that waited.
+  for (int i = 0; i < 2; ++i) (void)co_await streams[i].writer.Close();
+  for (int i = 2; i < kClients; ++i) {
+    streams[i].writer.Write("recovered");
+    EXPECT_TRUE((co_await streams[i].writer.Drain()).ok());
+    absl::StatusOr<std::string> echo = co_await streams[i].reader.ReadExactly(9);
+    EXPECT_EQ(echo.value_or(echo.status().ToString()), "recovered");
+    (void)co_await streams[i].writer.Close();
+  }
+  setrlimit(RLIMIT_NOFILE, &original);
+  EXPECT_EQ(server->stats().accepted, static_cast<uint64_t>(kClients));
+}
+
+TEST(StreamTest, OutOfDescriptorsDuringAccept) { RUN_LOOP_TEST(OutOfDescriptors()); }
+
+}  // namespace
+}  // namespace asyncio_like

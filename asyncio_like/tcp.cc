@@ -1,0 +1,226 @@
+#include "asyncio_like/tcp.h"
+
+#include <arpa/inet.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/uring.h"
+
+namespace asyncio_like {
+namespace {
+
+// An IPv4 or IPv6 socket address.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+absl::StatusOr<SocketAddress> ParseAddress(const std::string& host, uint16_t port) {
+  SocketAddress address;
+  const std::string& numeric = host == "localhost" ? std::string("127.0.0.1") : host;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+  if (inet_pton(AF_INET, numeric.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    address.length = sizeof *v4;
+  } else if (inet_pton(AF_INET6, numeric.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    address.length = sizeof *v6;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", host, "' is not a numeric IPv4 or IPv6 address (resolve names with ToThread)"));
+  }
+  return address;
+}
+
+void SetNoDelay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// Cancels `task` when a deadline passes, the way asyncio.timeout does: the
+// task's await point raises CancelledError, which the owner of the deadline
+// turns into a timeout after Uncancel().
+class DeadlineCanceller final : private internal::Timer {
+ public:
+  DeadlineCanceller(EventLoop& loop, internal::PromiseBase* task, absl::Duration timeout)
+      : loop_(loop), task_(task) {
+    slot_ = loop_.AddTimer(EventLoop::NowNanos() + absl::ToInt64Nanoseconds(timeout), this);
+  }
+  DeadlineCanceller(const DeadlineCanceller&) = delete;
+  DeadlineCanceller& operator=(const DeadlineCanceller&) = delete;
+  ~DeadlineCanceller() {
+    if (!fired_) loop_.CancelTimer(slot_);
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  void Fire() override {
+    fired_ = true;
+    task_->RequestCancel();
+  }
+
+  EventLoop& loop_;
+  internal::PromiseBase* task_;
+  uint32_t slot_ = 0;
+  bool fired_ = false;
+};
+
+}  // namespace
+
+// ----- TcpSocket -----
+
+TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+Task<absl::StatusOr<size_t>> TcpSocket::Receive(absl::Span<char> buffer) {
+  if (fd_ < 0) co_return SocketError(EBADF, "recv on a closed socket");
+  const int fd = fd_;
+  const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0);
+  });
+  if (result < 0) co_return SocketError(-result, "recv");
+  co_return static_cast<size_t>(result);
+}
+
+Task<absl::Status> TcpSocket::SendAll(absl::Span<const char> data) {
+  while (!data.empty()) {
+    if (fd_ < 0) co_return SocketError(EPIPE, "send on a closed socket");
+    const int fd = fd_;
+    const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
+      // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
+      io_uring_prep_send(sqe, fd, data.data(), data.size(), MSG_NOSIGNAL);
+    });
+    if (result < 0) co_return SocketError(-result, "send");
+    data.remove_prefix(static_cast<size_t>(result));
+  }
+  co_return absl::OkStatus();
+}
+
+absl::Status TcpSocket::ShutdownWrite() {
+  if (fd_ < 0) return SocketError(EBADF, "shutdown on a closed socket");
+  if (shutdown(fd_, SHUT_WR) != 0) return SocketError(errno, "shutdown");
+  return absl::OkStatus();
+}
+
+void TcpSocket::Close() {
+  if (fd_ < 0) return;
+  // A receive in flight holds its own reference to the socket, so closing
+  // the descriptor alone would leave it waiting; shutting down ends it.
+  shutdown(fd_, SHUT_RDWR);
+  close(fd_);
+  fd_ = -1;
+}
+
+void TcpSocket::Abort() {
+  if (fd_ < 0) return;
+  const linger reset_on_close = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+  close(fd_);
+  fd_ = -1;
+}
+
+// ----- Connect -----
+
+Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
+                                        absl::Duration timeout) {
+  const absl::StatusOr<SocketAddress> address = ParseAddress(host, port);
+  if (!address.ok()) co_return address.status();
+  const std::string what = absl::StrCat("connect to ", host, ":", port);
+  TcpSocket socket(::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!socket.is_open()) co_return SocketError(errno, what);
+  SetNoDelay(socket.fd());
+
+  EventLoop& loop = *EventLoop::Current();
+  internal::PromiseBase* task = loop.current_task()->task();
+  std::optional<DeadlineCanceller> deadline;
+  if (timeout != absl::InfiniteDuration()) deadline.emplace(loop, task, timeout);
+  int result = 0;
+  try {
+    const int fd = socket.fd();
+    result = co_await KernelOp([&](io_uring_sqe* sqe) {
+      io_uring_prep_connect(sqe, fd, address->get(), address->length);
+    });
+  } catch (const CancelledError&) {
+    // Our deadline, and no cancellation from elsewhere: a timeout.
+    if (!deadline || !deadline->fired() || task->Uncancel() > 0) throw;
+    result = -ETIMEDOUT;
+  }
+  if (result < 0) co_return SocketError(-result, what);
+  co_return socket;
+}
+
+// ----- TcpListener -----
+
+absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_t port,
+                                                int backlog) {
+  const absl::StatusOr<SocketAddress> address = ParseAddress(host, port);
+  if (!address.ok()) return address.status();
+  const std::string what = absl::StrCat("listen on ", host, ":", port);
+  const int fd = socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SocketError(errno, what);
+  TcpListener listener(fd, port);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Accepted sockets inherit TCP_NODELAY from the listener.
+  SetNoDelay(fd);
+  if (bind(fd, address->get(), address->length) != 0 || listen(fd, backlog) != 0) {
+    return SocketError(errno, what);
+  }
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) {
+    return SocketError(errno, what);
+  }
+  listener.port_ = ntohs(bound.family() == AF_INET
+                             ? reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port
+                             : reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
+  return listener;
+}
+
+TcpListener& TcpListener::operator=(TcpListener&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+    port_ = other.port_;
+  }
+  return *this;
+}
+
+Task<absl::StatusOr<TcpSocket>> TcpListener::Accept() {
+  if (fd_ < 0) co_return SocketError(EBADF, "accept on a closed listener");
+  const int fd = fd_;
+  const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+  });
+  if (result < 0) co_return SocketError(-result, "accept");
+  co_return TcpSocket(result);
+}
+
+void TcpListener::Close() {
+  if (fd_ < 0) return;
+  shutdown(fd_, SHUT_RDWR);  // ends an accept in flight
+  close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace asyncio_like

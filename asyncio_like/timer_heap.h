@@ -1,0 +1,70 @@
+// The loop's timers, kept in user space: a binary min-heap ordered by
+// (deadline, sequence number), so equal deadlines fire in the order they
+// were added. The loop arms one kernel timeout, for the nearest deadline.
+//
+// Cancelling must not touch the heap (a sift costs O(log n) writes into
+// scattered memory) and must not leave the heap pointing into a freed
+// frame. So heap entries name a slot in a dense table; the slot points to the
+// timer, and cancelling a timer clears its slot. A cleared entry is dropped
+// when it reaches the top, and the heap is rebuilt without them when they
+// outnumber the live ones (asyncio does the same with its
+// _timer_cancelled_count).
+#ifndef ASYNCIO_LIKE_TIMER_HEAP_H_
+#define ASYNCIO_LIKE_TIMER_HEAP_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace asyncio_like {
+namespace internal {
+
+// Something to do at a deadline.
+class Timer {
+ public:
+  virtual void Fire() = 0;
+
+ protected:
+  ~Timer() = default;
+};
+
+class TimerHeap {
+ public:
+  // Adds a timer and returns its slot, which Cancel() takes.
+  uint32_t Add(int64_t deadline_ns, Timer* timer);
+  // Cancels the timer in `slot`; it will not fire.
+  void Cancel(uint32_t slot);
+  // The earliest deadline of a live timer.
+  std::optional<int64_t> NextDeadline();
+  // Removes the earliest live timer if its deadline is at or before `now_ns`;
+  // returns it and its deadline.
+  Timer* PopDue(int64_t now_ns, int64_t* deadline_ns);
+  uint64_t live() const { return heap_.size() - cancelled_; }
+
+ private:
+  struct Entry {
+    int64_t deadline_ns;
+    uint64_t sequence;
+    uint32_t slot;
+  };
+  struct Later {
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.deadline_ns != b.deadline_ns ? a.deadline_ns > b.deadline_ns
+                                            : a.sequence > b.sequence;
+    }
+  };
+
+  void DropCancelledTop();
+  void PopTop();
+
+  std::vector<Entry> heap_;
+  std::vector<Timer*> slots_;  // Null: free or cancelled.
+  std::vector<uint32_t> free_slots_;
+  uint64_t next_sequence_ = 0;
+  uint64_t cancelled_ = 0;  // Heap entries whose slot was cleared.
+};
+
+}  // namespace internal
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_TIMER_HEAP_H_

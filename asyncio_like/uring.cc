@@ -1,0 +1,175 @@
+#include "asyncio_like/uring.h"
+
+#include <liburing.h>
+
+#include <cerrno>
+#include <coroutine>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "asyncio_like/event_loop.h"
+
+namespace asyncio_like {
+
+absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
+  std::unique_ptr<Uring> uring(new Uring());
+  // One thread submits and reaps, so the kernel may run completion work
+  // only when that thread enters (DEFER_TASKRUN) and skip interrupting it
+  // (COOP_TASKRUN). Kernels before 6.1 reject these flags; fall back.
+  const unsigned preferred[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+          IORING_SETUP_COOP_TASKRUN,
+      IORING_SETUP_COOP_TASKRUN, 0};
+  int rc = -EINVAL;
+  for (unsigned flags : preferred) {
+    io_uring_params params;
+    std::memset(&params, 0, sizeof(params));
+    params.flags = flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = entries * 2;
+    rc = io_uring_queue_init_params(entries, &uring->ring_, &params);
+    if (rc != -EINVAL) break;
+  }
+  if (rc == -ENOSYS || rc == -EPERM) {
+    return absl::UnavailableError(absl::StrCat(
+        "io_uring is unavailable (io_uring_setup: ", std::strerror(-rc),
+        "); it may be disabled by the kernel.io_uring_disabled sysctl or "
+        "blocked by a container's seccomp profile"));
+  }
+  if (rc < 0) {
+    return absl::InternalError(
+        absl::StrCat("io_uring_setup failed: ", std::strerror(-rc)));
+  }
+  return uring;
+}
+
+Uring::~Uring() {
+  if (in_flight_ > 0) {
+    io_uring_sqe* sqe = NextSqe();
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, 0);
+    // Every cancelled operation completes promptly; the bound only guards
+    // against a kernel that cannot cancel one.
+    for (int attempt = 0; attempt < 100 && in_flight_ > 0; ++attempt) {
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec timeout = {.tv_sec = 0, .tv_nsec = 10'000'000};
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr);
+      unsigned head;
+      unsigned seen = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        uint64_t data = cqe->user_data;
+        if (data != 0 && data != LIBURING_UDATA_TIMEOUT &&
+            !(cqe->flags & IORING_CQE_F_MORE)) {
+          --in_flight_;
+        }
+      }
+      io_uring_cq_advance(&ring_, seen);
+    }
+  }
+  io_uring_queue_exit(&ring_);
+}
+
+io_uring_sqe* Uring::NextSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (sqe == nullptr) {
+    io_uring_submit(&ring_);
+    ++kernel_enters_;
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  ++submissions_;
+  return sqe;
+}
+
+void Uring::PrepareCompletion(io_uring_sqe* sqe, Completion* completion) {
+  io_uring_sqe_set_data(sqe, completion);
+  ++in_flight_;
+}
+
+void Uring::CancelOperation(Completion* completion) {
+  io_uring_sqe* sqe = NextSqe();
+  io_uring_prep_cancel(sqe, completion, 0);
+  io_uring_sqe_set_data64(sqe, 0);
+}
+
+absl::Status Uring::Enter(bool wait, int64_t timeout_ns) {
+  int rc;
+  if (!wait) {
+    if (io_uring_sq_ready(&ring_) == 0 && in_flight_ == 0) {
+      return absl::OkStatus();
+    }
+    rc = io_uring_submit_and_get_events(&ring_);
+  } else {
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec timeout;
+    __kernel_timespec* timeout_arg = nullptr;
+    if (timeout_ns >= 0) {
+      timeout.tv_sec = timeout_ns / 1'000'000'000;
+      timeout.tv_nsec = timeout_ns % 1'000'000'000;
+      timeout_arg = &timeout;
+    }
+    rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_arg,
+                                          nullptr);
+  }
+  ++kernel_enters_;
+  // ETIME: the timeout passed; EINTR: a signal; EBUSY/EAGAIN: completions
+  // are backed up and must be reaped first. None is an error for the loop.
+  if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY &&
+      rc != -EAGAIN) {
+    return absl::InternalError(
+        absl::StrCat("io_uring_enter failed: ", std::strerror(-rc)));
+  }
+  return absl::OkStatus();
+}
+
+unsigned Uring::DispatchCompletions() {
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    uint64_t data = cqe->user_data;
+    // 0: a cancel request's own completion. LIBURING_UDATA_TIMEOUT: the
+    // timeout liburing adds for waits on kernels without EXT_ARG.
+    if (data == 0 || data == LIBURING_UDATA_TIMEOUT) continue;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) --in_flight_;
+    reinterpret_cast<Completion*>(data)->Complete(cqe->res, cqe->flags);
+  }
+  io_uring_cq_advance(&ring_, seen);
+  completions_ += seen;
+  return seen;
+}
+
+namespace internal {
+
+io_uring_sqe* KernelOpBase::Begin(std::coroutine_handle<> awaiting,
+                                  PromiseBase* task) {
+  task_ = task;
+  if (!task->BeginWait(this)) return nullptr;
+  awaiting_ = awaiting;
+  return task->loop()->uring().NextSqe();
+}
+
+void KernelOpBase::Submit(io_uring_sqe* sqe) {
+  task_->loop()->uring().PrepareCompletion(sqe, this);
+}
+
+void KernelOpBase::Complete(int32_t result, uint32_t) {
+  result_ = result;
+  task_->EndWait();
+  task_->loop()->Schedule(awaiting_, task_);
+}
+
+bool KernelOpBase::Cancel() {
+  if (!cancel_requested_) {
+    cancel_requested_ = true;
+    task_->loop()->uring().CancelOperation(this);
+  }
+  return true;
+}
+
+}  // namespace internal
+}  // namespace asyncio_like

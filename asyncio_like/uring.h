@@ -1,0 +1,169 @@
+// The io_uring boundary: the only code in the package that talks to the
+// kernel ring. Everything above it sees two things:
+//
+//   - Uring, owned by an EventLoop: hands out submission queue entries,
+//     enters the kernel in one place (Enter), and passes every completion to
+//     the Completion its user_data points at.
+//   - KernelOp, the generic awaitable kernel operation: it fills an SQE with
+//     a caller-supplied function, suspends the task, and resumes it with the
+//     CQE's result (a byte count or other value >= 0, or -errno).
+//
+//   // Reads from a descriptor; returns bytes read or -errno.
+//   Task<int> ReadSome(int fd, std::span<char> buffer) {
+//     co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+//       io_uring_prep_read(sqe, fd, buffer.data(), buffer.size(), -1);
+//     });
+//   }
+//
+// Writing a new operation (sockets, files, ...) is writing such a prep
+// function: capture what the SQE needs by reference (the awaiting frame keeps
+// it alive until the completion arrives), fill the SQE, and interpret the
+// result. Do not set user_data or flags that link SQEs; KernelOp owns them.
+//
+// Cancellation: cancelling a task suspended in a KernelOp submits
+// IORING_OP_ASYNC_CANCEL for it. The operation's own completion still
+// arrives (usually -ECANCELED) and is consumed by the still-suspended
+// awaiter, which then throws CancelledError; the cancel request's completion
+// carries user_data 0 and is dropped. No completion is ever delivered to
+// freed memory: a frame suspended in a KernelOp stays alive until its CQE
+// arrives, and the loop's destructor cancels and drains every operation still
+// in flight before it destroys task frames.
+//
+// An operation that completes more than once (a multishot accept or receive)
+// implements Completion directly: CQEs carrying IORING_CQE_F_MORE leave it in
+// flight. Code that needs a completion without a waiting task (a wakeup
+// eventfd read, for instance) submits an SQE from NextSqe() with
+// PrepareCompletion() and does not count it as task work (see
+// EventLoop::RunUntilComplete's deadlock check).
+#ifndef ASYNCIO_LIKE_URING_H_
+#define ASYNCIO_LIKE_URING_H_
+
+#include <liburing.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asyncio_like/task.h"
+
+namespace asyncio_like {
+
+// The receiver of a kernel completion; a CQE's user_data points at one.
+class Completion {
+ public:
+  virtual void Complete(int32_t result, uint32_t flags) = 0;
+
+ protected:
+  ~Completion() = default;
+};
+
+// One io_uring ring, used by one thread.
+class Uring {
+ public:
+  // Sets the ring up with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN |
+  // COOP_TASKRUN where the kernel has them, plain otherwise. Returns
+  // Unavailable if io_uring is disabled or blocked (ENOSYS, EPERM).
+  static absl::StatusOr<std::unique_ptr<Uring>> Create(unsigned entries);
+
+  Uring(const Uring&) = delete;
+  Uring& operator=(const Uring&) = delete;
+  // Cancels the operations still in flight, drains their completions
+  // without delivering them, and closes the ring.
+  ~Uring();
+
+  // A free SQE; submits the queued ones first if the queue is full.
+  io_uring_sqe* NextSqe();
+  // Points `sqe` at `completion` and counts it as in flight.
+  void PrepareCompletion(io_uring_sqe* sqe, Completion* completion);
+  // Asks the kernel to cancel the operation of `completion`. Its completion
+  // still arrives; the cancel request's own completion is dropped.
+  void CancelOperation(Completion* completion);
+
+  // The one place the loop enters the kernel: submits queued SQEs and
+  // collects completions. With `wait`, blocks until a completion arrives or
+  // `timeout_ns` passes (negative: no timeout). Without, only enters the
+  // kernel if something is queued or in flight.
+  absl::Status Enter(bool wait, int64_t timeout_ns);
+  // Delivers every available completion; returns how many.
+  unsigned DispatchCompletions();
+
+  uint64_t in_flight() const { return in_flight_; }
+  uint64_t kernel_enters() const { return kernel_enters_; }
+  uint64_t submissions() const { return submissions_; }
+  uint64_t completions() const { return completions_; }
+  // The setup flags the kernel accepted.
+  unsigned setup_flags() const { return ring_.flags; }
+
+ private:
+  Uring() = default;
+
+  io_uring ring_{};
+  uint64_t in_flight_ = 0;
+  uint64_t kernel_enters_ = 0;
+  uint64_t submissions_ = 0;
+  uint64_t completions_ = 0;
+};
+
+namespace internal {
+
+// The type-independent part of KernelOp.
+class KernelOpBase : private CancellableWait, private Completion {
+ public:
+  KernelOpBase() = default;
+  KernelOpBase(const KernelOpBase&) = delete;
+  KernelOpBase& operator=(const KernelOpBase&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+  int32_t await_resume() {
+    task_->ThrowIfCancelled(cancel_requested_);
+    return result_;
+  }
+
+ protected:
+  // Returns an SQE to prepare, or nullptr if a pending cancellation means
+  // the task must not suspend.
+  io_uring_sqe* Begin(std::coroutine_handle<> awaiting, PromiseBase* task);
+  void Submit(io_uring_sqe* sqe);
+
+ private:
+  void Complete(int32_t result, uint32_t flags) override;
+  bool Cancel() override;
+
+  PromiseBase* task_ = nullptr;
+  std::coroutine_handle<> awaiting_;
+  int32_t result_ = 0;
+  bool cancel_requested_ = false;
+};
+
+}  // namespace internal
+
+// `co_await KernelOp(prep)`: prep(io_uring_sqe*) fills the SQE; the result is
+// the CQE's res (>= 0 on success, -errno on failure). Throws CancelledError
+// if the task is cancelled while the operation is in flight.
+template <typename Prep>
+class KernelOp : public internal::KernelOpBase {
+ public:
+  explicit KernelOp(Prep prep) : prep_(std::move(prep)) {}
+
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    io_uring_sqe* sqe = Begin(awaiting, awaiting.promise().task());
+    if (sqe == nullptr) return false;
+    prep_(sqe);
+    Submit(sqe);
+    return true;
+  }
+
+ private:
+  Prep prep_;
+};
+
+template <typename Prep>
+KernelOp(Prep) -> KernelOp<Prep>;
+
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_URING_H_
