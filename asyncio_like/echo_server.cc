@@ -58,7 +58,7 @@ class LoopEchoServer final : public EchoServerUnderTest {
     const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
       io_uring_prep_read(sqe, stop_fd, &value, sizeof value, 0);
     });
-    if (result < 0) co_return SocketError(-result, "read of the stop eventfd");
+    if (result < 0) co_return OsError(-result, "read of the stop eventfd");
     server->Close();
     co_return absl::OkStatus();
   }
@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create
   absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
   if (!listener.ok()) return listener.status();
   const int stop_fd = eventfd(0, EFD_CLOEXEC);
-  if (stop_fd < 0) return SocketError(errno, "eventfd");
+  if (stop_fd < 0) return OsError(errno, "eventfd");
   return std::make_unique<LoopEchoServer>(*std::move(listener), stop_fd);
 }
 

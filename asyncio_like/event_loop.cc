@@ -58,6 +58,11 @@ EventLoop::~EventLoop() {
     OnRootFinished(task);
     task->handle_.destroy();
   }
+  for (absl::AnyInvocable<void()>& callback : at_close_) callback();
+}
+
+void EventLoop::AtClose(absl::AnyInvocable<void()> callback) {
+  at_close_.push_back(std::move(callback));
 }
 
 EventLoop* EventLoop::Current() { return current_loop; }

@@ -135,6 +135,11 @@ class EventLoop {
   // (asyncio's call_soon). Loop thread only.
   void CallSoon(absl::AnyInvocable<void()> callback);
 
+  // Runs `callback` when the loop is destroyed, after its ring is closed and
+  // its tasks are gone: for state that other threads may still hold, such as
+  // the wakeup behind CallSoonThreadsafe (threadsafe_calls.h).
+  void AtClose(absl::AnyInvocable<void()> callback);
+
   // Cancels every pending task and runs until they have all finished
   // (what asyncio.run does after main returns).
   absl::Status CancelAllAndDrain();
@@ -186,6 +191,7 @@ class EventLoop {
   uint64_t pending_tasks_ = 0;
   uint64_t next_task_id_ = 0;
   LoopStats stats_;
+  std::vector<absl::AnyInvocable<void()>> at_close_;
 };
 
 // Schedules `task` on the loop running on this thread (asyncio.create_task).

@@ -154,7 +154,7 @@ Task<absl::Status> StreamWriter::Drain() {
     co_return absl::FailedPreconditionError("Drain: another task is draining this writer");
   }
   if (c.write_buffer.empty()) co_return absl::OkStatus();
-  if (!c.socket.is_open()) co_return SocketError(EPIPE, "send on a closed stream");
+  if (!c.socket.is_open()) co_return OsError(EPIPE, "send on a closed stream");
   c.draining = true;
   // Writes that arrive while this send is in flight wait for the next Drain.
   std::string sending;

@@ -31,7 +31,7 @@
 // collect as many receives as they need, Drain continues after partial
 // sends. End of stream is not an error: Read returns 0 bytes, AtEof() turns
 // true; ReadExactly and ReadUntil report OUT_OF_RANGE [IncompleteReadError]
-// if the stream ends first. Socket failures are SocketError statuses
+// if the stream ends first. Socket failures are OsError statuses
 // (tcp_errors.h): IsConnectionReset(), IsBrokenPipe(), ...
 //
 // One difference from asyncio: Write only appends to the writer's buffer,

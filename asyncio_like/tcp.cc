@@ -93,32 +93,32 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
 }
 
 Task<absl::StatusOr<size_t>> TcpSocket::Receive(absl::Span<char> buffer) {
-  if (fd_ < 0) co_return SocketError(EBADF, "recv on a closed socket");
+  if (fd_ < 0) co_return OsError(EBADF, "recv on a closed socket");
   const int fd = fd_;
   const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
     io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0);
   });
-  if (result < 0) co_return SocketError(-result, "recv");
+  if (result < 0) co_return OsError(-result, "recv");
   co_return static_cast<size_t>(result);
 }
 
 Task<absl::Status> TcpSocket::SendAll(absl::Span<const char> data) {
   while (!data.empty()) {
-    if (fd_ < 0) co_return SocketError(EPIPE, "send on a closed socket");
+    if (fd_ < 0) co_return OsError(EPIPE, "send on a closed socket");
     const int fd = fd_;
     const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
       // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
       io_uring_prep_send(sqe, fd, data.data(), data.size(), MSG_NOSIGNAL);
     });
-    if (result < 0) co_return SocketError(-result, "send");
+    if (result < 0) co_return OsError(-result, "send");
     data.remove_prefix(static_cast<size_t>(result));
   }
   co_return absl::OkStatus();
 }
 
 absl::Status TcpSocket::ShutdownWrite() {
-  if (fd_ < 0) return SocketError(EBADF, "shutdown on a closed socket");
-  if (shutdown(fd_, SHUT_WR) != 0) return SocketError(errno, "shutdown");
+  if (fd_ < 0) return OsError(EBADF, "shutdown on a closed socket");
+  if (shutdown(fd_, SHUT_WR) != 0) return OsError(errno, "shutdown");
   return absl::OkStatus();
 }
 
@@ -147,7 +147,7 @@ Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
   if (!address.ok()) co_return address.status();
   const std::string what = absl::StrCat("connect to ", host, ":", port);
   TcpSocket socket(::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!socket.is_open()) co_return SocketError(errno, what);
+  if (!socket.is_open()) co_return OsError(errno, what);
   SetNoDelay(socket.fd());
 
   EventLoop& loop = *EventLoop::Current();
@@ -165,7 +165,7 @@ Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
     if (!deadline || !deadline->fired() || task->Uncancel() > 0) throw;
     result = -ETIMEDOUT;
   }
-  if (result < 0) co_return SocketError(-result, what);
+  if (result < 0) co_return OsError(-result, what);
   co_return socket;
 }
 
@@ -177,19 +177,19 @@ absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_
   if (!address.ok()) return address.status();
   const std::string what = absl::StrCat("listen on ", host, ":", port);
   const int fd = socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return SocketError(errno, what);
+  if (fd < 0) return OsError(errno, what);
   TcpListener listener(fd, port);
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   // Accepted sockets inherit TCP_NODELAY from the listener.
   SetNoDelay(fd);
   if (bind(fd, address->get(), address->length) != 0 || listen(fd, backlog) != 0) {
-    return SocketError(errno, what);
+    return OsError(errno, what);
   }
   SocketAddress bound;
   bound.length = sizeof bound.storage;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) {
-    return SocketError(errno, what);
+    return OsError(errno, what);
   }
   listener.port_ = ntohs(bound.family() == AF_INET
                              ? reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port
@@ -207,12 +207,12 @@ TcpListener& TcpListener::operator=(TcpListener&& other) noexcept {
 }
 
 Task<absl::StatusOr<TcpSocket>> TcpListener::Accept() {
-  if (fd_ < 0) co_return SocketError(EBADF, "accept on a closed listener");
+  if (fd_ < 0) co_return OsError(EBADF, "accept on a closed listener");
   const int fd = fd_;
   const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
     io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
   });
-  if (result < 0) co_return SocketError(-result, "accept");
+  if (result < 0) co_return OsError(-result, "accept");
   co_return TcpSocket(result);
 }
 

@@ -17,7 +17,7 @@
 //     co_return absl::OkStatus();
 //   }
 //
-// Errors are statuses from SocketError (tcp_errors.h): refused, reset,
+// Errors are statuses from OsError (tcp_errors.h): refused, reset,
 // broken pipe, timed out, too many open files, each recognizable. End of
 // stream is not an error: Receive returns 0. Cancelling a task suspended in
 // one of these operations cancels the kernel operation (IORING_OP_ASYNC_CANCEL)
@@ -81,7 +81,7 @@ class TcpSocket {
   int fd_ = -1;
 };
 
-// Connects to host:port. Fails with a SocketError status (ECONNREFUSED,
+// Connects to host:port. Fails with a OsError status (ECONNREFUSED,
 // ENETUNREACH, ...), or ETIMEDOUT if `timeout` passes first (the connect
 // operation is then cancelled in the kernel).
 Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
@@ -104,7 +104,7 @@ class TcpListener {
   uint16_t port() const { return port_; }
   bool is_open() const { return fd_ >= 0; }
 
-  // Waits for the next connection. Fails with a SocketError status, e.g.
+  // Waits for the next connection. Fails with a OsError status, e.g.
   // EMFILE when the process is out of descriptors; the listener stays
   // usable, and the connection waits in the kernel's backlog.
   Task<absl::StatusOr<TcpSocket>> Accept();

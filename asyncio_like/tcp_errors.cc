@@ -22,13 +22,18 @@ absl::string_view PythonExceptionFor(int error_number) {
     case EPIPE:
     case ESHUTDOWN: return "BrokenPipeError";
     case ETIMEDOUT: return "TimeoutError";
+    case ENOENT: return "FileNotFoundError";
+    case EEXIST: return "FileExistsError";
+    case EISDIR: return "IsADirectoryError";
+    case EACCES:
+    case EPERM: return "PermissionError";
     default: return "OSError";
   }
 }
 
 }  // namespace
 
-absl::Status SocketError(int error_number, absl::string_view operation) {
+absl::Status OsError(int error_number, absl::string_view operation) {
   absl::Status status(absl::ErrnoToStatusCode(error_number),
                       absl::StrCat(operation, ": ", std::strerror(error_number), " [",
                                    PythonExceptionFor(error_number), "]"));

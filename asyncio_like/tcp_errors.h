@@ -1,9 +1,9 @@
-// Socket errors as absl::Status, named the way asyncio raises them.
+// Socket and file errors as absl::Status, named the way Python raises them.
 //
-// asyncio turns a failing system call into an OSError subclass chosen by the
+// Python turns a failing system call into an OSError subclass chosen by the
 // errno: ConnectionRefusedError, ConnectionResetError, BrokenPipeError,
-// TimeoutError, and plain OSError for the rest (EMFILE: "Too many open
-// files"). Here every such failure is an absl::Status whose code is the
+// TimeoutError, FileNotFoundError, PermissionError, and plain OSError for the
+// rest (EMFILE: "Too many open files"). Here every such failure is an absl::Status whose code is the
 // canonical one for the errno (absl::ErrnoToStatusCode: refused and reset are
 // UNAVAILABLE, timed out is DEADLINE_EXCEEDED, too many open files is
 // RESOURCE_EXHAUSTED, ...), whose message names the operation, the errno's
@@ -27,10 +27,11 @@
 
 namespace asyncio_like {
 
-// The status for a system call of `operation` that failed with `error_number`.
-absl::Status SocketError(int error_number, absl::string_view operation);
+// The status for a system call (or io_uring operation) of `operation` that
+// failed with `error_number`.
+absl::Status OsError(int error_number, absl::string_view operation);
 
-// The errno a status from SocketError carries, if any.
+// The errno a status from OsError carries, if any.
 std::optional<int> ErrnoOf(const absl::Status& status);
 
 bool IsConnectionRefused(const absl::Status& status);  // ECONNREFUSED

@@ -7,8 +7,8 @@
 namespace asyncio_like {
 namespace {
 
-TEST(SocketErrorTest, CarriesCodeMessageAndErrno) {
-  const absl::Status refused = SocketError(ECONNREFUSED, "connect to 127.0.0.1:9");
+TEST(OsErrorTest, CarriesCodeMessageAndErrno) {
+  const absl::Status refused = OsError(ECONNREFUSED, "connect to 127.0.0.1:9");
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(refused.message(),
             "connect to 127.0.0.1:9: Connection refused [ConnectionRefusedError]");
@@ -17,21 +17,29 @@ TEST(SocketErrorTest, CarriesCodeMessageAndErrno) {
   EXPECT_FALSE(IsConnectionReset(refused));
 }
 
-TEST(SocketErrorTest, ClassifiesAsPythonDoes) {
-  EXPECT_TRUE(IsConnectionReset(SocketError(ECONNRESET, "recv")));
-  EXPECT_TRUE(IsBrokenPipe(SocketError(EPIPE, "send")));
-  EXPECT_TRUE(IsBrokenPipe(SocketError(ESHUTDOWN, "send")));
-  EXPECT_TRUE(IsTimedOut(SocketError(ETIMEDOUT, "connect")));
-  EXPECT_EQ(SocketError(ETIMEDOUT, "connect").code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_TRUE(IsTooManyOpenFiles(SocketError(EMFILE, "accept")));
-  EXPECT_EQ(SocketError(EMFILE, "accept").code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(SocketError(EPIPE, "send").message().find("[BrokenPipeError]"),
+TEST(OsErrorTest, ClassifiesAsPythonDoes) {
+  EXPECT_TRUE(IsConnectionReset(OsError(ECONNRESET, "recv")));
+  EXPECT_TRUE(IsBrokenPipe(OsError(EPIPE, "send")));
+  EXPECT_TRUE(IsBrokenPipe(OsError(ESHUTDOWN, "send")));
+  EXPECT_TRUE(IsTimedOut(OsError(ETIMEDOUT, "connect")));
+  EXPECT_EQ(OsError(ETIMEDOUT, "connect").code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(IsTooManyOpenFiles(OsError(EMFILE, "accept")));
+  EXPECT_EQ(OsError(EMFILE, "accept").code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(OsError(EPIPE, "send").message().find("[BrokenPipeError]"),
             absl::string_view::npos);
-  EXPECT_NE(SocketError(EMFILE, "accept").message().find("Too many open files [OSError]"),
+  EXPECT_NE(OsError(EMFILE, "accept").message().find("Too many open files [OSError]"),
             absl::string_view::npos);
 }
 
-TEST(SocketErrorTest, OtherStatusesHaveNoErrno) {
+TEST(OsErrorTest, FileErrorsNamedAsPythonDoes) {
+  const absl::Status missing = OsError(ENOENT, "open /nope");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.message(), "open /nope: No such file or directory [FileNotFoundError]");
+  EXPECT_NE(OsError(EACCES, "open").message().find("[PermissionError]"),
+            absl::string_view::npos);
+}
+
+TEST(OsErrorTest, OtherStatusesHaveNoErrno) {
   EXPECT_EQ(ErrnoOf(absl::OkStatus()), std::nullopt);
   EXPECT_EQ(ErrnoOf(absl::UnavailableError("x")), std::nullopt);
   EXPECT_FALSE(IsConnectionReset(absl::UnavailableError("x")));

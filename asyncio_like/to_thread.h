@@ -1,0 +1,151 @@
+// ToThread and RunInExecutor: run a blocking function on another thread and
+// await its result without blocking the loop (asyncio.to_thread and
+// loop.run_in_executor).
+//
+// The awaiting task suspends; the function runs on an executor thread; when
+// it returns, the executor thread hands the outcome back through
+// CallSoonThreadsafe (threadsafe_calls.h), which wakes the loop through its
+// ring, and the task resumes on the loop thread with the result, or with the
+// function's exception rethrown. Meanwhile the loop runs its other tasks.
+//
+//   Task<void> Main() {
+//     // Blocking calls (file system, DNS, CPU-heavy work) go to a thread:
+//     std::string text = co_await ToThread([] { return ReadWholeFile("/etc/hosts"); });
+//     ThreadExecutor pool(2);
+//     int sum = co_await RunInExecutor(pool, [] { return Crunch(); });
+//   }
+//
+// As in asyncio, a thread cannot be interrupted: cancelling the awaiting
+// task raises CancelledError in it at once, and the function runs on to its
+// end, its result dropped. Whatever the function captures must stay valid
+// until then; capture by value.
+//
+// ToThread uses a process-wide default executor: a ThreadExecutor of
+// min(32, cores + 4) threads, as asyncio's default ThreadPoolExecutor,
+// started on first use. Any other Executor (executor.h) can be passed to
+// RunInExecutor.
+#ifndef ASYNCIO_LIKE_TO_THREAD_H_
+#define ASYNCIO_LIKE_TO_THREAD_H_
+
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/executor.h"
+#include "asyncio_like/task.h"
+#include "asyncio_like/threadsafe_calls.h"
+
+namespace asyncio_like {
+
+// The executor ToThread uses.
+Executor& DefaultExecutor();
+
+namespace internal {
+
+template <typename R>
+using StoredResult = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+// What the executor thread hands back to the loop.
+template <typename R>
+struct ThreadCallOutcome {
+  std::optional<StoredResult<R>> value;
+  std::exception_ptr exception;
+};
+
+// `co_await ThreadCall<R>(executor, fn)`: suspends, runs fn on the executor,
+// resumes on the loop thread.
+template <typename R, typename F>
+class ThreadCall : private CancellableWait {
+ public:
+  ThreadCall(Executor& executor, F fn) : executor_(executor), fn_(std::move(fn)) {}
+
+  bool await_ready() const noexcept { return false; }
+
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    task_ = awaiting.promise().task();
+    absl::StatusOr<LoopHandle> loop = LoopHandle::Current();
+    if (!loop.ok()) throw std::runtime_error(std::string(loop.status().message()));
+    if (!task_->BeginWait(this)) return false;
+    state_ = std::make_shared<State>();
+    state_->awaiting = awaiting;
+    state_->task = task_;
+    executor_.Execute([state = state_, fn = std::move(fn_), loop = *loop]() mutable {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          fn();
+          state->outcome.value.emplace();
+        } else {
+          state->outcome.value.emplace(fn());
+        }
+      } catch (...) {
+        state->outcome.exception = std::current_exception();
+      }
+      // The queue's mutex orders these writes before the loop reads them.
+      loop.CallSoonThreadsafe([state] {
+        if (state->abandoned) return;  // the task was cancelled meanwhile
+        state->task->EndWait();
+        state->task->loop()->Schedule(state->awaiting, state->task);
+      });
+    });
+    return true;
+  }
+
+  R await_resume() {
+    task_->ThrowIfCancelled(cancelled_);
+    if (state_->outcome.exception) std::rethrow_exception(state_->outcome.exception);
+    if constexpr (!std::is_void_v<R>) return std::move(*state_->outcome.value);
+  }
+
+ private:
+  struct State {
+    ThreadCallOutcome<R> outcome;
+    std::coroutine_handle<> awaiting;
+    PromiseBase* task = nullptr;
+    bool abandoned = false;  // loop thread only
+  };
+
+  // asyncio cancels the future the task waits on; the thread runs on.
+  bool Cancel() override {
+    cancelled_ = true;
+    state_->abandoned = true;
+    task_->EndWait();
+    task_->loop()->Schedule(state_->awaiting, task_);
+    return true;
+  }
+
+  Executor& executor_;
+  F fn_;
+  PromiseBase* task_ = nullptr;
+  std::shared_ptr<State> state_;
+  bool cancelled_ = false;
+};
+
+}  // namespace internal
+
+// loop.run_in_executor(executor, fn): runs fn() on `executor`, returns its
+// result (or rethrows its exception) on the loop thread. `executor` must
+// outlive the call.
+template <typename F, typename R = std::invoke_result_t<F&>>
+Task<R> RunInExecutor(Executor& executor, F fn) {
+  if constexpr (std::is_void_v<R>) {
+    co_await internal::ThreadCall<R, F>(executor, std::move(fn));
+  } else {
+    co_return co_await internal::ThreadCall<R, F>(executor, std::move(fn));
+  }
+}
+
+// asyncio.to_thread(fn): RunInExecutor on the default executor.
+template <typename F, typename R = std::invoke_result_t<F&>>
+Task<R> ToThread(F fn) {
+  return RunInExecutor(DefaultExecutor(), std::move(fn));
+}
+
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_TO_THREAD_H_
