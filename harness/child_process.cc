@@ -50,7 +50,13 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(
     return absl::FailedPreconditionError(
         absl::StrCat("cannot start ", argv[0], ": ", std::strerror(rc)));
   }
-  return ChildProcess(pid, out[0], err[0], argv[0]);
+  auto base = [](const std::string& path) {
+    size_t slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+  };
+  std::string name = base(argv[0]);
+  if (argv.size() > 1) absl::StrAppend(&name, " ", base(argv[1]));
+  return ChildProcess(pid, out[0], err[0], std::move(name));
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept

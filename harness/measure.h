@@ -46,15 +46,17 @@ double Percentile(std::vector<double> values, double q);
 uint64_t HashBytes(int64_t bytes);
 
 // Finds how many units of `work(units)` take about `target` on this machine,
-// by doubling from a small count. `work` must be deterministic CPU work.
+// by doubling from a small count until a run takes 20 ms, then scaling.
+// `work` must be deterministic CPU work.
 template <typename Work>
 int64_t CalibrateUnits(absl::Duration target, Work work) {
+  work(1);  // warm up: one-time setup must not count as work
   int64_t units = 1;
   while (true) {
     absl::Time start = absl::Now();
     work(units);
     absl::Duration took = absl::Now() - start;
-    if (took >= absl::Milliseconds(5)) {
+    if (took >= absl::Milliseconds(20)) {
       return std::max<int64_t>(
           1, static_cast<int64_t>(static_cast<double>(units) *
                                   absl::FDivDuration(target, took)));

@@ -735,6 +735,7 @@ Json FindingJson(const Finding& finding) {
 }
 
 std::string FormatMetric(absl::string_view name, double value) {
+  if (name == "requests_per_s") return FormatCount(value);
   if (absl::EndsWith(name, "_s")) return FormatDurationSeconds(value);
   if (absl::EndsWith(name, "_ms")) return Ms(value);
   if (absl::EndsWith(name, "_us") || name == "us_per_task" ||
