@@ -352,6 +352,7 @@ absl::Status RunChildAndPrint(const ModelInfo& model, Workload workload,
     return absl::InvalidArgumentError(absl::StrCat(
         model.name, " does not run ", WorkloadName(workload)));
   }
+  if (absl::Status s = CheckParams(workload, params); !s.ok()) return s;
   RunContext context{.announce_port = [](int port) {
     std::printf("{\"port\": %d}\n", port);
     std::fflush(stdout);

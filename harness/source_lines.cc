@@ -42,6 +42,14 @@ int AsyncMarkers(absl::string_view line) {
   return markers;
 }
 
+// The line without a trailing comment ("// ..." in C++, " # ..." in Python).
+absl::string_view WithoutComment(absl::string_view line) {
+  size_t cut = line.find("//");
+  size_t hash = line.find(" #");
+  if (hash != absl::string_view::npos && hash < cut) cut = hash;
+  return cut == absl::string_view::npos ? line : line.substr(0, cut);
+}
+
 }  // namespace
 
 absl::StatusOr<RegionCount> CountRegionInText(absl::string_view text,
@@ -63,7 +71,7 @@ absl::StatusOr<RegionCount> CountRegionInText(absl::string_view text,
     }
     if (code.empty() || comment) continue;
     ++count.code_lines;
-    count.async_markers += AsyncMarkers(code);
+    count.async_markers += AsyncMarkers(WithoutComment(code));
   }
   return absl::NotFoundError(
       found ? absl::StrCat("region '", region, "' has no [end] marker")

@@ -3,7 +3,8 @@
 // Each model's implementation of a workload sits between two marker comments
 // in its source file, `[readability:io_fanout]` and `[end]` (after `//` in
 // C++, `#` in Python). CountRegion counts the code lines between them (not
-// blank lines, not comment lines) and the async markers among them: the words
+// blank lines, not comment lines) and the async markers in their code (not
+// in trailing comments): the words
 // `async`, `await`, `co_await`, `co_return` and coroutine `Task<...>` types,
 // the "async/await everywhere" that the seed says asyncio requires.
 //

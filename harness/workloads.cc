@@ -210,6 +210,31 @@ std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes) {
   return runs;
 }
 
+absl::Status CheckParams(Workload workload, const Params& params) {
+  const Params expected = PlanRuns(workload, Sizes::Quick()).front().params;
+  for (const auto& [name, unused] : expected) {
+    auto it = params.find(name);
+    if (it == params.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          WorkloadName(workload), " needs the parameters ",
+          absl::StrJoin(expected, " ", absl::PairFormatter("=")),
+          " (values are examples); '", name, "' is missing"));
+    }
+    if (it->second < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          WorkloadName(workload), ": parameter ", name, "=", it->second,
+          " must be at least 1"));
+    }
+  }
+  for (const auto& [name, unused] : params) {
+    if (!expected.contains(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          WorkloadName(workload), " has no parameter '", name, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string FormatParams(const Params& params) {
   return absl::StrJoin(params, " ", absl::PairFormatter("="));
 }

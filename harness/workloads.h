@@ -123,6 +123,11 @@ struct Run {
 
 std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes);
 
+// Checks that `params` names exactly the workload's parameters, each at least
+// 1 (what a run planned by PlanRuns has); InvalidArgument naming what is
+// missing or wrong otherwise.
+absl::Status CheckParams(Workload workload, const Params& params);
+
 // "n=100 wait_ms=10", the form the CPython programs take on their command
 // line, and its inverse.
 std::string FormatParams(const Params& params);
