@@ -34,7 +34,7 @@ flags=(--headless --no-sandbox --disable-gpu --disable-background-networking
        --user-data-dir="${profile}" --hide-scrollbars)
 png="${dir}/report.png"
 rm -f "${png}"
-chromium "${flags[@]}" --window-size=1280,2400 --screenshot="${png}" \
+chromium "${flags[@]}" --window-size=1280,4200 --screenshot="${png}" \
   "file://${html}" > /dev/null 2>&1
 chromium "${flags[@]}" --dump-dom "file://${html}" > "${dir}/report.dom.html" \
   2> /dev/null

@@ -19,7 +19,7 @@ constexpr int kHeight = 320;
 constexpr int kLeft = 70;
 constexpr int kRight = 150;  // room for the legend
 constexpr int kTop = 36;
-constexpr int kBottom = 46;
+constexpr int kBottom = 78;  // room for slanted category labels
 
 const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
                                 "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
@@ -188,11 +188,13 @@ std::string BarChart(absl::string_view id, absl::string_view title,
   double bar = group * 0.8 / std::max<size_t>(1, series.size());
   for (size_t c = 0; c < categories.size(); ++c) {
     double gx = kLeft + group * static_cast<double>(c);
+    double lx = gx + group / 2;
+    int ly = kHeight - kBottom + 12;
     absl::StrAppendFormat(&out,
                           "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" "
-                          "text-anchor=\"middle\">%s</text>\n",
-                          gx + group / 2, kHeight - kBottom + 14,
-                          Html(categories[c]));
+                          "text-anchor=\"end\" transform=\"rotate(-30 %.1f "
+                          "%d)\">%s</text>\n",
+                          lx, ly, lx, ly, Html(categories[c]));
     for (size_t s = 0; s < series.size(); ++s) {
       if (c >= series[s].bars.size() || !series[s].bars[c]) continue;
       double v = *series[s].bars[c];
