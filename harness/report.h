@@ -45,6 +45,7 @@ struct Report {
   std::vector<Finding> claims;
 };
 
+// findings.cc: tests every claim against the figures of `results`.
 Report BuildReport(const Results& results);
 
 std::string RenderMarkdown(const Results& results, const Report& report);
@@ -61,6 +62,7 @@ std::string RenderHtml(const Results& results, const Report& report);
 std::string FormatDurationSeconds(double seconds);  // "850 us", "12.3 ms", "1.24 s"
 std::string FormatBytes(double bytes);              // "312 B", "4.1 KiB", ...
 std::string FormatCount(double value);              // "100,000"
+std::string FormatRatio(double ratio);              // "1.9×"
 
 }  // namespace harness
 

@@ -89,7 +89,8 @@ absl::Status CheckResultsSchema(const Json& doc) {
     for (absl::string_view key : {"cpu_model", "kernel", "compiler", "build"}) {
       c.Member(*m, key, T::kString, "$.machine");
     }
-    for (absl::string_view key : {"logical_cpus", "memory_bytes", "load_average_1min"}) {
+    for (absl::string_view key : {"logical_cpus", "memory_bytes", "load_average_1min",
+                                 "parallel_speedup_available"}) {
       c.Member(*m, key, T::kNumber, "$.machine");
     }
     const Json* python = m->Get("python");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "harness/child_process.h"
 #include "harness/echo_load.h"
+#include "harness/measure.h"
 
 namespace harness {
 namespace {
@@ -186,6 +188,24 @@ absl::StatusOr<Python> FindPython(const std::string& python) {
   return Python{lines[0], lines[1]};
 }
 
+// How much two threads speed up native work right now: about 2× on an idle
+// 2-core machine, less when other processes hold the cores. It bounds every
+// parallel speed-up the run can show.
+double AvailableParallelism() {
+  const int64_t bytes =
+      CalibrateUnits(absl::Milliseconds(40), [](int64_t b) { HashBytes(b); });
+  std::atomic<uint64_t> sink = 0;
+  absl::Time start = absl::Now();
+  sink += HashBytes(bytes);
+  sink += HashBytes(bytes);
+  absl::Duration sequential = absl::Now() - start;
+  start = absl::Now();
+  std::thread other([&] { sink += HashBytes(bytes); });
+  sink += HashBytes(bytes);
+  other.join();
+  return absl::FDivDuration(sequential, absl::Now() - start);
+}
+
 Json DescribeMachine(const absl::StatusOr<Python>& python) {
   Json machine = Json::Object();
   utsname name{};
@@ -200,6 +220,7 @@ Json DescribeMachine(const absl::StatusOr<Python>& python) {
   machine.Set("compiler", absl::StrCat("g++ ", __VERSION__));
   machine.Set("build", BuildMode());
   machine.Set("python", python.ok() ? Json(python->version) : Json());
+  machine.Set("parallel_speedup_available", AvailableParallelism());
   machine.Set("load_average_1min",
               [] {
                 double load[1] = {0};

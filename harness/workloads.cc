@@ -118,12 +118,12 @@ Sizes Sizes::Default() {
       .wait_ms = 10,
       .max_threads = 1000,
       .echo_connections = {1, 10, 100},
-      .echo_requests = 6000,
-      .work_ms = 100,
-      .probes = 100,
+      .echo_requests = 4000,
+      .work_ms = 60,
+      .probes = 50,
       .block_ms = 100,
       .scaling_threads = {32, 1000},
-      .scaling_tasks = 5000,
+      .scaling_tasks = 3000,
   };
 }
 
@@ -190,7 +190,7 @@ std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes) {
       runs.push_back({workload, {{"tasks", 2}, {"work_ms", sizes.work_ms}}});
       break;
     case Workload::kMixed:
-      runs.push_back({workload, {{"probes", sizes.probes}, {"slice_ms", 20}}});
+      runs.push_back({workload, {{"probes", sizes.probes}, {"slice_ms", 10}}});
       break;
     case Workload::kBlockingCall:
       runs.push_back({workload, {{"block_ms", sizes.block_ms},
