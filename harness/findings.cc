@@ -75,11 +75,11 @@ class Figures {
     return std::nullopt;
   }
 
-  bool Selected(absl::string_view model) const {
-    for (const ModelInfo* m : results_.options.models) {
-      if (m->name == model) return true;
-    }
-    return false;
+  // Two native threads vs one at the start of the run: the ceiling of any
+  // parallel speed-up.
+  double Parallelism() const {
+    const Json* p = results_.machine.Get("parallel_speedup_available");
+    return p != nullptr && p->is_number() ? p->number() : 0;
   }
 
  private:
@@ -293,10 +293,11 @@ TableRow CpuHandling(const Figures& f) {
             f.Get("threads_free", Workload::kCpuPure, "speedup")) {
       absl::StrAppend(&figure, "; no GIL, pure work: ", Times(*free));
     }
-    row.thread_pool = {"Better if threads release GIL", figure,
-                       Combine(shows(*pure, *native), py),
-                       absl::StrFormat("releasing the GIL is worth %s",
-                                       Times(*native / *pure))};
+    row.thread_pool = {
+        "Better if threads release GIL", figure, Combine(shows(*pure, *native), py),
+        absl::StrFormat("releasing the GIL is worth %s; the machine offered "
+                        "%s parallelism at the start of the run",
+                        Times(*native / *pure), Times(f.Parallelism()))};
   }
   return row;
 }
@@ -479,8 +480,9 @@ Finding GilSerializes(const Figures& f) {
     absl::StrAppend(&figure, ", free-threaded ", Times(*free));
   }
   return {claim, figure, Combine(*gil <= 1.3, py),
-          "no speed-up under a GIL; the free-threaded policy shows what the "
-          "2 cores could give"};
+          absl::StrFormat("no speed-up under a GIL; the free-threaded policy "
+                          "shows what the cores gave (the machine offered %s)",
+                          Times(f.Parallelism()))};
 }
 
 Finding GilReleasedForIo(const Figures& f) {

@@ -45,17 +45,21 @@ double Percentile(std::vector<double> values, double q);
 // such as hashlib that runs without the GIL.
 uint64_t HashBytes(int64_t bytes);
 
-// Finds how many units of `work(units)` take about `target` on this machine,
-// by doubling from a small count until a run takes 20 ms, then scaling.
-// `work` must be deterministic CPU work.
+// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): unlike the wall
+// clock, it does not count the time other processes hold the core.
+absl::Duration ThreadCpuTime();
+
+// Finds how many units of `work(units)` take about `target` of CPU on this
+// machine, by doubling from a small count until a run takes 20 ms of the
+// thread's CPU time, then scaling. `work` must be deterministic CPU work.
 template <typename Work>
 int64_t CalibrateUnits(absl::Duration target, Work work) {
   work(1);  // warm up: one-time setup must not count as work
   int64_t units = 1;
   while (true) {
-    absl::Time start = absl::Now();
+    absl::Duration start = ThreadCpuTime();
     work(units);
-    absl::Duration took = absl::Now() - start;
+    absl::Duration took = ThreadCpuTime() - start;
     if (took >= absl::Milliseconds(20)) {
       return std::max<int64_t>(
           1, static_cast<int64_t>(static_cast<double>(units) *

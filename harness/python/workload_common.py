@@ -77,12 +77,14 @@ def native_hash(rounds):
 
 
 def calibrate(work, target_s):
-    """Units of work(units) that take about target_s seconds."""
+    """Units of work(units) that take about target_s seconds of this thread's
+    CPU time (not wall time, which counts other processes' turns)."""
+    work(1)
     units = 1
     while True:
-        start = time.perf_counter()
+        start = time.thread_time()
         work(units)
-        took = time.perf_counter() - start
+        took = time.thread_time() - start
         if took >= 0.02:
             return max(1, int(units * target_s / took))
         units *= 2
