@@ -13,8 +13,12 @@
 //   enters/req     the server's own count of system calls that entered the
 //                  kernel, over the whole session (warm-up included), per echo
 //   corrupted      echoed bytes that differed from what was sent (must be 0)
-// The coroutine server's rows also carry its ratios to the two baselines
-// measured in the same process.
+// Each (server, connections) pair runs kRepetitions times, the repetitions
+// of all pairs shuffled together (--benchmark_enable_random_interleaving,
+// on by default here), so that a burst of load from elsewhere on a shared
+// machine does not land on one server only. Google Benchmark prints the
+// mean, median and spread of each counter; at the end a table gives the
+// medians side by side and the coroutine server's ratios to the baselines.
 //
 // BM_IdleConnections holds 10,000 idle connections (one echo each) to a
 // server running in a child process and reports the growth of its resident
@@ -29,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -86,13 +91,72 @@ absl::Duration ThreadCpuTime(clockid_t clock) {
   return absl::DurationFromTimespec(now);
 }
 
+constexpr int kRepetitions = 5;
+
 struct EchoFigures {
   double requests_per_second = 0;
+  double p50_micros = 0;
+  double p99_micros = 0;
   double cpu_micros_per_request = 0;
+  double enters_per_request = 0;
+  uint64_t corrupted_bytes = 0;
 };
-std::map<std::pair<std::string, int>, EchoFigures>& MeasuredFigures() {
-  static auto* figures = new std::map<std::pair<std::string, int>, EchoFigures>;
+// Every repetition's figures, by (server, connections).
+std::map<std::pair<std::string, int>, std::vector<EchoFigures>>& MeasuredFigures() {
+  static auto* figures = new std::map<std::pair<std::string, int>, std::vector<EchoFigures>>;
   return *figures;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+double MedianOf(const std::vector<EchoFigures>& runs, double EchoFigures::*field) {
+  std::vector<double> values;
+  for (const EchoFigures& run : runs) values.push_back(run.*field);
+  return Median(values);
+}
+
+// The medians of every pair, and the coroutine server's ratios.
+void PrintSummary() {
+  const auto& figures = MeasuredFigures();
+  if (figures.empty()) return;
+  std::printf(
+      "\nMedians of %d runs\n| connections | server | req/s | p50 us | p99 us | cpu us/req | "
+      "enters/req | corrupted bytes |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+      kRepetitions);
+  for (int connections : {1, 10, 100, 1000}) {
+    for (const char* server : {"epoll", "raw_uring", "coroutine"}) {
+      auto it = figures.find({server, connections});
+      if (it == figures.end()) continue;
+      uint64_t corrupted = 0;
+      for (const EchoFigures& run : it->second) corrupted += run.corrupted_bytes;
+      std::printf("| %d | %s | %.0f | %.1f | %.1f | %.2f | %.3f | %llu |\n", connections, server,
+                  MedianOf(it->second, &EchoFigures::requests_per_second),
+                  MedianOf(it->second, &EchoFigures::p50_micros),
+                  MedianOf(it->second, &EchoFigures::p99_micros),
+                  MedianOf(it->second, &EchoFigures::cpu_micros_per_request),
+                  MedianOf(it->second, &EchoFigures::enters_per_request),
+                  static_cast<unsigned long long>(corrupted));
+    }
+  }
+  std::printf("\nCoroutine server against the baselines (ratios of medians)\n"
+              "| connections | req/s vs epoll | req/s vs raw_uring | cpu/req vs epoll | "
+              "cpu/req vs raw_uring |\n| ---: | ---: | ---: | ---: | ---: |\n");
+  for (int connections : {1, 10, 100, 1000}) {
+    auto coroutine = figures.find({"coroutine", connections});
+    auto epoll = figures.find({"epoll", connections});
+    auto raw = figures.find({"raw_uring", connections});
+    if (coroutine == figures.end() || epoll == figures.end() || raw == figures.end()) continue;
+    auto ratio = [](const std::vector<EchoFigures>& a, const std::vector<EchoFigures>& b,
+                    double EchoFigures::*field) { return MedianOf(a, field) / MedianOf(b, field); };
+    std::printf("| %d | %.3f | %.3f | %.3f | %.3f |\n", connections,
+                ratio(coroutine->second, epoll->second, &EchoFigures::requests_per_second),
+                ratio(coroutine->second, raw->second, &EchoFigures::requests_per_second),
+                ratio(coroutine->second, epoll->second, &EchoFigures::cpu_micros_per_request),
+                ratio(coroutine->second, raw->second, &EchoFigures::cpu_micros_per_request));
+  }
 }
 
 void BM_Echo(benchmark::State& state, const ServerKind& kind) {
@@ -114,8 +178,8 @@ void BM_Echo(benchmark::State& state, const ServerKind& kind) {
     absl::Duration cpu_at_start, cpu_at_end;
     EchoLoadOptions options;
     options.connections = connections;
-    options.warmup = absl::Milliseconds(300);
-    options.measurement = absl::Seconds(1);
+    options.warmup = absl::Milliseconds(200);
+    options.measurement = absl::Milliseconds(600);
     options.on_measurement_start = [&] { cpu_at_start = ThreadCpuTime(server_clock); };
     options.on_measurement_end = [&] { cpu_at_end = ThreadCpuTime(server_clock); };
     absl::StatusOr<EchoLoadReport> report = RunEchoLoad((*server)->port(), options);
@@ -129,24 +193,18 @@ void BM_Echo(benchmark::State& state, const ServerKind& kind) {
     const double all_requests = static_cast<double>(report->checked_bytes / options.message_size);
     EchoFigures figures;
     figures.requests_per_second = report->RequestsPerSecond();
-    figures.cpu_micros_per_request =
-        absl::ToDoubleMicroseconds(cpu_at_end - cpu_at_start) / requests;
+    figures.p50_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.50));
+    figures.p99_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.99));
+    figures.cpu_micros_per_request = absl::ToDoubleMicroseconds(cpu_at_end - cpu_at_start) / requests;
+    figures.enters_per_request = static_cast<double>((*server)->kernel_enters()) / all_requests;
+    figures.corrupted_bytes = report->corrupted_bytes;
     state.counters["req/s"] = figures.requests_per_second;
-    state.counters["p50_us"] = absl::ToDoubleMicroseconds(report->latency.Percentile(0.50));
-    state.counters["p99_us"] = absl::ToDoubleMicroseconds(report->latency.Percentile(0.99));
+    state.counters["p50_us"] = figures.p50_micros;
+    state.counters["p99_us"] = figures.p99_micros;
     state.counters["cpu_us/req"] = figures.cpu_micros_per_request;
-    state.counters["enters/req"] =
-        static_cast<double>((*server)->kernel_enters()) / all_requests;
-    state.counters["corrupted"] = static_cast<double>(report->corrupted_bytes);
-    MeasuredFigures()[{kind.name, connections}] = figures;
-    for (const char* baseline : {"epoll", "raw_uring"}) {
-      auto it = MeasuredFigures().find({baseline, connections});
-      if (it == MeasuredFigures().end() || baseline == kind.name) continue;
-      state.counters[absl::StrCat("rps_vs_", baseline)] =
-          figures.requests_per_second / it->second.requests_per_second;
-      state.counters[absl::StrCat("cpu_vs_", baseline)] =
-          figures.cpu_micros_per_request / it->second.cpu_micros_per_request;
-    }
+    state.counters["enters/req"] = figures.enters_per_request;
+    state.counters["corrupted"] = static_cast<double>(figures.corrupted_bytes);
+    MeasuredFigures()[{kind.name, connections}].push_back(figures);
   }
 }
 
@@ -259,6 +317,8 @@ void RegisterEchoBenchmarks() {
       benchmark::RegisterBenchmark(absl::StrCat("BM_Echo/", kind.name).c_str(), BM_Echo, kind)
           ->Arg(connections)
           ->Iterations(1)
+          ->Repetitions(kRepetitions)
+          ->ReportAggregatesOnly(true)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
@@ -279,9 +339,19 @@ void RegisterEchoBenchmarks() {
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   asyncio_like::RegisterEchoBenchmarks();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // Interleave the repetitions of all servers unless told otherwise.
+  std::vector<char*> args(argv, argv + argc);
+  char interleave[] = "--benchmark_enable_random_interleaving=true";
+  bool interleaving_given = false;
+  for (char* arg : args) {
+    interleaving_given |= absl::StartsWith(arg, "--benchmark_enable_random_interleaving");
+  }
+  if (!interleaving_given) args.insert(args.begin() + 1, interleave);
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  asyncio_like::PrintSummary();
   return 0;
 }

@@ -52,7 +52,7 @@ EventLoop::EventLoop(LoopOptions options, std::unique_ptr<Uring> uring)
 
 EventLoop::~EventLoop() {
   // Operations in flight may write into task frames: finish them first.
-  uring_.reset();
+  uring_->CancelAllAndDrain();
   while (live_head_ != nullptr) {
     internal::PromiseBase* task = live_head_;
     OnRootFinished(task);
@@ -77,7 +77,7 @@ void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {
   task->task_ = task;
   task->loop_ = this;
   task->id_ = ++next_task_id_;
-  task->name_ = std::move(name);
+  if (!name.empty()) task->name_ = std::make_unique<std::string>(std::move(name));
   task->live_next_ = live_head_;
   if (live_head_ != nullptr) live_head_->live_prev_ = task;
   live_head_ = task;
@@ -124,10 +124,11 @@ absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
   }
   current_loop = this;
   absl::Status status;
-  while (!task->done()) {
+  while (task != nullptr ? !task->done() : live_head_ != nullptr) {
     if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == 0) {
       status = absl::FailedPreconditionError(absl::StrCat(
-          "deadlock: <Task name='", task->name(),
+          "deadlock: <Task name='",
+          task != nullptr ? task->name() : live_head_->name(),
           "'> is waiting, but no task is ready and no timer or kernel "
           "operation is pending that could wake it"));
       break;
@@ -144,11 +145,9 @@ absl::Status EventLoop::CancelAllAndDrain() {
        task = task->live_next_) {
     task->RequestCancel();
   }
-  while (live_head_ != nullptr) {
-    absl::Status status = RunUntilDone(live_head_);
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
+  // A finished task that no handle owns frees itself: wait for the list of
+  // pending tasks to empty, not for a task that may be gone.
+  return RunUntilDone(nullptr);
 }
 
 absl::Status EventLoop::RunOnce() {

@@ -172,8 +172,14 @@ class EventLoop {
   friend class internal::PromiseBase;
   void OnRootFinished(internal::PromiseBase* task);
 
-  // Runs passes until `task` finishes.
+  // Runs passes until `task` finishes (nullptr: until no task is pending).
+  // Stops with FailedPrecondition when nothing is ready and no timer or
+  // kernel operation is pending.
   absl::Status RunUntilDone(internal::PromiseBase* task);
+  // One pass. Its Uring::Enter call is the only place the loop thread
+  // blocks; waking it from another thread means completing something that
+  // wait collects (an eventfd read, or IORING_OP_MSG_RING), and work promised
+  // by other threads must count against RunUntilDone's deadlock check.
   absl::Status RunOnce();
   void RunReady();
   void FireDueTimers();

@@ -155,7 +155,6 @@ TEST(EventLoopTest, TimersFireByDeadline) {
 // Timers with equal deadlines fire in the order they were added. A timer
 // heap is not a stable sort, so this needs the tie-breaking sequence number.
 TEST(EventLoopTest, TimersWithEqualDeadlinesFireFifo) {
-  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   internal::TimerHeap heap;
   struct Recorder : internal::Timer {
     std::vector<int>* order;

@@ -11,11 +11,14 @@
 namespace asyncio_like {
 namespace {
 
+// In each test the executor is declared last, so that it joins its threads
+// before the state they use is destroyed.
+
 TEST(ThreadExecutorTest, RunsWorkOnOtherThreads) {
-  ThreadExecutor executor(2);
   absl::Mutex mutex;
   std::set<std::thread::id> ids;
   absl::BlockingCounter done(20);
+  ThreadExecutor executor(2);
   for (int i = 0; i < 20; ++i) {
     executor.Execute([&] {
       {
@@ -32,9 +35,9 @@ TEST(ThreadExecutorTest, RunsWorkOnOtherThreads) {
 }
 
 TEST(ThreadExecutorTest, RunsConcurrentlyUpToItsSize) {
-  ThreadExecutor executor(2);
   absl::Notification release;
   absl::BlockingCounter both_started(2);
+  ThreadExecutor executor(2);
   for (int i = 0; i < 2; ++i) {
     executor.Execute([&] {
       both_started.DecrementCount();

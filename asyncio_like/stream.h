@@ -163,7 +163,7 @@ class Server {
   // accepted carry on (asyncio's Server.close()).
   void Close();
   // Waits until the server is closed (serve_forever). Cancelling the task
-  // that waits closes the server.
+  // that waits closes the server. The Server must outlive the wait.
   Task<void> ServeForever();
   const ServerStats& stats() const;
 
@@ -171,9 +171,11 @@ class Server {
   struct State;
   friend absl::StatusOr<Server> StartServer(ConnectionHandler, TcpListener);
   static Task<void> AcceptLoop(std::shared_ptr<State> state);
-  explicit Server(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  Server(std::shared_ptr<State> state, Task<void> accept_task)
+      : state_(std::move(state)), accept_task_(std::move(accept_task)) {}
 
   std::shared_ptr<State> state_;
+  Task<void> accept_task_;
 };
 
 // asyncio.start_server: listens on host:port (port 0: an ephemeral port,

@@ -17,6 +17,7 @@
 #include "asyncio_like/tcp.h"
 #include "asyncio_like/tcp_errors.h"
 #include "asyncio_like/test_util.h"
+#include "asyncio_like/timeout.h"
 #include "gtest/gtest.h"
 
 namespace asyncio_like {
@@ -308,6 +309,40 @@ Task<void> CancelledReadLeavesTheKernel() {
 }
 
 TEST(StreamTest, CancelledReadLeavesTheKernel) { RUN_LOOP_TEST(CancelledReadLeavesTheKernel()); }
+
+Task<void> ReadTimesOut() {
+  auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);
+  absl::StatusOr<Server> silent = StartServer(
+      [server_writer](StreamReader r, StreamWriter w) {
+        return Silent(server_writer, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  absl::StatusOr<Server> echo = StartServer(EchoConnection, "127.0.0.1", 0);
+  EXPECT_TRUE(silent.ok() && echo.ok());
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", silent->port());
+  EXPECT_TRUE(client.ok());
+  char buffer[16];
+  const absl::Time start = absl::Now();
+  bool timed_out = false;
+  try {
+    (void)co_await WaitFor(client->reader.Read(absl::MakeSpan(buffer)), absl::Milliseconds(50));
+  } catch (const TimeoutError&) {
+    timed_out = true;
+  }
+  EXPECT_TRUE(timed_out);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // Other connections carry on, and so does this one: the timed-out
+  // receive was cancelled and took nothing.
+  co_await ExpectEcho(echo->port(), "unaffected");
+  server_writer->Write("after");
+  EXPECT_TRUE((co_await server_writer->Drain()).ok());
+  EXPECT_EQ((co_await client->reader.ReadExactly(5)).value_or("?"), "after");
+  (void)co_await server_writer->Close();
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, ReadTimesOut) { RUN_LOOP_TEST(ReadTimesOut()); }
 
 // ----- running out of descriptors -----
 

@@ -26,6 +26,8 @@ void ReportUnobservedException(const PromiseBase& task) {
                task.name().c_str(), what.c_str());
 }
 
+}  // namespace
+
 bool IsCancelledError(const std::exception_ptr& exception) {
   try {
     std::rethrow_exception(exception);
@@ -35,8 +37,6 @@ bool IsCancelledError(const std::exception_ptr& exception) {
     return false;
   }
 }
-
-}  // namespace
 
 void DoneCallback::Unlink() {
   if (target == nullptr) return;
@@ -69,7 +69,7 @@ PromiseBase::~PromiseBase() {
 }
 
 std::string PromiseBase::name() const {
-  if (!name_.empty()) return name_;
+  if (name_ != nullptr) return *name_;
   return absl::StrCat("Task-", id_);
 }
 

@@ -46,6 +46,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -135,6 +136,7 @@ class PromiseBase {
     return true;
   }
   void EndWait() { waiting_on_ = nullptr; }
+  bool cancel_pending() const { return must_cancel_; }
   // Throws CancelledError if this await point was cancelled or a
   // cancellation is pending; consumes the pending cancellation.
   void ThrowIfCancelled(bool cancelled_here) {
@@ -180,13 +182,15 @@ class PromiseBase {
   PromiseBase* live_prev_ = nullptr;  // The loop's list of pending roots.
   PromiseBase* live_next_ = nullptr;
   uint64_t id_ = 0;
-  std::string name_;
+  // Out of line: most tasks have no name, and every byte here is paid by
+  // each of a million concurrent tasks.
+  std::unique_ptr<std::string> name_;
   uint32_t cancel_requests_ = 0;
-  bool root_ = false;
-  bool started_ = false;
-  bool done_ = false;
-  bool must_cancel_ = false;
-  bool exception_observed_ = false;
+  bool root_ : 1 = false;
+  bool started_ : 1 = false;
+  bool done_ : 1 = false;
+  bool must_cancel_ : 1 = false;
+  bool exception_observed_ : 1 = false;
 };
 
 struct InitialAwaiter {
@@ -341,6 +345,24 @@ void TaskAwaiter<T, kMove>::OnDone(DoneCallback* self, PromiseBase*) {
   awaiter->waiter_->EndWait();
   ScheduleFromTask(awaiter->waiter_, awaiter->awaiting_);
 }
+
+// `co_await CurrentTask()` gives the scheduled task the awaiting frame runs
+// in, without suspending.
+class CurrentTask {
+ public:
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) noexcept {
+    task_ = awaiting.promise().task();
+    return false;
+  }
+  PromiseBase* await_resume() const noexcept { return task_; }
+
+ private:
+  PromiseBase* task_ = nullptr;
+};
+
+bool IsCancelledError(const std::exception_ptr& exception);
 
 }  // namespace internal
 

@@ -8,12 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "asyncio_like/event_loop.h"
 #include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/timeout.h"
 #include "asyncio_like/uring.h"
 
 namespace asyncio_like {
@@ -52,33 +51,12 @@ void SetNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// Cancels `task` when a deadline passes, the way asyncio.timeout does: the
-// task's await point raises CancelledError, which the owner of the deadline
-// turns into a timeout after Uncancel().
-class DeadlineCanceller final : private internal::Timer {
- public:
-  DeadlineCanceller(EventLoop& loop, internal::PromiseBase* task, absl::Duration timeout)
-      : loop_(loop), task_(task) {
-    slot_ = loop_.AddTimer(EventLoop::NowNanos() + absl::ToInt64Nanoseconds(timeout), this);
-  }
-  DeadlineCanceller(const DeadlineCanceller&) = delete;
-  DeadlineCanceller& operator=(const DeadlineCanceller&) = delete;
-  ~DeadlineCanceller() {
-    if (!fired_) loop_.CancelTimer(slot_);
-  }
-  bool fired() const { return fired_; }
-
- private:
-  void Fire() override {
-    fired_ = true;
-    task_->RequestCancel();
-  }
-
-  EventLoop& loop_;
-  internal::PromiseBase* task_;
-  uint32_t slot_ = 0;
-  bool fired_ = false;
-};
+// One connect operation on `fd`.
+Task<int> ConnectOnce(int fd, const SocketAddress* address) {
+  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_connect(sqe, fd, address->get(), address->length);
+  });
+}
 
 }  // namespace
 
@@ -92,26 +70,12 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
   return *this;
 }
 
-Task<absl::StatusOr<size_t>> TcpSocket::Receive(absl::Span<char> buffer) {
-  if (fd_ < 0) co_return OsError(EBADF, "recv on a closed socket");
-  const int fd = fd_;
-  const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
-    io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0);
-  });
-  if (result < 0) co_return OsError(-result, "recv");
-  co_return static_cast<size_t>(result);
-}
-
-Task<absl::Status> TcpSocket::SendAll(absl::Span<const char> data) {
+Task<absl::Status> TcpSocket::SendAll(absl::string_view bytes) {
+  absl::Span<const char> data(bytes.data(), bytes.size());
   while (!data.empty()) {
-    if (fd_ < 0) co_return OsError(EPIPE, "send on a closed socket");
-    const int fd = fd_;
-    const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
-      // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
-      io_uring_prep_send(sqe, fd, data.data(), data.size(), MSG_NOSIGNAL);
-    });
-    if (result < 0) co_return OsError(-result, "send");
-    data.remove_prefix(static_cast<size_t>(result));
+    absl::StatusOr<size_t> sent = co_await Send(data);
+    if (!sent.ok()) co_return sent.status();
+    data.remove_prefix(*sent);
   }
   co_return absl::OkStatus();
 }
@@ -150,19 +114,12 @@ Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
   if (!socket.is_open()) co_return OsError(errno, what);
   SetNoDelay(socket.fd());
 
-  EventLoop& loop = *EventLoop::Current();
-  internal::PromiseBase* task = loop.current_task()->task();
-  std::optional<DeadlineCanceller> deadline;
-  if (timeout != absl::InfiniteDuration()) deadline.emplace(loop, task, timeout);
   int result = 0;
   try {
-    const int fd = socket.fd();
-    result = co_await KernelOp([&](io_uring_sqe* sqe) {
-      io_uring_prep_connect(sqe, fd, address->get(), address->length);
-    });
-  } catch (const CancelledError&) {
-    // Our deadline, and no cancellation from elsewhere: a timeout.
-    if (!deadline || !deadline->fired() || task->Uncancel() > 0) throw;
+    // At the deadline the connect is cancelled in the kernel.
+    Timeout deadline(timeout);
+    result = co_await deadline.Run(ConnectOnce(socket.fd(), &*address));
+  } catch (const TimeoutError&) {
     result = -ETIMEDOUT;
   }
   if (result < 0) co_return OsError(-result, what);

@@ -28,6 +28,7 @@
 #ifndef ASYNCIO_LIKE_TCP_H_
 #define ASYNCIO_LIKE_TCP_H_
 
+#include <liburing.h>
 #include <sys/socket.h>
 
 #include <cstddef>
@@ -36,12 +37,59 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "asyncio_like/task.h"
+#include "asyncio_like/tcp_errors.h"
+#include "asyncio_like/uring.h"
 
 namespace asyncio_like {
+
+namespace internal {
+
+struct ReceivePrep {
+  int fd;
+  char* data;
+  size_t size;
+  void operator()(io_uring_sqe* sqe) const { io_uring_prep_recv(sqe, fd, data, size, 0); }
+};
+
+struct SendPrep {
+  int fd;
+  const char* data;
+  size_t size;
+  void operator()(io_uring_sqe* sqe) const {
+    // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
+    io_uring_prep_send(sqe, fd, data, size, MSG_NOSIGNAL);
+  }
+};
+
+// One receive or send, awaited without a coroutine frame of its own (these
+// run once or twice per request, so they are plain awaitables rather than
+// Tasks). Yields the byte count or an OsError; on a closed socket it does
+// not suspend and yields EBADF.
+template <typename Prep>
+class TransferOp : public KernelOp<Prep> {
+ public:
+  TransferOp(Prep prep, const char* operation)
+      : KernelOp<Prep>(prep), operation_(operation), closed_(prep.fd < 0) {}
+
+  bool await_ready() const noexcept { return closed_; }
+  absl::StatusOr<size_t> await_resume() {
+    if (closed_) return OsError(EBADF, absl::StrCat(operation_, " on a closed socket"));
+    const int result = KernelOp<Prep>::await_resume();  // throws CancelledError
+    if (result < 0) return OsError(-result, operation_);
+    return static_cast<size_t>(result);
+  }
+
+ private:
+  const char* operation_;
+  bool closed_;
+};
+
+}  // namespace internal
 
 // A connected TCP socket. Move-only; closes the socket when destroyed.
 // Use it from the loop thread, one operation of each direction at a time
@@ -58,15 +106,20 @@ class TcpSocket {
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
 
-  // Receives at most buffer.size() bytes. Returns how many arrived; 0 means
-  // end of stream (the peer shut its side down, or `buffer` is empty).
-  Task<absl::StatusOr<size_t>> Receive(absl::Span<char> buffer);
-  // Sends all of `data`, continuing after partial sends. With `data` owned
-  // by the caller until the task resumes.
-  Task<absl::Status> SendAll(absl::Span<const char> data);
-  Task<absl::Status> SendAll(absl::string_view data) {
-    return SendAll(absl::Span<const char>(data.data(), data.size()));
+  // `co_await socket.Receive(buffer)`: receives at most buffer.size()
+  // bytes, yields how many arrived (absl::StatusOr<size_t>); 0 means end of
+  // stream (the peer shut its side down, or `buffer` is empty).
+  internal::TransferOp<internal::ReceivePrep> Receive(absl::Span<char> buffer) const {
+    return {{fd_, buffer.data(), buffer.size()}, "recv"};
   }
+  // `co_await socket.Send(data)`: one send; yields how many bytes the kernel
+  // took, which may be fewer than data.size().
+  internal::TransferOp<internal::SendPrep> Send(absl::Span<const char> data) const {
+    return {{fd_, data.data(), data.size()}, "send"};
+  }
+  // Sends all of `data`, continuing after partial sends. `data` must stay
+  // valid until the task resumes.
+  Task<absl::Status> SendAll(absl::string_view data);
   // Half-closes the connection: the peer reads end of stream (write_eof).
   absl::Status ShutdownWrite();
   // Shuts both directions down, which also ends a Receive in flight with

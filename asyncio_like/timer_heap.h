@@ -42,15 +42,18 @@ class TimerHeap {
   uint64_t live() const { return heap_.size() - cancelled_; }
 
  private:
+  // 16 bytes. The sequence number wraps; comparing the difference as a
+  // signed number orders correctly while fewer than 2^31 timers are live.
   struct Entry {
     int64_t deadline_ns;
-    uint64_t sequence;
+    uint32_t sequence;
     uint32_t slot;
   };
   struct Later {
     bool operator()(const Entry& a, const Entry& b) const {
-      return a.deadline_ns != b.deadline_ns ? a.deadline_ns > b.deadline_ns
-                                            : a.sequence > b.sequence;
+      return a.deadline_ns != b.deadline_ns
+                 ? a.deadline_ns > b.deadline_ns
+                 : static_cast<int32_t>(a.sequence - b.sequence) > 0;
     }
   };
 
@@ -60,7 +63,7 @@ class TimerHeap {
   std::vector<Entry> heap_;
   std::vector<Timer*> slots_;  // Null: free or cancelled.
   std::vector<uint32_t> free_slots_;
-  uint64_t next_sequence_ = 0;
+  uint32_t next_sequence_ = 0;
   uint64_t cancelled_ = 0;  // Heap entries whose slot was cleared.
 };
 

@@ -20,6 +20,13 @@
 // end, its result dropped. Whatever the function captures must stay valid
 // until then; capture by value.
 //
+// GCC 12 destroys a lambda written inside a co_await expression twice when
+// it captures something with a destructor (a compiler bug, seen here under
+// AddressSanitizer). Name such a lambda first:
+//
+//   auto load = [path] { return ReadWholeFile(path); };   // path: std::string
+//   std::string text = co_await ToThread(std::move(load));
+//
 // ToThread uses a process-wide default executor: a ThreadExecutor of
 // min(32, cores + 4) threads, as asyncio's default ThreadPoolExecutor,
 // started on first use. Any other Executor (executor.h) can be passed to

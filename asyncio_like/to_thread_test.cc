@@ -77,8 +77,9 @@ Task<void> LoopRunsWhileTheThreadWorks() {
   int ticks = 0;
   auto enough = std::make_shared<absl::Notification>();
   Task<void> ticker = CreateTask(Tick(&ticks, enough.get()), "ticker");
-  const bool released = co_await ToThread(
-      [enough] { return enough->WaitForNotificationWithTimeout(absl::Seconds(30)); });
+  // Lambdas with captures are named before co_await (see to_thread.h).
+  auto wait = [enough] { return enough->WaitForNotificationWithTimeout(absl::Seconds(30)); };
+  const bool released = co_await ToThread(std::move(wait));
   EXPECT_TRUE(released);
   EXPECT_EQ(ticks, 20);
   co_await ticker;
@@ -87,7 +88,8 @@ Task<void> LoopRunsWhileTheThreadWorks() {
 TEST(ToThreadTest, LoopRunsWhileTheThreadWorks) { RUN_LOOP_TEST(LoopRunsWhileTheThreadWorks()); }
 
 Task<std::unique_ptr<int>> AwaitInExecutor(Executor& executor) {
-  co_return co_await RunInExecutor(executor, [] { return std::make_unique<int>(7); });
+  auto make = [] { return std::make_unique<int>(7); };
+  co_return co_await RunInExecutor(executor, std::move(make));
 }
 
 Task<void> RunInOwnExecutor(ThreadExecutor* executor) {
@@ -96,7 +98,8 @@ Task<void> RunInOwnExecutor(ThreadExecutor* executor) {
   // Many at once, all resumed with their own results.
   std::vector<Task<int>> calls;
   for (int i = 0; i < 50; ++i) {
-    calls.push_back(CreateTask(RunInExecutor(*executor, [i] { return i * i; })));
+    auto square = [i] { return i * i; };
+    calls.push_back(CreateTask(RunInExecutor(*executor, std::move(square))));
   }
   for (int i = 0; i < 50; ++i) EXPECT_EQ(co_await calls[i], i * i);
 }
@@ -108,10 +111,11 @@ TEST(ToThreadTest, RunInExecutorWithAnotherExecutor) {
 
 Task<void> CancelDoesNotWaitForTheThread(std::shared_ptr<std::atomic<bool>> finished) {
   auto release = std::make_shared<absl::Notification>();
-  Task<void> call = CreateTask(ToThread([release, finished] {
+  auto work = [release, finished] {
     release->WaitForNotificationWithTimeout(absl::Seconds(30));
     finished->store(true);
-  }));
+  };
+  Task<void> call = CreateTask(ToThread(std::move(work)));
   co_await Sleep(absl::Milliseconds(5));
   const absl::Time start = absl::Now();
   EXPECT_TRUE(call.Cancel());

@@ -47,6 +47,11 @@ absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
 }
 
 Uring::~Uring() {
+  CancelAllAndDrain();
+  io_uring_queue_exit(&ring_);
+}
+
+void Uring::CancelAllAndDrain() {
   if (in_flight_ > 0) {
     io_uring_sqe* sqe = NextSqe();
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
@@ -70,7 +75,6 @@ Uring::~Uring() {
       io_uring_cq_advance(&ring_, seen);
     }
   }
-  io_uring_queue_exit(&ring_);
 }
 
 io_uring_sqe* Uring::NextSqe() {

@@ -70,8 +70,7 @@ class Uring {
 
   Uring(const Uring&) = delete;
   Uring& operator=(const Uring&) = delete;
-  // Cancels the operations still in flight, drains their completions
-  // without delivering them, and closes the ring.
+  // Cancels and drains what is still in flight, and closes the ring.
   ~Uring();
 
   // A free SQE; submits the queued ones first if the queue is full.
@@ -89,6 +88,9 @@ class Uring {
   absl::Status Enter(bool wait, int64_t timeout_ns);
   // Delivers every available completion; returns how many.
   unsigned DispatchCompletions();
+  // Cancels every operation in flight and waits for their completions,
+  // consuming them without delivering them. For shutdown.
+  void CancelAllAndDrain();
 
   uint64_t in_flight() const { return in_flight_; }
   uint64_t kernel_enters() const { return kernel_enters_; }

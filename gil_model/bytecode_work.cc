@@ -18,40 +18,40 @@ uint64_t Steps(int64_t steps, uint64_t state) {
   return state;
 }
 
-absl::Duration MeasureStepCost() {
+double MeasureStepNanoseconds() {
   constexpr int64_t kSteps = 1 << 20;
   constexpr int kRuns = 7;
-  double best_nanos = 1e18;
+  double best = 1e18;
   uint64_t state = 1;
   for (int run = 0; run < kRuns; ++run) {
     const auto start = std::chrono::steady_clock::now();
     state = Steps(kSteps, state);
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    best_nanos = std::min(
-        best_nanos,
+    best = std::min(
+        best,
         std::chrono::duration<double, std::nano>(elapsed).count() / kSteps);
   }
   asm volatile("" : : "r"(state));
-  return absl::Nanoseconds(std::max(best_nanos, 0.01));
+  return std::max(best, 0.01);
 }
 
 }  // namespace
 
-absl::Duration BytecodeWork::StepCost() {
-  static const absl::Duration cost = MeasureStepCost();
-  return cost;
+double BytecodeWork::StepNanoseconds() {
+  static const double nanos = MeasureStepNanoseconds();
+  return nanos;
 }
 
 BytecodeWork::BytecodeWork(absl::Duration unit_cost)
     : steps_per_unit_(std::max<int64_t>(
-          1, std::llround(absl::FDivDuration(unit_cost, StepCost())))) {}
+          1, std::llround(absl::ToDoubleNanoseconds(unit_cost) /
+                          StepNanoseconds()))) {}
 
-void BytecodeWork::Run(int64_t units) const {
-  uint64_t state = 0x9E3779B97F4A7C15ULL;
+uint64_t BytecodeWork::Run(int64_t units, uint64_t chain) const {
   for (int64_t unit = 0; unit < units; ++unit) {
-    state = Steps(steps_per_unit_, state);
+    chain = Steps(steps_per_unit_, chain);
   }
-  asm volatile("" : : "r"(state));
+  return chain;
 }
 
 }  // namespace gil_model

@@ -16,8 +16,13 @@
 // once per process against the steady clock (best of several short runs, so
 // a loaded machine does not inflate the unit).
 //
+// The chain's value is passed from one call to the next: consecutive calls
+// then depend on each other, so the CPU cannot overlap them and a unit costs
+// what the calibration measured, whether units run one by one or in bulk.
+//
 //   BytecodeWork work(absl::Nanoseconds(25));
-//   work.Run(1000);  // about 25 us of CPU work
+//   uint64_t chain = 0;
+//   chain = work.Run(1000, chain);  // about 25 us of CPU work
 
 #ifndef GIL_MODEL_BYTECODE_WORK_H_
 #define GIL_MODEL_BYTECODE_WORK_H_
@@ -33,14 +38,15 @@ class BytecodeWork {
   // A unit that costs about `unit_cost` of CPU time (at least one step).
   explicit BytecodeWork(absl::Duration unit_cost);
 
-  // Executes `units` units (none if units <= 0).
-  void Run(int64_t units) const;
+  // Executes `units` units (none if units <= 0), continuing the chain from
+  // `chain`; returns the chain's new value for the next call.
+  uint64_t Run(int64_t units, uint64_t chain) const;
 
   // Multiply-add steps per unit.
   int64_t steps_per_unit() const { return steps_per_unit_; }
 
-  // This machine's measured cost of one multiply-add step.
-  static absl::Duration StepCost();
+  // This machine's measured cost of one multiply-add step, in nanoseconds.
+  static double StepNanoseconds();
 
  private:
   int64_t steps_per_unit_;

@@ -1,19 +1,20 @@
 #include "gil_model/gil.h"
 
 #include <algorithm>
-#include <chrono>
 #include <utility>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace gil_model {
 namespace {
 
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// Timestamps for statistics. Abseil's clock is several times cheaper than
+// std::chrono::steady_clock on virtual machines; a rare step of the system
+// clock can at worst distort one sample, and negative samples count as zero.
+int64_t NowNanos() { return absl::GetCurrentTimeNanos(); }
 
 // Statistics are written by one thread and read by any: a relaxed load and
 // store is enough and cheaper than a read-modify-write.
@@ -44,8 +45,7 @@ absl::string_view GilPolicyName(GilPolicy policy) {
 // GIL needs). The owning OS thread writes everything; other threads only read
 // the atomics, for statistics.
 struct Gil::ThreadState {
-  ThreadState(int64_t id, std::string name)
-      : id(id), name(std::move(name)) {}
+  ThreadState(int64_t id, std::string name) : id(id), name(std::move(name)) {}
 
   const int64_t id;
   const std::string name;
@@ -54,6 +54,7 @@ struct Gil::ThreadState {
   std::atomic<bool> holds{false};
   int64_t held_since_ns = 0;  // owner only
   int64_t ticks_left = 0;     // owner only; kTickBased countdown
+  uint64_t work_chain = 0;    // owner only; see BytecodeWork::Run
 
   std::atomic<int64_t> takes{0};
   std::atomic<int64_t> switches{0};
@@ -87,7 +88,8 @@ absl::StatusOr<std::unique_ptr<Gil>> Gil::Create(GilOptions options) {
 Gil::Gil(GilOptions options)
     : options_(options),
       work_(options.unit_cost),
-      switch_interval_ns_(absl::ToInt64Nanoseconds(options.switch_interval)) {}
+      switch_interval_ns_(std::max<int64_t>(
+          1, absl::ToInt64Nanoseconds(options.switch_interval))) {}
 
 Gil::~Gil() = default;
 
@@ -108,22 +110,22 @@ absl::Duration Gil::switch_interval() const {
   return absl::Nanoseconds(switch_interval_ns_.load(std::memory_order_relaxed));
 }
 
-absl::Status Gil::CheckCallingOsThreadDoesNotHold() const {
-  if (options_.policy != GilPolicy::kFreeThreaded &&
-      holder_os_thread_.load(std::memory_order_relaxed) ==
-          std::this_thread::get_id()) {
-    return absl::FailedPreconditionError(
-        "this OS thread already holds the GIL through another interpreter "
-        "thread; taking it again would deadlock");
-  }
-  return absl::OkStatus();
+bool Gil::OsThreadMayTake(std::thread::id self) const {
+  return options_.policy == GilPolicy::kFreeThreaded ||
+         holder_os_thread_.load(std::memory_order_relaxed) != self;
 }
 
-// --- Paragraph 2: taking the GIL --------------------------------------------
+absl::Status Gil::WouldDeadlockError() {
+  return absl::FailedPreconditionError(
+      "this OS thread already holds the GIL through another interpreter "
+      "thread; taking it again would deadlock");
+}
 
-void Gil::Take(ThreadState& thread) {
+// --- Paragraph 2: taking the GIL ---
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::Take(ThreadState& thread) {
   if (options_.policy == GilPolicy::kFreeThreaded) {
-    RecordTake(thread, BecomeHolder(thread), absl::ZeroDuration());
+    RecordTake(thread, BecomeHolder(thread), /*waited_ns=*/0);
     return;
   }
   // Fast path of paragraph 1: free and nobody waiting.
@@ -131,7 +133,7 @@ void Gil::Take(ThreadState& thread) {
   if (state_.compare_exchange_strong(expected, kLocked,
                                      std::memory_order_acq_rel,
                                      std::memory_order_relaxed)) {
-    RecordTake(thread, BecomeHolder(thread), absl::ZeroDuration());
+    RecordTake(thread, BecomeHolder(thread), /*waited_ns=*/0);
     return;
   }
   TakeSlow(thread);
@@ -176,34 +178,44 @@ void Gil::TakeSlow(ThreadState& thread) {
       drop_requested_at_ns_ = 0;
     }
   }
-  RecordTake(thread, previous_holder,
-             absl::Nanoseconds(NowNanos() - started_ns));
+  RecordTake(thread, previous_holder, NowNanos() - started_ns);
 }
 
-int64_t Gil::BecomeHolder(ThreadState& thread) {
-  if (options_.policy != GilPolicy::kFreeThreaded) {
-    holder_os_thread_.store(thread.os_thread, std::memory_order_relaxed);
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline int64_t Gil::BecomeHolder(
+    ThreadState& thread) {
+  if (options_.policy == GilPolicy::kFreeThreaded) {
+    // Several threads "take" at once: read-modify-writes.
+    switch_number_.fetch_add(1, std::memory_order_relaxed);
+    return last_holder_.exchange(thread.id, std::memory_order_relaxed);
   }
-  switch_number_.fetch_add(1, std::memory_order_relaxed);
-  return last_holder_.exchange(thread.id, std::memory_order_relaxed);
+  // Only the holder writes these, one holder at a time, so plain stores
+  // suffice (the atomics are for readers such as waiters and Stats).
+  holder_os_thread_.store(thread.os_thread, std::memory_order_relaxed);
+  switch_number_.store(switch_number_.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+  const int64_t previous = last_holder_.load(std::memory_order_relaxed);
+  if (previous != thread.id) {
+    last_holder_.store(thread.id, std::memory_order_relaxed);
+  }
+  return previous;
 }
 
-void Gil::RecordTake(ThreadState& thread, int64_t previous_holder,
-                     absl::Duration waited) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::RecordTake(
+    ThreadState& thread, int64_t previous_holder, int64_t waited_ns) {
   AddRelaxed(thread.takes, 1);
   if (previous_holder != 0 && previous_holder != thread.id) {
     AddRelaxed(thread.switches, 1);
   }
-  AddRelaxed(thread.wait_ns, absl::ToInt64Nanoseconds(waited));
-  thread.waits.Record(waited);
+  if (waited_ns > 0) AddRelaxed(thread.wait_ns, waited_ns);
+  thread.waits.RecordNanoseconds(waited_ns);
   thread.ticks_left = options_.check_interval;
-  thread.held_since_ns = NowNanos();
+  if (options_.measure_hold_time) thread.held_since_ns = NowNanos();
   thread.holds.store(true, std::memory_order_relaxed);
 }
 
-// --- Paragraph 4: dropping the GIL ------------------------------------------
+// --- Paragraph 4: dropping the GIL ---
 
-void Gil::Drop(ThreadState& thread) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::Drop(ThreadState& thread) {
   RecordDrop(thread);
   if (options_.policy == GilPolicy::kFreeThreaded) return;
   holder_os_thread_.store(std::thread::id(), std::memory_order_relaxed);
@@ -235,21 +247,25 @@ void Gil::DropSlow(ThreadState& thread) {
   }
 }
 
-void Gil::RecordDrop(ThreadState& thread) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::RecordDrop(ThreadState& thread) {
   thread.holds.store(false, std::memory_order_relaxed);
-  AddRelaxed(thread.hold_ns, NowNanos() - thread.held_since_ns);
+  if (options_.measure_hold_time) {
+    AddRelaxed(thread.hold_ns,
+               std::max<int64_t>(0, NowNanos() - thread.held_since_ns));
+  }
 }
 
-// --- Paragraph 3: executing bytecode ----------------------------------------
+// --- Paragraph 3: executing bytecode ---
 
 void Gil::Execute(ThreadState& thread, int64_t units) {
+  uint64_t chain = thread.work_chain;
   switch (options_.policy) {
     case GilPolicy::kFreeThreaded:
-      work_.Run(units);
+      chain = work_.Run(units, chain);
       break;
     case GilPolicy::kNewGil:
       for (int64_t unit = 0; unit < units; ++unit) {
-        work_.Run(1);
+        chain = work_.Run(1, chain);
         if (drop_request_.load(std::memory_order_relaxed)) {
           Drop(thread);
           AddRelaxed(thread.drops_on_request, 1);
@@ -259,7 +275,7 @@ void Gil::Execute(ThreadState& thread, int64_t units) {
       break;
     case GilPolicy::kTickBased:
       for (int64_t unit = 0; unit < units; ++unit) {
-        work_.Run(1);
+        chain = work_.Run(1, chain);
         if (--thread.ticks_left <= 0) {
           // "Give another thread a chance": release, then re-acquire at once.
           Drop(thread);
@@ -268,10 +284,11 @@ void Gil::Execute(ThreadState& thread, int64_t units) {
       }
       break;
   }
+  thread.work_chain = chain;
   AddRelaxed(thread.bytecode_units, units);
 }
 
-// --- Registry and statistics -------------------------------------------------
+// --- Registry and statistics ---
 
 std::unique_ptr<Gil::ThreadState> Gil::Register(absl::string_view name) {
   absl::MutexLock lock(&registry_mu_);
@@ -286,6 +303,7 @@ void Gil::Retire(std::unique_ptr<ThreadState> thread) {
   absl::MutexLock lock(&registry_mu_);
   live_.erase(std::find(live_.begin(), live_.end(), thread.get()));
   retired_units_ += LoadRelaxed(thread->bytecode_units);
+  retired_switches_ += LoadRelaxed(thread->switches);
   retired_wait_ += absl::Nanoseconds(LoadRelaxed(thread->wait_ns));
   retired_hold_ += absl::Nanoseconds(LoadRelaxed(thread->hold_ns));
   retired_waits_.Add(thread->waits);
@@ -310,20 +328,21 @@ GilStats Gil::Stats() const {
   all_waits.Add(retired_waits_);
   stats.threads_attached = next_thread_id_ - 1;
   stats.bytecode_units = retired_units_;
+  stats.switches = retired_switches_;
   stats.wait_total = retired_wait_;
   stats.hold_total = retired_hold_;
   for (const ThreadState* thread : live_) {
     ThreadStats one = SnapshotOf(*thread);
     stats.bytecode_units += one.bytecode_units;
+    stats.switches += one.switches;
     stats.wait_total += one.wait_total;
     stats.hold_total += one.hold_total;
     all_waits.Add(thread->waits);
     stats.live_threads.push_back(std::move(one));
   }
-  std::sort(stats.live_threads.begin(), stats.live_threads.end(),
-            [](const ThreadStats& a, const ThreadStats& b) {
-              return a.id < b.id;
-            });
+  std::sort(
+      stats.live_threads.begin(), stats.live_threads.end(),
+      [](const ThreadStats& a, const ThreadStats& b) { return a.id < b.id; });
   stats.wait_p50 = all_waits.Percentile(0.50);
   stats.wait_p99 = all_waits.Percentile(0.99);
   return stats;
@@ -345,12 +364,12 @@ ThreadStats Gil::SnapshotOf(const ThreadState& thread) {
   return stats;
 }
 
-// --- InterpreterThread --------------------------------------------------------
+// --- InterpreterThread ---
 
 absl::StatusOr<InterpreterThread> InterpreterThread::Attach(
     Gil& gil, absl::string_view name) {
-  if (absl::Status held = gil.CheckCallingOsThreadDoesNotHold(); !held.ok()) {
-    return held;
+  if (!gil.OsThreadMayTake(std::this_thread::get_id())) {
+    return Gil::WouldDeadlockError();
   }
   InterpreterThread thread(gil, gil.Register(name));
   gil.Take(*thread.state_);
@@ -382,55 +401,62 @@ void InterpreterThread::Detach() {
   gil_->Retire(std::move(state_));
 }
 
-absl::Status InterpreterThread::CheckCallingThread() const {
+bool InterpreterThread::UsableHere() const {
+  return state_ != nullptr && state_->os_thread == std::this_thread::get_id();
+}
+
+// Errors are built out of line, so that the hot paths keep small frames.
+ABSL_ATTRIBUTE_NOINLINE absl::Status InterpreterThread::NotUsableHereError()
+    const {
   if (state_ == nullptr) {
     return absl::FailedPreconditionError(
         "interpreter thread was moved from; it has no thread state");
   }
-  if (state_->os_thread != std::this_thread::get_id()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "interpreter thread ", state_->name,
-        " belongs to another OS thread; use it only on the thread that "
-        "attached it"));
-  }
-  return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "interpreter thread ", state_->name,
+      " belongs to another OS thread; use it only on the thread that "
+      "attached it"));
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status InterpreterThread::Error(
+    absl::StatusCode code, absl::string_view what) const {
+  return absl::Status(code,
+                      absl::StrCat("interpreter thread ", state_->name, what));
 }
 
 absl::Status InterpreterThread::RunBytecode(int64_t units) {
-  if (units < 0) {
+  if (ABSL_PREDICT_FALSE(units < 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("bytecode units must be >= 0, got ", units));
   }
-  if (absl::Status status = CheckCallingThread(); !status.ok()) return status;
-  if (!state_->holds.load(std::memory_order_relaxed)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "interpreter thread ", state_->name,
-        " does not hold the GIL; bytecode runs only while holding it"));
+  if (ABSL_PREDICT_FALSE(!UsableHere())) return NotUsableHereError();
+  if (ABSL_PREDICT_FALSE(!state_->holds.load(std::memory_order_relaxed))) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 " does not hold the GIL; bytecode runs only while holding it");
   }
   gil_->Execute(*state_, units);
   return absl::OkStatus();
 }
 
 absl::Status InterpreterThread::DropGil() {
-  if (absl::Status status = CheckCallingThread(); !status.ok()) return status;
-  if (!state_->holds.load(std::memory_order_relaxed)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("interpreter thread ", state_->name,
-                     " cannot drop the GIL: it does not hold it"));
+  if (ABSL_PREDICT_FALSE(!UsableHere())) return NotUsableHereError();
+  if (ABSL_PREDICT_FALSE(!state_->holds.load(std::memory_order_relaxed))) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 " cannot drop the GIL: it does not hold it");
   }
   gil_->Drop(*state_);
   return absl::OkStatus();
 }
 
 absl::Status InterpreterThread::TakeGil() {
-  if (absl::Status status = CheckCallingThread(); !status.ok()) return status;
-  if (state_->holds.load(std::memory_order_relaxed)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("interpreter thread ", state_->name,
-                     " already holds the GIL; taking it again would deadlock"));
+  if (ABSL_PREDICT_FALSE(!UsableHere())) return NotUsableHereError();
+  if (ABSL_PREDICT_FALSE(state_->holds.load(std::memory_order_relaxed))) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 " already holds the GIL; taking it again would deadlock");
   }
-  if (absl::Status held = gil_->CheckCallingOsThreadDoesNotHold(); !held.ok()) {
-    return held;
+  // UsableHere established that state_->os_thread is the caller.
+  if (ABSL_PREDICT_FALSE(!gil_->OsThreadMayTake(state_->os_thread))) {
+    return Gil::WouldDeadlockError();
   }
   gil_->Take(*state_);
   return absl::OkStatus();
@@ -448,7 +474,7 @@ ThreadStats InterpreterThread::Stats() const {
   return state_ == nullptr ? ThreadStats{} : Gil::SnapshotOf(*state_);
 }
 
-// --- AllowThreads -------------------------------------------------------------
+// --- AllowThreads ---
 
 AllowThreads::AllowThreads(InterpreterThread& thread)
     : thread_(thread), released_(thread.DropGil().ok()) {}

@@ -18,11 +18,11 @@
 // Usage, from any thread (a thread you created, a thread-pool worker, ...):
 //
 //   absl::StatusOr<std::unique_ptr<Gil>> gil = Gil::Create({});
-//   absl::StatusOr<InterpreterThread> py = InterpreterThread::Attach(**gil, "w");
-//   if (!py.ok()) return py.status();
-//   absl::Status s = py->RunBytecode(100'000);    // CPU work, GIL held
-//   { AllowThreads io(*py); ReadFromSocket(); }   // GIL released meanwhile
-//   ThreadStats mine = py->Stats();  GilStats all = (*gil)->Stats();
+//   absl::StatusOr<InterpreterThread> py = InterpreterThread::Attach(**gil,
+//   "w"); if (!py.ok()) return py.status(); absl::Status s =
+//   py->RunBytecode(100'000);    // CPU work, GIL held { AllowThreads io(*py);
+//   ReadFromSocket(); }   // GIL released meanwhile ThreadStats mine =
+//   py->Stats();  GilStats all = (*gil)->Stats();
 //
 // ---------------------------------------------------------------------------
 // The algorithm of the new GIL (kNewGil), as in CPython's ceval_gil.c
@@ -130,21 +130,27 @@ struct GilOptions {
   int64_t check_interval = 100;
   // CPU cost of one bytecode unit (see bytecode_work.h). Must be > 0.
   absl::Duration unit_cost = absl::Nanoseconds(25);
+  // Whether to measure how long each thread holds the GIL (ThreadStats::
+  // hold_total). That takes a clock read at every take and every drop, which
+  // more than doubles the cost of an uncontended take+drop (see README.md).
+  // Counters, wait times and hand-off latencies are always recorded: they
+  // need the clock only when a thread has to wait anyway.
+  bool measure_hold_time = true;
 };
 
 // What one interpreter thread has done so far.
 struct ThreadStats {
   int64_t id = 0;  // unique within its Gil, starting at 1
   std::string name;
-  int64_t takes = 0;     // times it took the GIL
-  int64_t switches = 0;  // takes after another thread had held the GIL
+  int64_t takes = 0;             // times it took the GIL
+  int64_t switches = 0;          // takes after another thread had held the GIL
   int64_t drops_on_request = 0;  // eval-breaker drops for a waiting thread
   int64_t forced_switch_waits = 0;  // drops that waited for another taker
   int64_t bytecode_units = 0;
   absl::Duration wait_total;  // time spent in take (waiting for the GIL)
   absl::Duration wait_p50;
   absl::Duration wait_p99;
-  absl::Duration hold_total;  // time between take and drop
+  absl::Duration hold_total;  // time between take and drop (if measured)
 };
 
 // The GIL as a whole: CPython's counters plus totals over all threads that
@@ -153,14 +159,15 @@ struct GilStats {
   GilPolicy policy = GilPolicy::kNewGil;
   absl::Duration switch_interval;
   bool locked = false;
-  int64_t last_holder = 0;     // ThreadStats::id; 0 if nobody held it yet
-  uint64_t switch_number = 0;  // number of takes (CPython's switch_number)
-  int64_t drop_requests = 0;   // times a waiter set the drop request
+  int64_t last_holder = 0;      // ThreadStats::id; 0 if nobody held it yet
+  uint64_t switch_number = 0;   // number of takes (CPython's switch_number)
+  int64_t drop_requests = 0;    // times a waiter set the drop request
   int64_t forced_switches = 0;  // drops that waited for another taker
   // From a drop request being set to another thread holding the GIL.
   absl::Duration handoff_p50;
   absl::Duration handoff_p99;
   int64_t threads_attached = 0;  // InterpreterThreads ever attached
+  int64_t switches = 0;  // takes by a thread other than the previous holder
   int64_t bytecode_units = 0;
   absl::Duration wait_total;
   absl::Duration wait_p50;  // over every take by every thread
@@ -187,6 +194,9 @@ class Gil {
 
   GilPolicy policy() const { return options_.policy; }
   int64_t check_interval() const { return options_.check_interval; }
+  // The CPU cost of one bytecode unit: RunBytecode(cpu_time / unit_cost())
+  // emulates `cpu_time` worth of Python code.
+  absl::Duration unit_cost() const { return options_.unit_cost; }
   const BytecodeWork& work() const { return work_; }
 
   GilStats Stats() const;
@@ -202,9 +212,10 @@ class Gil {
 
   explicit Gil(GilOptions options);
 
-  // FailedPrecondition if the calling OS thread holds the GIL, so that
-  // taking it again would deadlock.
-  absl::Status CheckCallingOsThreadDoesNotHold() const;
+  // False if OS thread `self` holds the GIL, so that taking it again would
+  // deadlock; WouldDeadlockError says so.
+  bool OsThreadMayTake(std::thread::id self) const;
+  static absl::Status WouldDeadlockError();
   // Paragraph 2 (and the tick-based lock); `thread` must not hold the GIL.
   void Take(ThreadState& thread);
   void TakeSlow(ThreadState& thread) ABSL_LOCKS_EXCLUDED(mu_);
@@ -216,7 +227,7 @@ class Gil {
   int64_t BecomeHolder(ThreadState& thread);
   // Per-thread bookkeeping after a take / before a drop.
   void RecordTake(ThreadState& thread, int64_t previous_holder,
-                  absl::Duration waited);
+                  int64_t waited_ns);
   void RecordDrop(ThreadState& thread);
   // Paragraph 3: executes units with an eval-breaker check between them.
   void Execute(ThreadState& thread, int64_t units);
@@ -242,13 +253,14 @@ class Gil {
   int64_t drop_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t forced_switches_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t drop_requested_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none pending
-  LatencyHistogram handoff_;  // written under mu_
+  LatencyHistogram handoff_;                               // written under mu_
 
   mutable absl::Mutex registry_mu_;
   int64_t next_thread_id_ ABSL_GUARDED_BY(registry_mu_) = 1;
   std::vector<ThreadState*> live_ ABSL_GUARDED_BY(registry_mu_);
   // Totals of detached threads.
   int64_t retired_units_ ABSL_GUARDED_BY(registry_mu_) = 0;
+  int64_t retired_switches_ ABSL_GUARDED_BY(registry_mu_) = 0;
   absl::Duration retired_wait_ ABSL_GUARDED_BY(registry_mu_);
   absl::Duration retired_hold_ ABSL_GUARDED_BY(registry_mu_);
   LatencyHistogram retired_waits_;  // written under registry_mu_
@@ -287,7 +299,10 @@ class InterpreterThread {
 
  private:
   InterpreterThread(Gil& gil, std::unique_ptr<Gil::ThreadState> state);
-  absl::Status CheckCallingThread() const;
+  // Whether this has a thread state and the caller is its OS thread.
+  bool UsableHere() const;
+  absl::Status NotUsableHereError() const;
+  absl::Status Error(absl::StatusCode code, absl::string_view what) const;
   void Detach();
 
   Gil* gil_;

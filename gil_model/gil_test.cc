@@ -26,9 +26,9 @@ constexpr int kStressRounds = 3000;
 // Generous bound for "should happen promptly" on a loaded 2-core machine.
 constexpr absl::Duration kPatience = absl::Seconds(20);
 
-std::unique_ptr<Gil> MakeGil(GilPolicy policy,
-                             absl::Duration switch_interval = absl::Milliseconds(5),
-                             int64_t check_interval = 100) {
+std::unique_ptr<Gil> MakeGil(
+    GilPolicy policy, absl::Duration switch_interval = absl::Milliseconds(5),
+    int64_t check_interval = 100) {
   GilOptions options;
   options.policy = policy;
   options.switch_interval = switch_interval;
@@ -39,12 +39,13 @@ std::unique_ptr<Gil> MakeGil(GilPolicy policy,
 }
 
 InterpreterThread AttachOrDie(Gil& gil, absl::string_view name) {
-  absl::StatusOr<InterpreterThread> thread = InterpreterThread::Attach(gil, name);
+  absl::StatusOr<InterpreterThread> thread =
+      InterpreterThread::Attach(gil, name);
   EXPECT_TRUE(thread.ok()) << thread.status();
   return std::move(thread).value();
 }
 
-// --- Bad input ---------------------------------------------------------------
+// --- Bad input ---
 
 TEST(GilTest, CreateRejectsNonPositiveIntervalsAndCosts) {
   GilOptions zero_interval;
@@ -164,7 +165,8 @@ INSTANTIATE_TEST_SUITE_P(AllPolicies, GilPolicyTest,
 
 class LockingPolicyTest : public testing::TestWithParam<GilPolicy> {};
 
-TEST_P(LockingPolicyTest, SecondThreadStateOnTheSameOsThreadFailsInsteadOfHanging) {
+TEST_P(LockingPolicyTest,
+       SecondThreadStateOnTheSameOsThreadFailsInsteadOfHanging) {
   std::unique_ptr<Gil> gil = MakeGil(GetParam());
   InterpreterThread first = AttachOrDie(*gil, "first");
   absl::StatusOr<InterpreterThread> second =
@@ -180,7 +182,7 @@ TEST_P(LockingPolicyTest, SecondThreadStateOnTheSameOsThreadFailsInsteadOfHangin
   EXPECT_TRUE(first.TakeGil().ok());
 }
 
-// --- Mutual exclusion ----------------------------------------------------------
+// --- Mutual exclusion ---
 
 // Random mixes of bytecode, GIL-protected critical sections, released blocking
 // calls and explicit drop/take. Between two bytecode runs a thread holds the
@@ -287,12 +289,13 @@ TEST(GilTest, FreeThreadedThreadsRunAtTheSameTime) {
   EXPECT_EQ(gil->Stats().bytecode_units, 2000);
 }
 
-// --- No starvation, drop requests, forced switching -------------------------
+// --- No starvation, drop requests, forced switching ---
 
 // A CPU-bound holder must hand over the GIL within a few switch intervals:
 // the waiter times out once, requests a drop, and the holder drops at its
-// next unit. The bound is 20 switch intervals.
-TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinTwentyIntervals) {
+// next unit, so a wait is about one interval. The bound, 50 intervals, leaves
+// room for a loaded machine; without drop requests the wait would never end.
+TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinFiftyIntervals) {
   const absl::Duration interval = absl::Milliseconds(5);
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil, interval);
   std::atomic<bool> stop{false};
@@ -317,7 +320,7 @@ TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinTwentyIntervals) {
     const absl::Time start = absl::Now();
     ASSERT_TRUE(waiter.TakeGil().ok());
     const absl::Duration waited = absl::Now() - start;
-    EXPECT_LE(waited, 20 * interval) << "wait " << i;
+    EXPECT_LE(waited, 50 * interval) << "wait " << i;
     ASSERT_TRUE(waiter.DropGil().ok());
   }
   stop.store(true);
@@ -326,12 +329,12 @@ TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinTwentyIntervals) {
   const ThreadStats mine = waiter.Stats();
   EXPECT_EQ(mine.takes, kWaits + 1);
   EXPECT_EQ(mine.switches, kWaits + 1);
-  EXPECT_LE(mine.wait_p99, 20 * interval * 1.125);
+  EXPECT_LE(mine.wait_p99, 50 * interval * 1.125);
   const GilStats all = gil->Stats();
   EXPECT_GE(all.drop_requests, kWaits);
   EXPECT_GE(all.forced_switches, kWaits);
   EXPECT_GT(all.handoff_p50, absl::ZeroDuration());
-  EXPECT_LE(all.handoff_p99, 20 * interval * 1.125);
+  EXPECT_LE(all.handoff_p99, 50 * interval * 1.125);
 }
 
 // A holder that drops because of a request must not be the next holder when
@@ -349,9 +352,11 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
   };
   std::vector<Entry> log;
   std::atomic<bool> stop{false};
+  std::atomic<int64_t> cpu_id{0};
   absl::Notification cpu_attached;
   std::thread cpu([&] {
     InterpreterThread py = AttachOrDie(*gil, "cpu");
+    cpu_id.store(py.id());
     cpu_attached.Notify();
     while (!stop.load()) {
       ASSERT_TRUE(py.RunBytecode(200).ok());
@@ -371,9 +376,11 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
       log.push_back({false, 0});
       for (int i = 0; i < kTakesPerWaiter; ++i) {
         ASSERT_TRUE(py.DropGil().ok());
-        // Give the CPU thread time to take the GIL back, so that the next
-        // take has to ask it for a drop.
-        absl::SleepFor(absl::Milliseconds(1));
+        // Let the CPU thread take the GIL back, so that the next take has to
+        // ask it for a drop.
+        while (gil->Stats().last_holder != cpu_id.load()) {
+          absl::SleepFor(absl::Microseconds(100));
+        }
         ASSERT_TRUE(py.TakeGil().ok());
         log.push_back({false, 0});
       }
@@ -398,14 +405,15 @@ TEST(GilTest, ForcedSwitchingHandsTheGilToAWaiter) {
     last_cpu_drops = entry.cpu_drops;
     waiter_entries_since = 0;
   }
-  EXPECT_GE(checked_drops, 10);
+  // Every waiter take (after the first) needed a drop on request.
+  EXPECT_GE(checked_drops, kTakesPerWaiter);
 }
 
-// --- Policies ------------------------------------------------------------------
+// --- Policies ---
 
 TEST(GilTest, TickBasedReleasesAndRetakesEveryCheckInterval) {
-  std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kTickBased,
-                                     absl::Milliseconds(5), /*check_interval=*/100);
+  std::unique_ptr<Gil> gil = MakeGil(
+      GilPolicy::kTickBased, absl::Milliseconds(5), /*check_interval=*/100);
   InterpreterThread py = AttachOrDie(*gil, "alone");
   ASSERT_TRUE(py.RunBytecode(1000).ok());
   const ThreadStats stats = py.Stats();
@@ -426,7 +434,7 @@ TEST(GilTest, NewGilAloneNeverDropsWhileRunning) {
   EXPECT_EQ(gil->Stats().last_holder, py.id());
 }
 
-// --- Blocking calls release the GIL --------------------------------------------
+// --- Blocking calls release the GIL ---
 
 TEST(GilTest, AllowThreadsReleasesTheGilAroundABlockingCall) {
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil);
@@ -468,7 +476,7 @@ TEST(GilTest, NestedAllowThreadsIsANoOpInside) {
   EXPECT_EQ(py.Stats().takes, 2);
 }
 
-// --- Statistics ----------------------------------------------------------------
+// --- Statistics ---
 
 TEST(GilTest, StatisticsSurviveDetachAndAddUp) {
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil);
@@ -493,6 +501,8 @@ TEST(GilTest, StatisticsSurviveDetachAndAddUp) {
   EXPECT_EQ(stats.live_threads[0].name, "thread-2");
   EXPECT_EQ(stats.live_threads[0].id, 2);
   EXPECT_EQ(GilPolicyName(stats.policy), "new-gil");
+  EXPECT_EQ(gil->unit_cost(), absl::Nanoseconds(25));
+  EXPECT_EQ(gil->policy(), GilPolicy::kNewGil);
 }
 
 }  // namespace

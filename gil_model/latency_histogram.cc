@@ -1,19 +1,11 @@
 #include "gil_model/latency_histogram.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 
 namespace gil_model {
 namespace {
-
-// Single-writer increment: a relaxed load and store is enough (no other thread
-// writes) and is cheaper than a read-modify-write.
-void AddRelaxed(std::atomic<int64_t>& counter, int64_t delta) {
-  counter.store(counter.load(std::memory_order_relaxed) + delta,
-                std::memory_order_relaxed);
-}
 
 absl::Duration ToDuration(uint64_t nanos) {
   constexpr uint64_t kMax = std::numeric_limits<int64_t>::max();
@@ -22,27 +14,12 @@ absl::Duration ToDuration(uint64_t nanos) {
 
 }  // namespace
 
-int LatencyHistogram::BucketOf(uint64_t nanos) {
-  if (nanos < kExactBuckets) return static_cast<int>(nanos);
-  const int octave = std::bit_width(nanos) - 1;  // >= 4
-  const int sub = static_cast<int>((nanos >> (octave - kSubBucketBits)) &
-                                   ((1 << kSubBucketBits) - 1));
-  return kExactBuckets + ((octave - 4) << kSubBucketBits) + sub;
-}
-
 uint64_t LatencyHistogram::UpperBoundOf(int bucket) {
   if (bucket < kExactBuckets) return static_cast<uint64_t>(bucket);
   const int octave = ((bucket - kExactBuckets) >> kSubBucketBits) + 4;
   const uint64_t sub = (bucket - kExactBuckets) & ((1 << kSubBucketBits) - 1);
   const uint64_t width = uint64_t{1} << (octave - kSubBucketBits);
   return (uint64_t{1} << octave) + (sub + 1) * width - 1;
-}
-
-void LatencyHistogram::Record(absl::Duration duration) {
-  const int64_t nanos = absl::ToInt64Nanoseconds(duration);
-  AddRelaxed(buckets_[BucketOf(nanos > 0 ? static_cast<uint64_t>(nanos) : 0)],
-             1);
-  AddRelaxed(count_, 1);
 }
 
 void LatencyHistogram::Add(const LatencyHistogram& other) {
@@ -70,7 +47,8 @@ absl::Duration LatencyHistogram::Percentile(double fraction) const {
   if (total == 0) return absl::ZeroDuration();
   fraction = std::clamp(fraction, 0.0, 1.0);
   const int64_t target = std::max<int64_t>(
-      1, static_cast<int64_t>(std::ceil(fraction * static_cast<double>(total))));
+      1,
+      static_cast<int64_t>(std::ceil(fraction * static_cast<double>(total))));
   int64_t seen = 0;
   for (int i = 0; i < kBuckets; ++i) {
     seen += buckets_[i].load(std::memory_order_relaxed);

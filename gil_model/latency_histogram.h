@@ -20,6 +20,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 
 #include "absl/time/time.h"
@@ -33,7 +34,14 @@ class LatencyHistogram {
   LatencyHistogram& operator=(const LatencyHistogram&) = delete;
 
   // Counts one sample. Negative durations count as zero. Single writer.
-  void Record(absl::Duration duration);
+  void Record(absl::Duration duration) {
+    RecordNanoseconds(absl::ToInt64Nanoseconds(duration));
+  }
+  void RecordNanoseconds(int64_t nanos) {
+    AddRelaxed(buckets_[BucketOf(nanos > 0 ? static_cast<uint64_t>(nanos) : 0)],
+               1);
+    AddRelaxed(count_, 1);
+  }
 
   // Adds all of `other`'s samples to this histogram. Single writer of `this`.
   void Add(const LatencyHistogram& other);
@@ -47,12 +55,24 @@ class LatencyHistogram {
   absl::Duration Percentile(double fraction) const;
 
  private:
-  static constexpr int kExactBuckets = 16;     // 0..15 ns, one bucket each
-  static constexpr int kSubBucketBits = 3;     // 8 buckets per power of two
-  static constexpr int kOctaves = 64 - 4;      // 2^4 ns .. 2^63 ns
+  static constexpr int kExactBuckets = 16;  // 0..15 ns, one bucket each
+  static constexpr int kSubBucketBits = 3;  // 8 buckets per power of two
+  static constexpr int kOctaves = 64 - 4;   // 2^4 ns .. 2^63 ns
   static constexpr int kBuckets = kExactBuckets + (kOctaves << kSubBucketBits);
 
-  static int BucketOf(uint64_t nanos);
+  static int BucketOf(uint64_t nanos) {
+    if (nanos < kExactBuckets) return static_cast<int>(nanos);
+    const int octave = std::bit_width(nanos) - 1;  // >= 4
+    const int sub = static_cast<int>((nanos >> (octave - kSubBucketBits)) &
+                                     ((1 << kSubBucketBits) - 1));
+    return kExactBuckets + ((octave - 4) << kSubBucketBits) + sub;
+  }
+  // Single-writer increment: a relaxed load and store is enough (no other
+  // thread writes) and is cheaper than a read-modify-write.
+  static void AddRelaxed(std::atomic<int64_t>& counter, int64_t delta) {
+    counter.store(counter.load(std::memory_order_relaxed) + delta,
+                  std::memory_order_relaxed);
+  }
   // The largest value that falls into `bucket`.
   static uint64_t UpperBoundOf(int bucket);
 

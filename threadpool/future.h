@@ -23,9 +23,9 @@
 //   * absl::DeadlineExceededError if `timeout` passed first (TimeoutError);
 //   * absl::InvalidArgumentError for a negative timeout, and
 //     absl::FailedPreconditionError for a default-constructed future.
-// Exception() separates the two layers, as Python's exception() does: its
-// outer status reports cancellation or timeout, its inner status is the
-// task's own error (OK if it succeeded).
+// Exception() returns just the error: OK if the task succeeded (Python's
+// exception() returning None), the task's error otherwise, and the same
+// cancellation and timeout errors as Result().
 //
 // Results are read by copy (Result() on an lvalue, T must be copyable) or
 // moved out (std::move(f).Result(), for move-only T); once moved out, every
@@ -107,9 +107,11 @@ class Future {
     return state_->TakeResult();
   }
 
-  // Waits up to `timeout`; the outer status is the wait's (cancelled, timed
-  // out, bad argument), the inner one is the task's error or OK.
-  absl::StatusOr<absl::Status> Exception(
+  // Waits up to `timeout` and returns the task's error, or OK if it
+  // succeeded; if there is no outcome to report, why (Cancelled,
+  // DeadlineExceeded, InvalidArgument, FailedPrecondition, as for Result).
+  // Check Done() to tell a task's own DeadlineExceeded from a timeout.
+  absl::Status Exception(
       absl::Duration timeout = absl::InfiniteDuration()) const {
     if (absl::Status s = WaitForOutcome(timeout); !s.ok()) return s;
     return state_->ErrorStatus();

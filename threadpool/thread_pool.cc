@@ -10,14 +10,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace threadpool {
 namespace {
 
-// How long an out-of-work worker polls its wake flag before sleeping:
-// roughly 10-50 us, longer than a typical gap between submits of short
-// tasks and far shorter than a scheduler time slice.
-constexpr int kIdleSpins = 2000;
+// How long an out-of-work worker polls its wake flag before sleeping: longer
+// than a typical gap between submits of short tasks, far shorter than a
+// scheduler time slice, and short enough not to starve the submitting thread
+// of a CPU on a small or loaded machine.
+constexpr absl::Duration kIdleSpin = absl::Microseconds(20);
 
 void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,6 +28,18 @@ void CpuRelax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
+}
+
+// Polls `flag` for up to kIdleSpin; true if it was set.
+bool SpinUntilSet(const std::atomic<bool>& flag) {
+  const absl::Time give_up = absl::Now() + kIdleSpin;
+  while (true) {
+    for (int i = 0; i < 64; ++i) {
+      if (flag.load(std::memory_order_acquire)) return true;
+      CpuRelax();
+    }
+    if (absl::Now() > give_up) return false;
+  }
 }
 
 std::atomic<int> pools_created{0};
@@ -52,11 +67,13 @@ struct ThreadPoolExecutor::Worker {
   bool sleeping = false;
   absl::CondVar cv;
 
-  // The tasks this worker has taken from the queue and not yet started.
-  // Shutdown and Break empty it to cancel them.
+  // The tasks this worker took from the queue, run in place. Only the worker
+  // changes the vector (under batch_mu), so it reads it without the lock;
+  // Shutdown and Break read it under batch_mu to resolve the futures of the
+  // tasks not yet started, and set drop_rest so that the worker skips them.
   absl::Mutex batch_mu ABSL_ACQUIRED_AFTER(mu_);
-  std::vector<internal::Task> batch ABSL_GUARDED_BY(batch_mu);
-  size_t next ABSL_GUARDED_BY(batch_mu) = 0;
+  std::vector<internal::Task> batch;
+  std::atomic<bool> drop_rest{false};
 
   // Written only by the worker; read by stats().
   std::atomic<int64_t> tasks_run{0};
@@ -99,7 +116,7 @@ absl::Status ThreadPoolExecutor::Schedule(absl::AnyInvocable<void() &&> task) {
   return Enqueue(internal::Task(std::move(task)));
 }
 
-absl::Status ThreadPoolExecutor::Enqueue(internal::Task task) {
+absl::Status ThreadPoolExecutor::Enqueue(internal::Task&& task) {
   absl::MutexLock lock(&mu_);
   if (!broken_.ok()) return broken_;
   if (shutdown_) {
@@ -114,7 +131,9 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::Task task) {
     idle_.pop_back();
     worker->wake.store(true, std::memory_order_release);
     if (worker->sleeping) worker->cv.Signal();
-  } else if (static_cast<int>(workers_.size()) < max_workers_) {
+  } else if (static_cast<int>(workers_.size()) < max_workers_ &&
+             queue_.size() > static_cast<size_t>(returning_workers_.load(
+                                 std::memory_order_acquire))) {
     StartWorker();
   }
   return absl::OkStatus();
@@ -141,11 +160,13 @@ void ThreadPoolExecutor::WorkerLoop(Worker* self) {
       return;
     }
   }
-  while (TakeBatch(self)) RunBatch(self);
+  bool returning = false;
+  while (TakeBatch(self, returning)) returning = RunBatch(self);
 }
 
-bool ThreadPoolExecutor::TakeBatch(Worker* self) {
+bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   absl::MutexLock lock(&mu_);
+  if (returning) returning_workers_.fetch_sub(1, std::memory_order_relaxed);
   while (queue_.empty()) {
     if (shutdown_ || !broken_.ok()) return false;
     WaitForWork(self);
@@ -153,6 +174,7 @@ bool ThreadPoolExecutor::TakeBatch(Worker* self) {
   const size_t count = std::clamp<size_t>(
       queue_.size() / static_cast<size_t>(max_workers_), 1, kMaxBatch);
   absl::MutexLock batch_lock(&self->batch_mu);
+  self->drop_rest.store(false, std::memory_order_relaxed);
   for (size_t i = 0; i < count; ++i) {
     self->batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -164,43 +186,49 @@ void ThreadPoolExecutor::WaitForWork(Worker* self) {
   self->wake.store(false, std::memory_order_relaxed);
   idle_.push_back(self);
   mu_.Unlock();
-  for (int i = 0; i < kIdleSpins; ++i) {
-    if (self->wake.load(std::memory_order_acquire)) break;
-    CpuRelax();
-  }
+  SpinUntilSet(self->wake);
   mu_.Lock();
   self->sleeping = true;
   while (!self->wake.load(std::memory_order_relaxed)) self->cv.Wait(&mu_);
   self->sleeping = false;
 }
 
-void ThreadPoolExecutor::RunBatch(Worker* self) {
+bool ThreadPoolExecutor::RunBatch(Worker* self) {
   int64_t ran = self->tasks_run.load(std::memory_order_relaxed);
-  while (true) {
-    internal::Task task;
-    {
-      absl::MutexLock batch_lock(&self->batch_mu);
-      if (self->next == self->batch.size()) {
-        self->batch.clear();
-        self->next = 0;
-        return;
-      }
-      task = std::move(self->batch[self->next++]);
-    }
-    if (std::move(task).Run()) {
+  bool returning = false;
+  const size_t count = self->batch.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (self->drop_rest.load(std::memory_order_acquire)) break;
+    // Before a task publishes its result, it is counted as run, and if it is
+    // the last of the batch, the worker counts as returning for more work:
+    // a submit prompted by that result then reuses this worker instead of
+    // starting a new thread, and stats() already includes the task.
+    std::move(self->batch[i]).Run([&] {
       self->tasks_run.store(++ran, std::memory_order_relaxed);
-    }
+      if (i + 1 == count) {
+        returning_workers_.fetch_add(1, std::memory_order_release);
+        returning = true;
+      }
+    });
   }
+  absl::MutexLock batch_lock(&self->batch_mu);
+  self->batch.clear();
+  return returning;
 }
 
 std::vector<internal::Task> ThreadPoolExecutor::TakeAllPending() {
   std::vector<internal::Task> pending;
   for (const std::unique_ptr<Worker>& worker : workers_) {
+    // The batch's futures that have started or finished ignore being
+    // abandoned; the rest are resolved, and the worker skips them.
     absl::MutexLock batch_lock(&worker->batch_mu);
-    for (size_t i = worker->next; i < worker->batch.size(); ++i) {
-      pending.push_back(std::move(worker->batch[i]));
+    worker->drop_rest.store(true, std::memory_order_release);
+    for (const internal::Task& task : worker->batch) {
+      if (internal::FutureStateBase* state = task.future_state()) {
+        state->Ref();
+        pending.emplace_back(state);
+      }
     }
-    worker->batch.resize(worker->next);
   }
   while (!queue_.empty()) {
     pending.push_back(std::move(queue_.front()));

@@ -5,7 +5,9 @@
 // task's value, with its error (a returned error status or a thrown
 // exception, message intact), or as cancelled. Workers start lazily, one per
 // submit that finds no idle worker, and an idle worker is always reused
-// before a new thread is started (Python 3.8+). A task may submit further
+// before a new thread is started (Python 3.8+); a worker that has just
+// finished its task counts as idle, so a submit prompted by that task's
+// result reuses it. A task may submit further
 // tasks. Shutdown stops accepting work, optionally cancels what has not
 // started, and optionally waits; the destructor shuts down and waits, like
 // leaving Python's `with ThreadPoolExecutor() as ex:` block.
@@ -43,6 +45,7 @@
 #define THREADPOOL_THREAD_POOL_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <cstdint>
@@ -149,13 +152,21 @@ class ThreadPoolExecutor {
   ThreadPoolExecutor(int max_workers, std::string thread_name_prefix,
                      std::function<absl::Status()> initializer);
 
-  absl::Status Enqueue(internal::Task task);
+  absl::Status Enqueue(internal::Task&& task);
   void StartWorker() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop(Worker* self);
-  bool TakeBatch(Worker* self);
+  // Waits for work and moves a batch of it to `self`; false once the worker
+  // should exit. `returning`: the previous RunBatch counted this worker in
+  // returning_workers_.
+  bool TakeBatch(Worker* self, bool returning);
   void WaitForWork(Worker* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RunBatch(Worker* self);
+  // Runs the tasks `self` took; true if it counted itself in
+  // returning_workers_.
+  bool RunBatch(Worker* self);
   void Break(const absl::Status& initializer_error);
+  // Everything not yet started, to be abandoned outside the lock: the queued
+  // tasks, and the futures of the tasks in workers' batches (which the
+  // workers will then skip).
   std::vector<internal::Task> TakeAllPending()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeAllIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -171,6 +182,10 @@ class ThreadPoolExecutor {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   int64_t queue_high_water_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  // Workers that finished their last task and are on their way back to the
+  // queue: they will take a task without being woken or replaced.
+  // On a cache line of its own: workers write it once per batch.
+  alignas(64) std::atomic<int> returning_workers_{0};
 
   // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
   absl::Mutex join_mu_ ABSL_ACQUIRED_AFTER(mu_);
@@ -182,10 +197,8 @@ auto ThreadPoolExecutor::Submit(F&& fn, Args&&... args)
         std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>> {
   using T = internal::FutureValueT<
       std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
-  if constexpr (requires { fn == nullptr; }) {
-    if (fn == nullptr) {
-      return absl::InvalidArgumentError("Submit: the callable is empty");
-    }
+  if (internal::IsEmptyCallable<std::decay_t<F>>(fn)) {
+    return absl::InvalidArgumentError("Submit: the callable is empty");
   }
   auto call = [fn = std::forward<F>(fn),
                ... args = std::forward<Args>(args)]() mutable -> decltype(auto) {

@@ -141,10 +141,12 @@ class AsCompletedRange {
     }
     void operator++(int) { ++*this; }
     friend bool operator==(const Iterator& it, std::default_sentinel_t) {
-      return it.range_->finished_;
+      return it.AtEnd();
     }
 
    private:
+    bool AtEnd() const { return range_->finished_; }
+
     friend class AsCompletedRange;
     explicit Iterator(AsCompletedRange* range) : range_(range) {}
     AsCompletedRange* range_ = nullptr;

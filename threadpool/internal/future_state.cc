@@ -1,6 +1,8 @@
 #include "threadpool/internal/future_state.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <utility>
@@ -16,6 +18,17 @@ void ReportEscapedException(const char* where) {
     std::fprintf(stderr, "threadpool: exception in %s (not a std::exception)\n",
                  where);
   }
+}
+
+absl::Mutex& FutureStateBase::mu() const {
+  // A power of two comfortably above the number of threads that contend.
+  constexpr size_t kMutexes = 64;
+  // Never destroyed, so states may still be used during static destruction.
+  static absl::Mutex* const mutexes = new absl::Mutex[kMutexes];
+  // States are at least 16-byte aligned heap blocks; mix the address bits
+  // above that so neighbouring states use different mutexes.
+  const uintptr_t address = reinterpret_cast<uintptr_t>(this) >> 4;
+  return mutexes[(address * 0x9E3779B97F4A7C15u) >> 58];
 }
 
 bool FutureStateBase::Transition(Status from, Status to) {
@@ -43,7 +56,7 @@ void FutureStateBase::NotifyListeners() {
   {
     // Unlocking wakes the threads blocked in WaitUntil: absl::Mutex
     // re-evaluates their conditions on release.
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&mu());
     if (listeners_ == nullptr) return;
     callbacks.swap(listeners_->callbacks);
     for (Listener* waiter : listeners_->waiters) waiter->OnDone(this);
@@ -61,16 +74,16 @@ void FutureStateBase::NotifyListeners() {
 
 bool FutureStateBase::WaitUntil(absl::Time deadline) {
   if (done()) return true;
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&mu());
   word_.fetch_or(kHasListeners, std::memory_order_acq_rel);
-  return mu_.AwaitWithDeadline(absl::Condition(this, &FutureStateBase::done),
+  return mu().AwaitWithDeadline(absl::Condition(this, &FutureStateBase::done),
                                deadline);
 }
 
 void FutureStateBase::AddCallback(
     absl::AnyInvocable<void(FutureStateBase&) &&> callback) {
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&mu());
     const uint32_t word =
         word_.fetch_or(kHasListeners, std::memory_order_acq_rel);
     if ((word & kStatusMask) < kFinished) {
@@ -87,7 +100,7 @@ void FutureStateBase::AddCallback(
 }
 
 bool FutureStateBase::AddListener(Listener* listener) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&mu());
   const uint32_t word = word_.fetch_or(kHasListeners, std::memory_order_acq_rel);
   if ((word & kStatusMask) >= kFinished) return false;
   if (listeners_ == nullptr) listeners_ = std::make_unique<Listeners>();
@@ -96,7 +109,7 @@ bool FutureStateBase::AddListener(Listener* listener) {
 }
 
 void FutureStateBase::RemoveListener(Listener* listener) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&mu());
   if (listeners_ == nullptr) return;
   auto& waiters = listeners_->waiters;
   waiters.erase(std::remove(waiters.begin(), waiters.end(), listener),

@@ -12,10 +12,16 @@
 //
 // Anyone who must be told about completion (a blocked Result(), a done
 // callback, Wait, AsCompleted) first sets the HAS_LISTENERS bit in the same
-// word while holding `mu_`. The completing thread sees that bit in the value
-// its transition replaced and only then takes `mu_` to run callbacks and wake
-// waiters. Because both sides touch the same atomic word, either the listener
-// sees the completed status, or the completer sees the bit: no wakeup is lost.
+// word while holding the state's mutex. The completing thread sees that bit in
+// the value its transition replaced and only then takes the mutex to run
+// callbacks and wake waiters. Because both sides touch the same atomic word,
+// either the listener sees the completed status, or the completer sees the
+// bit: no wakeup is lost.
+//
+// The mutex is only needed on that slow path, so states do not own one: they
+// share a fixed array of mutexes, picked by the state's address. This keeps a
+// state small, and keeps absl::Mutex's debug-build deadlock detector (which
+// tracks every mutex it has seen) from tracking a million of them.
 
 #ifndef THREADPOOL_INTERNAL_FUTURE_STATE_H_
 #define THREADPOOL_INTERNAL_FUTURE_STATE_H_
@@ -29,6 +35,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -88,8 +95,10 @@ class FutureStateBase {
   // status). Meaningful once done() is true.
   bool failed() const { return failed_; }
 
-  // Runs the task if it is still pending (worker side); true if it ran.
-  virtual bool Run() = 0;
+  // Runs the task if it is still pending (worker side). If it ran,
+  // `before_publish` is called after the task's code returned and before
+  // its result becomes visible to anyone.
+  virtual void Run(absl::FunctionRef<void()> before_publish) = 0;
   // Resolves a pending task without running it: cancelled if `why` is a
   // cancellation, otherwise finished with `why` as its error.
   virtual void Abandon(const absl::Status& why) = 0;
@@ -117,8 +126,9 @@ class FutureStateBase {
   // RUNNING -> FINISHED, after the result was stored with `failed` set.
   void Finish(bool failed);
 
-  // Guards the result against concurrent readers (see FutureState).
-  absl::Mutex mu_;
+  // Guards the listeners, and the result against concurrent readers (see
+  // FutureState).
+  absl::Mutex& mu() const;
 
  private:
   static constexpr uint32_t kStatusMask = 3;
@@ -138,24 +148,24 @@ class FutureStateBase {
   std::atomic<int32_t> refs_{1};
   // Written once, before the release transition to FINISHED.
   bool failed_ = false;
-  std::unique_ptr<Listeners> listeners_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Listeners> listeners_ ABSL_GUARDED_BY(mu());
 };
 
 // The typed part: the task's outcome. The worker writes `result_` before
 // publishing FINISHED (release), and readers read it after observing done()
-// (acquire); readers additionally hold `mu_` so that one reader moving the
+// (acquire); readers additionally hold mu() so that one reader moving the
 // value out cannot race another reading it.
 template <typename T>
 class FutureState : public FutureStateBase {
  public:
   ResultOr<T> CopyResult() {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&mu());
     if (taken_) return TakenError();
     return result_;
   }
 
   ResultOr<T> TakeResult() {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&mu());
     if (taken_) return TakenError();
     if constexpr (std::is_void_v<T>) {
       return result_;
@@ -167,7 +177,7 @@ class FutureState : public FutureStateBase {
   }
 
   absl::Status ErrorStatus() {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&mu());
     if constexpr (std::is_void_v<T>) {
       return result_;
     } else {
@@ -198,7 +208,7 @@ class FutureState : public FutureStateBase {
   }
 
   ResultOr<T> result_;
-  bool taken_ ABSL_GUARDED_BY(mu_) = false;
+  bool taken_ ABSL_GUARDED_BY(mu()) = false;
 };
 
 }  // namespace internal

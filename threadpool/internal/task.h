@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "threadpool/internal/future_state.h"
@@ -59,22 +60,33 @@ ResultOr<T> InvokeCapturingErrors(Fn&& fn) {
   }
 }
 
+// True for a null function pointer and an empty std::function or
+// AnyInvocable: callables that cannot be called.
+template <typename F>
+bool IsEmptyCallable(const F& fn) {
+  if constexpr (requires { fn == nullptr; }) {
+    return fn == nullptr;
+  } else {
+    return false;
+  }
+}
+
 template <typename T, typename Fn>
 class TaskState final : public FutureState<T> {
  public:
   explicit TaskState(Fn fn) : fn_(std::move(fn)) {}
 
-  bool Run() override {
+  void Run(absl::FunctionRef<void()> before_publish) override {
     // The callable is destroyed as soon as it is no longer needed, so the
     // resources it captured are not kept alive by an unread future.
     if (!this->SetRunning()) {
       fn_.reset();
-      return false;
+      return;
     }
     ResultOr<T> result = InvokeCapturingErrors<T>(std::move(*fn_));
     fn_.reset();
+    before_publish();
     this->SetResult(std::move(result));
-    return true;
   }
 
  private:
@@ -103,19 +115,25 @@ class Task {
     if (state_ != nullptr) state_->Unref();
   }
 
-  // Runs the task unless its future was cancelled; true if it ran. An
-  // exception escaping a scheduled task has no future to go to and is
-  // reported on stderr.
-  bool Run() && {
-    if (state_ != nullptr) return state_->Run();
+  // Runs the task unless its future was cancelled (see
+  // FutureStateBase::Run). An exception escaping a scheduled task has no
+  // future to go to and is reported on stderr.
+  void Run(absl::FunctionRef<void()> before_publish) && {
+    if (state_ != nullptr) {
+      state_->Run(before_publish);
+      return;
+    }
     try {
       std::move(fn_)();
     } catch (...) {
       ReportEscapedException("a scheduled task");
     }
     fn_ = nullptr;
-    return true;
+    before_publish();
   }
+
+  // The future's state, or nullptr for a scheduled task.
+  FutureStateBase* future_state() const { return state_; }
 
   // Resolves the task without running it (see FutureStateBase::Abandon). A
   // scheduled task is dropped.

@@ -1,0 +1,49 @@
+// An echo server on asyncio_like streams: every connection gets back what it
+// sends, each connection served by a task of its own.
+//
+//   bazel run //asyncio_like/examples:echo_server -- --port=8888
+//   bazel run //asyncio_like/examples:echo_client -- --port=8888 --message=hi
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "asyncio_like/echo_server.h"
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/stream.h"
+
+ABSL_FLAG(int, port, 8888, "TCP port to listen on (0: any free port)");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
+
+namespace {
+
+using asyncio_like::Server;
+using asyncio_like::Task;
+
+Task<absl::Status> Serve(std::string host, uint16_t port) {
+  absl::StatusOr<Server> server =
+      asyncio_like::StartServer(asyncio_like::EchoConnection, host, port);
+  if (!server.ok()) co_return server.status();
+  std::printf("Serving on %s:%u\n", host.c_str(), server->port());
+  std::fflush(stdout);
+  co_await server->ServeForever();
+  co_return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const int port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535) {
+    std::fprintf(stderr, "--port must be in 0..65535\n");
+    return 2;
+  }
+  absl::StatusOr<absl::Status> result =
+      asyncio_like::Run(Serve(absl::GetFlag(FLAGS_host), static_cast<uint16_t>(port)));
+  const absl::Status status = result.ok() ? *result : result.status();
+  if (!status.ok()) {
+    std::fprintf(stderr, "echo_server: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

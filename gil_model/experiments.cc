@@ -1,0 +1,592 @@
+// The GIL model against the machine's own CPython, side by side.
+//
+//   tools/bazel run -c opt //gil_model:experiments
+//
+// Each experiment runs on the model and, in the same run, as the equivalent
+// pure-Python program (python/*.py, standard library only) under `python3`
+// from PATH, and prints both with their ratio. Without python3 the CPython
+// columns say so and the model's columns are still printed.
+//
+// 1. CPU-bound: a countdown of N units, twice in a row and then in two
+//    threads, under each policy. CPython's GIL gives no speed-up; free
+//    threading gives about 2x on 2 cores; the tick-based GIL thrashes.
+// 2. Convoy: a server thread echoes 64-byte requests on loopback, with and
+//    without a CPU-bound thread beside it, at switch intervals 0.5, 5 and
+//    50 ms. A client in another process (convoy_client) measures the round
+//    trips. The server makes two blocking calls per request (recv, send),
+//    each of which releases the GIL, and has to wait for it after each.
+// 3. I/O overlap: N threads that each block once; with the GIL released
+//    around the block, the wall time is about one wait, not N.
+//
+// Calibration: one bytecode unit should cost what CPython spends between two
+// eval-breaker checks. Experiment 1 first measures exactly that on CPython:
+// the CPU time of one countdown iteration (`while n > 0: n -= 1` checks the
+// breaker once per iteration; CPU time, because on a shared machine the wall
+// clock also counts time the process was not running). The model then uses
+// it as its unit cost for all three experiments; without python3 it keeps its
+// default of 25 ns.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gil_model/gil.h"
+#include "gil_model/subprocess.h"
+#include "tools/cpp/runfiles/runfiles.h"
+
+namespace gil_model {
+namespace {
+
+using KeyValues = std::map<std::string, double, std::less<>>;
+
+// The workspace name under which Bazel lays out this package's runfiles.
+constexpr absl::string_view kWorkspace = "python_concurrency_models";
+
+constexpr int64_t kCountdownUnits = 3'000'000;
+// Each column is the best of this many rounds: the machine may be shared.
+constexpr int kCountdownRounds = 5;
+// Bytecode between the recv and the send of one request in the Python server
+// (`if not data`, the call to sendall, the loop's backward jump): about three
+// eval-breaker checks.
+constexpr int64_t kUnitsPerRequest = 3;
+constexpr int kIoThreads = 8;
+constexpr absl::Duration kIoWait = absl::Milliseconds(100);
+
+struct Files {
+  std::string countdown_py;
+  std::string convoy_server_py;
+  std::string io_overlap_py;
+  std::string convoy_client;
+};
+
+absl::StatusOr<Files> LocateFiles(const char* argv0) {
+  std::string error;
+  std::unique_ptr<bazel::tools::cpp::runfiles::Runfiles> runfiles(
+      bazel::tools::cpp::runfiles::Runfiles::Create(argv0, &error));
+  if (runfiles == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot find the runfiles (run with `bazel run`): ", error));
+  }
+  auto locate = [&](absl::string_view path) {
+    return runfiles->Rlocation(absl::StrCat(kWorkspace, "/gil_model/", path));
+  };
+  Files files{locate("python/countdown.py"), locate("python/convoy_server.py"),
+              locate("python/io_overlap.py"), locate("convoy_client")};
+  for (const std::string& path : {files.countdown_py, files.convoy_server_py,
+                                  files.io_overlap_py, files.convoy_client}) {
+    if (path.empty() || access(path.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("missing runfile ", path, " (run with `bazel run`)"));
+    }
+  }
+  return files;
+}
+
+// "a=1.5 b=2" -> {a: 1.5, b: 2}.
+absl::StatusOr<KeyValues> ParseKeyValues(absl::string_view line) {
+  KeyValues values;
+  for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(field, absl::MaxSplits('=', 1));
+    double value = 0;
+    if (!absl::SimpleAtod(kv.second, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot parse \"", field, "\" in \"", line, "\""));
+    }
+    values[std::string(kv.first)] = value;
+  }
+  return values;
+}
+
+absl::StatusOr<KeyValues> RunAndParse(const std::vector<std::string>& argv) {
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(argv);
+  if (!process.ok()) return process.status();
+  absl::StatusOr<std::string> out = (*process)->Finish();
+  if (!out.ok()) return out.status();
+  return ParseKeyValues(absl::StripTrailingAsciiWhitespace(*out));
+}
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+std::unique_ptr<Gil> MakeGil(
+    GilPolicy policy, absl::Duration unit_cost,
+    absl::Duration switch_interval = absl::Milliseconds(5)) {
+  GilOptions options;
+  options.policy = policy;
+  options.unit_cost = unit_cost;
+  options.switch_interval = switch_interval;
+  return std::move(Gil::Create(options)).value();
+}
+
+InterpreterThread Attach(Gil& gil, absl::string_view name) {
+  return std::move(InterpreterThread::Attach(gil, name)).value();
+}
+
+// --- The machine and its python3 ---
+
+std::string CpuModel() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (absl::StartsWith(line, "model name")) {
+      return std::string(
+          absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
+    }
+  }
+  return "unknown CPU";
+}
+
+std::string LoadAverage() {
+  std::ifstream loadavg("/proc/loadavg");
+  std::string one, five, fifteen;
+  loadavg >> one >> five >> fifteen;
+  return absl::StrCat(one, " ", five, " ", fifteen);
+}
+
+// The version of python3 on PATH, or an explanation of why there is none.
+absl::StatusOr<std::string> PythonVersion() {
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
+      {"python3", "-c", "import sys; print(sys.version.split()[0])"});
+  if (!process.ok()) return process.status();
+  absl::StatusOr<std::string> out = (*process)->Finish();
+  if (!out.ok()) return out.status();
+  return std::string(absl::StripAsciiWhitespace(*out));
+}
+
+// --- Experiment 1: CPU-bound countdown ---
+
+struct CountdownTimes {
+  double sequential_s = 0;
+  double threaded_s = 0;
+  int64_t switches = -1;  // GIL hand-overs in the threaded run; -1: n/a
+};
+
+// One run of each column on the model.
+CountdownTimes ModelCountdown(GilPolicy policy, absl::Duration unit_cost) {
+  CountdownTimes times;
+  {
+    std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
+    const absl::Time start = absl::Now();
+    InterpreterThread py = Attach(*gil, "main");
+    py.RunBytecode(kCountdownUnits).IgnoreError();
+    py.RunBytecode(kCountdownUnits).IgnoreError();
+    times.sequential_s = Seconds(absl::Now() - start);
+  }
+  std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&gil] {
+      InterpreterThread py = Attach(*gil, "countdown");
+      py.RunBytecode(kCountdownUnits).IgnoreError();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  times.threaded_s = Seconds(absl::Now() - start);
+  times.switches = gil->Stats().switches;
+  return times;
+}
+
+// One run of each column on CPython.
+absl::StatusOr<CountdownTimes> CPythonCountdown(const Files& files) {
+  absl::StatusOr<KeyValues> out =
+      RunAndParse({"python3", files.countdown_py, absl::StrCat(kCountdownUnits),
+                   /*repeats=*/"1"});
+  if (!out.ok()) return out.status();
+  return CountdownTimes{(*out)["sequential_s"], (*out)["threaded_s"], -1};
+}
+
+void KeepBest(CountdownTimes& best, const CountdownTimes& run) {
+  best.sequential_s = std::min(best.sequential_s, run.sequential_s);
+  if (run.threaded_s < best.threaded_s) {
+    best.threaded_s = run.threaded_s;
+    best.switches = run.switches;
+  }
+}
+
+void PrintCountdownRow(absl::string_view who, const CountdownTimes& t) {
+  absl::PrintF("| %-26s | %8.3f s | %8.3f s | %6.2fx | %8s |\n", who,
+               t.sequential_s, t.threaded_s, t.sequential_s / t.threaded_s,
+               t.switches < 0 ? "-" : absl::StrCat(t.switches));
+}
+
+// Returns the unit cost for the other experiments.
+absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
+  absl::PrintF(
+      "\n## 1. CPU-bound: countdown of %d iterations, twice in a row vs. in "
+      "two threads (best of %d interleaved rounds)\n\n",
+      kCountdownUnits, kCountdownRounds);
+  absl::Duration unit_cost = absl::Nanoseconds(25);
+  bool calibrated = false;
+  if (have_python) {
+    absl::StatusOr<KeyValues> out =
+        RunAndParse({"python3", files.countdown_py,
+                     absl::StrCat(kCountdownUnits), /*repeats=*/"3"});
+    if (out.ok()) {
+      unit_cost = absl::Nanoseconds((*out)["ns_per_iteration"]);
+      calibrated = true;
+    } else {
+      absl::PrintF("CPython calibration run failed: %s\n\n",
+                   out.status().ToString());
+    }
+  }
+  absl::PrintF(
+      "Model unit cost: %s (%s), %d multiply-add steps of %.3f ns.\n\n",
+      absl::FormatDuration(unit_cost),
+      calibrated ? "CPython's countdown iteration, measured just now"
+                 : "default; no CPython measurement",
+      BytecodeWork(unit_cost).steps_per_unit(),
+      BytecodeWork::StepNanoseconds());
+
+  // Rounds alternate between CPython and the model's policies, and each
+  // column keeps its best round, so that a busy spell on a shared machine
+  // does not land on one side only.
+  constexpr GilPolicy kPolicies[] = {GilPolicy::kNewGil, GilPolicy::kTickBased,
+                                     GilPolicy::kFreeThreaded};
+  const CountdownTimes worst{1e9, 1e9, -1};
+  CountdownTimes model[3] = {worst, worst, worst};
+  CountdownTimes cpython = worst;
+  absl::Status cpython_status =
+      have_python ? absl::OkStatus() : absl::NotFoundError("python3 not found");
+  for (int round = 0; round < kCountdownRounds; ++round) {
+    if (cpython_status.ok()) {
+      absl::StatusOr<CountdownTimes> run = CPythonCountdown(files);
+      cpython_status = run.status();
+      if (run.ok()) KeepBest(cpython, *run);
+    }
+    for (int p = 0; p < 3; ++p) {
+      KeepBest(model[p], ModelCountdown(kPolicies[p], unit_cost));
+    }
+  }
+  if (have_python && !cpython_status.ok()) {
+    absl::PrintF("CPython run failed: %s\n\n", cpython_status.ToString());
+  }
+
+  absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "", "sequential",
+               "2 threads", "speed-up", "switches");
+  absl::PrintF("|%s|%s|%s|%s|%s|\n", std::string(28, '-'), std::string(12, '-'),
+               std::string(12, '-'), std::string(9, '-'), std::string(10, '-'));
+  for (int p = 0; p < 3; ++p) {
+    PrintCountdownRow(absl::StrCat("model ", GilPolicyName(kPolicies[p])),
+                      model[p]);
+  }
+  const CountdownTimes& model_new = model[0];
+  if (have_python && cpython_status.ok()) {
+    PrintCountdownRow("CPython (its GIL)", cpython);
+    absl::PrintF(
+        "\nmodel new-gil / CPython: sequential %.2f, 2 threads %.2f, "
+        "speed-up %.2f\n",
+        model_new.sequential_s / cpython.sequential_s,
+        model_new.threaded_s / cpython.threaded_s,
+        (model_new.sequential_s / model_new.threaded_s) /
+            (cpython.sequential_s / cpython.threaded_s));
+  } else {
+    absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "CPython (its GIL)",
+                 "n/a", "n/a", "n/a", "-");
+  }
+  return unit_cost;
+}
+
+// --- Experiment 2: convoy ---
+
+// The client's think time between requests: two switch intervals and 1 ms.
+// It must exceed the time a woken thread needs to run, or the server thread
+// re-takes the GIL before the CPU thread ever gets it and there is no convoy.
+// And with more than two intervals the server is always back in recv(), with
+// the GIL released, when the next request arrives: every round trip then
+// measures one GIL re-acquisition after I/O, not a race between the
+// re-acquisition after the previous send() and the next request.
+absl::Duration ClientPause(absl::Duration interval) {
+  return 2 * interval + absl::Milliseconds(1);
+}
+
+// The client's limits: enough requests for a stable median, a few seconds at
+// most per configuration.
+std::vector<std::string> ClientCommand(const Files& files, int port,
+                                       absl::Duration interval, bool with_cpu) {
+  const double max_seconds =
+      with_cpu ? std::max(1.0, 60 * Seconds(interval)) : 0.5;
+  return {files.convoy_client, absl::StrCat(port), "1000",
+          absl::StrCat(max_seconds),
+          absl::StrCat(absl::ToInt64Microseconds(ClientPause(interval)))};
+}
+
+absl::Status SendAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::InternalError("send failed");
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// The model's echo server: the same structure as python/convoy_server.py.
+absl::StatusOr<KeyValues> ModelConvoy(const Files& files,
+                                      absl::Duration unit_cost,
+                                      absl::Duration interval, bool with_cpu,
+                                      GilStats& stats) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return absl::InternalError("socket failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+          0 ||
+      listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) !=
+          0) {
+    close(listener);
+    return absl::InternalError("cannot listen on loopback");
+  }
+
+  std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil, unit_cost, interval);
+  std::atomic<bool> stop{false};
+  absl::Notification cpu_running;
+  std::thread cpu;
+  if (with_cpu) {
+    cpu = std::thread([&] {
+      InterpreterThread py = Attach(*gil, "cpu");
+      cpu_running.Notify();
+      while (!stop.load(std::memory_order_relaxed)) {
+        py.RunBytecode(1000).IgnoreError();
+      }
+    });
+    cpu_running.WaitForNotification();
+  }
+
+  absl::StatusOr<std::unique_ptr<Subprocess>> client = Subprocess::Start(
+      ClientCommand(files, ntohs(address.sin_port), interval, with_cpu));
+  absl::Status served = client.status();
+  if (served.ok()) {
+    InterpreterThread py = Attach(*gil, "server");
+    int conn = -1;
+    {
+      AllowThreads blocking(py);
+      pollfd readable = {listener, POLLIN, 0};
+      if (poll(&readable, 1, 30'000) == 1)
+        conn = accept(listener, nullptr, nullptr);
+    }
+    if (conn < 0) {
+      served = absl::InternalError("the client did not connect");
+    } else {
+      const int one = 1;
+      setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      char buffer[64];
+      while (served.ok()) {
+        ssize_t n;
+        {
+          AllowThreads blocking(py);
+          do {
+            n = recv(conn, buffer, sizeof(buffer), 0);
+          } while (n < 0 && errno == EINTR);
+        }
+        if (n <= 0) break;
+        served = py.RunBytecode(kUnitsPerRequest);
+        if (!served.ok()) break;
+        AllowThreads blocking(py);
+        served = SendAll(conn, buffer, static_cast<size_t>(n));
+      }
+      close(conn);
+    }
+  }
+  close(listener);
+  stop.store(true);
+  if (cpu.joinable()) cpu.join();
+  stats = gil->Stats();
+  if (!served.ok()) return served;
+  absl::StatusOr<std::string> out = (*client)->Finish();
+  if (!out.ok()) return out.status();
+  return ParseKeyValues(absl::StripTrailingAsciiWhitespace(*out));
+}
+
+absl::StatusOr<KeyValues> PythonConvoy(const Files& files,
+                                       absl::Duration interval, bool with_cpu) {
+  absl::StatusOr<std::unique_ptr<Subprocess>> server =
+      Subprocess::Start({"python3", files.convoy_server_py,
+                         absl::StrCat(absl::ToDoubleMilliseconds(interval)),
+                         with_cpu ? "cpu" : "nocpu"});
+  if (!server.ok()) return server.status();
+  absl::StatusOr<std::string> line = (*server)->ReadLine(absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  absl::StatusOr<KeyValues> port = ParseKeyValues(*line);
+  if (!port.ok()) return port.status();
+  absl::StatusOr<KeyValues> latency = RunAndParse(ClientCommand(
+      files, static_cast<int>((*port)["port"]), interval, with_cpu));
+  if (!latency.ok()) return latency.status();
+  if (absl::StatusOr<std::string> rest = (*server)->Finish(); !rest.ok()) {
+    return rest.status();
+  }
+  return latency;
+}
+
+std::string Micros(double us) {
+  return us >= 10000 ? absl::StrFormat("%.1f ms", us / 1000)
+                     : absl::StrFormat("%.0f us", us);
+}
+
+void ExperimentConvoy(const Files& files, bool have_python,
+                      absl::Duration unit_cost) {
+  absl::PrintF(
+      "\n## 2. Convoy: loopback echo of 64-byte requests, round trip measured "
+      "by a client process (pause between requests: 2 intervals + 1 ms)\n\n");
+  absl::PrintF("| %8s | %3s | %-20s | %-20s | %13s | %-26s |\n", "interval",
+               "CPU", "model p50 (p90)", "CPython p50 (p90)", "model/CPython",
+               "model: requests, drops");
+  absl::PrintF("|%s|%s|%s|%s|%s|%s|\n", std::string(10, '-'),
+               std::string(5, '-'), std::string(22, '-'), std::string(22, '-'),
+               std::string(15, '-'), std::string(28, '-'));
+  for (absl::Duration interval :
+       {absl::Microseconds(500), absl::Milliseconds(5),
+        absl::Milliseconds(50)}) {
+    for (bool with_cpu : {false, true}) {
+      GilStats stats;
+      absl::StatusOr<KeyValues> model =
+          ModelConvoy(files, unit_cost, interval, with_cpu, stats);
+      absl::StatusOr<KeyValues> cpython =
+          have_python ? PythonConvoy(files, interval, with_cpu)
+                      : absl::StatusOr<KeyValues>(
+                            absl::NotFoundError("python3 not available"));
+      auto cell = [](const absl::StatusOr<KeyValues>& r) {
+        if (!r.ok()) return std::string("n/a");
+        return absl::StrCat(Micros(r->at("p50_us")), " (",
+                            Micros(r->at("p90_us")), ")");
+      };
+      std::string ratio = "n/a";
+      if (model.ok() && cpython.ok()) {
+        ratio = absl::StrFormat("%.2f",
+                                model->at("p50_us") / cpython->at("p50_us"));
+      }
+      absl::PrintF("| %8s | %3s | %-20s | %-20s | %13s | %-26s |\n",
+                   absl::FormatDuration(interval), with_cpu ? "yes" : "no",
+                   cell(model), cell(cpython), ratio,
+                   model.ok() ? absl::StrFormat("%.0f, %d requests, %d forced",
+                                                model->at("requests"),
+                                                stats.drop_requests,
+                                                stats.forced_switches)
+                              : "");
+      if (!model.ok())
+        absl::PrintF("  model failed: %s\n", model.status().ToString());
+      if (have_python && !cpython.ok()) {
+        absl::PrintF("  CPython failed: %s\n", cpython.status().ToString());
+      }
+    }
+  }
+}
+
+// --- Experiment 3: I/O overlap ---
+
+// Each thread runs a little bytecode, blocks for kIoWait (with the GIL
+// released, or held as by a C extension that forgets
+// Py_BEGIN_ALLOW_THREADS), then runs a little more.
+double ModelIoOverlap(GilPolicy policy, absl::Duration unit_cost,
+                      bool release) {
+  std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kIoThreads; ++t) {
+    threads.emplace_back([&gil, release] {
+      InterpreterThread py = Attach(*gil, "io");
+      py.RunBytecode(1000).IgnoreError();
+      if (release) {
+        AllowThreads blocking(py);
+        absl::SleepFor(kIoWait);
+      } else {
+        absl::SleepFor(kIoWait);
+      }
+      py.RunBytecode(1000).IgnoreError();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return Seconds(absl::Now() - start);
+}
+
+void ExperimentIoOverlap(const Files& files, bool have_python,
+                         absl::Duration unit_cost) {
+  absl::PrintF("\n## 3. I/O overlap: %d threads each block once for %s\n\n",
+               kIoThreads, absl::FormatDuration(kIoWait));
+  absl::PrintF("| %-44s | %9s | %11s |\n", "", "wall", "wall / wait");
+  absl::PrintF("|%s|%s|%s|\n", std::string(46, '-'), std::string(11, '-'),
+               std::string(13, '-'));
+  auto row = [](absl::string_view who, double wall_s) {
+    absl::PrintF("| %-44s | %7.3f s | %10.2fx |\n", who, wall_s,
+                 wall_s / Seconds(kIoWait));
+  };
+  for (GilPolicy policy :
+       {GilPolicy::kNewGil, GilPolicy::kTickBased, GilPolicy::kFreeThreaded}) {
+    row(absl::StrCat("model ", GilPolicyName(policy), ", GIL released"),
+        ModelIoOverlap(policy, unit_cost, /*release=*/true));
+  }
+  row("model new-gil, GIL held while blocked",
+      ModelIoOverlap(GilPolicy::kNewGil, unit_cost, /*release=*/false));
+  if (!have_python) {
+    absl::PrintF("| %-44s | %9s | %11s |\n", "CPython time.sleep", "n/a",
+                 "n/a");
+    return;
+  }
+  absl::StatusOr<KeyValues> cpython =
+      RunAndParse({"python3", files.io_overlap_py, absl::StrCat(kIoThreads),
+                   absl::StrCat(absl::ToDoubleMilliseconds(kIoWait))});
+  if (cpython.ok()) {
+    row("CPython time.sleep (releases the GIL)", (*cpython)["wall_s"]);
+  } else {
+    absl::PrintF("CPython run failed: %s\n", cpython.status().ToString());
+  }
+}
+
+int Main(int argc, char** argv) {
+  (void)argc;
+  absl::StatusOr<Files> files = LocateFiles(argv[0]);
+  if (!files.ok()) {
+    absl::FPrintF(stderr, "experiments: %s\n", files.status().ToString());
+    return 1;
+  }
+  absl::PrintF("# GIL model vs. CPython\n\n");
+  absl::PrintF("Machine: %d CPUs, %s; load average at start: %s\n",
+               std::thread::hardware_concurrency(), CpuModel(), LoadAverage());
+  absl::StatusOr<std::string> python = PythonVersion();
+  if (python.ok()) {
+    absl::PrintF("CPython: python3 %s from PATH\n", *python);
+  } else {
+    absl::PrintF(
+        "CPython: NOT AVAILABLE (%s); the CPython columns are left empty and "
+        "only the model runs.\n",
+        python.status().ToString());
+  }
+  const bool have_python = python.ok();
+  const absl::Duration unit_cost = ExperimentCpuBound(*files, have_python);
+  ExperimentConvoy(*files, have_python, unit_cost);
+  ExperimentIoOverlap(*files, have_python, unit_cost);
+  return 0;
+}
+
+}  // namespace
+}  // namespace gil_model
+
+int main(int argc, char** argv) { return gil_model::Main(argc, argv); }
