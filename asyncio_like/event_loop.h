@@ -25,7 +25,7 @@
 //      queue).
 //   3. Move the timers whose deadline has passed to the ready queue, in
 //      deadline order, FIFO among equal deadlines.
-//   4. Run the tasks that were ready when this step began, FIFO; tasks they
+//   4. Run the tasks that were ready when this pass began, FIFO; tasks they
 //      wake run on the next pass.
 //
 // The loop's figures (stats()) are readable at any time on the loop thread:

@@ -41,6 +41,29 @@ TEST(EventLoopTest, RunCreatesALoopAndReturnsTheResult) {
   EXPECT_EQ(*result, 5);
 }
 
+Task<void> DetachedSleeper(std::string* how) {
+  try {
+    co_await Sleep(absl::Hours(1));
+    *how = "woke";
+  } catch (const CancelledError&) {
+    *how = "cancelled";
+    throw;
+  }
+}
+
+// asyncio.run cancels the tasks main left behind and waits for them; a
+// detached one frees itself when it finishes.
+TEST(EventLoopTest, RunCancelsLeftoverTasks) {
+  std::string how;
+  absl::Status status = asyncio_like::Run([](std::string* how) -> Task<void> {
+    CreateTask(DetachedSleeper(how));
+    co_await Sleep(absl::Milliseconds(1));
+  }(&how));
+  if (absl::IsUnavailable(status)) GTEST_SKIP() << status;
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(how, "cancelled");
+}
+
 Task<std::unique_ptr<int>> MoveOnly(int v) {
   co_await Sleep(absl::ZeroDuration());
   co_return std::make_unique<int>(v);
@@ -406,6 +429,13 @@ TEST(EventLoopTest, CallSoonRunsCallbacksInOrderWithTasks) {
   }(loop.get(), &order));
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EventLoopTest, BadRingSizeIsAnError) {
+  LoopOptions options;
+  options.ring_entries = 0;
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(loop.status())) << loop.status();
 }
 
 TEST(EventLoopTest, CreateTaskOutsideALoopThrows) {

@@ -183,6 +183,21 @@ TEST(GatherTest, ACancelledChildIsTheGathersError) {
   // The awaiting task itself was not cancelled: it went on normally.
 }
 
+TEST(GatherTest, CancelAfterCompletionHasNoEffect) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<std::string> log;
+  auto result = loop->RunUntilComplete([](std::vector<std::string>* log) -> Task<int> {
+    Task<std::tuple<int, int>> gather =
+        CreateTask(Gather(Logged(log, 1, absl::ZeroDuration()), Logged(log, 2, absl::ZeroDuration())));
+    auto [a, b] = co_await gather;
+    EXPECT_FALSE(gather.Cancel());
+    EXPECT_FALSE(gather.cancelled());
+    co_return a + b;
+  }(&log));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 3);
+}
+
 TEST(GatherTest, GathersTasksThatAlreadyFinished) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   std::vector<std::string> log;

@@ -1,5 +1,6 @@
 #include "asyncio_like/timeout.h"
 
+#include <stdexcept>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -49,6 +50,52 @@ TEST(WaitForTest, DeadlineCancelsTheBodyAndRaisesTimeoutError) {
   }(&how));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, "timeout");
+  EXPECT_EQ(how, "cancelled");
+}
+
+TEST(WaitForTest, ErrorsOfTheBodyPropagate) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto result = loop->RunUntilComplete([]() -> Task<std::string> {
+    try {
+      co_await WaitFor([]() -> Task<int> {
+        co_await Sleep(absl::Milliseconds(1));
+        throw std::runtime_error("body failed");
+      }(), absl::Hours(1));
+    } catch (const std::runtime_error& e) {
+      co_return e.what();
+    }
+    co_return "no error";
+  }());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "body failed");
+}
+
+TEST(WaitForTest, CancellingTheAwaitedTaskIsACancellation) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::string how;
+  auto result = loop->RunUntilComplete([](std::string* how) -> Task<std::string> {
+    Task<int> task = CreateTask(SleepRecording(absl::Hours(1), how));
+    Task<int> waiter = CreateTask([](Task<int>* task) -> Task<int> {
+      co_return co_await WaitFor(std::move(*task), absl::Hours(1));
+    }(&task));
+    co_await Sleep(absl::Milliseconds(1));
+    // `task` was moved into WaitFor; cancel it through the waiter twice,
+    // and once more after it finished.
+    EXPECT_TRUE(waiter.Cancel());
+    EXPECT_TRUE(waiter.Cancel());
+    std::string out;
+    try {
+      co_await waiter;
+    } catch (const CancelledError&) {
+      out = "cancelled";
+    } catch (const TimeoutError&) {
+      out = "timeout";
+    }
+    EXPECT_FALSE(waiter.Cancel());
+    co_return out;
+  }(&how));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "cancelled");
   EXPECT_EQ(how, "cancelled");
 }
 

@@ -16,6 +16,10 @@
 namespace asyncio_like {
 
 absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
+  if (entries == 0 || entries > 32768) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "io_uring ring size must be between 1 and 32768 entries, got ", entries));
+  }
   std::unique_ptr<Uring> uring(new Uring());
   // One thread submits and reaps, so the kernel may run completion work
   // only when that thread enters (DEFER_TASKRUN) and skip interrupting it

@@ -65,7 +65,8 @@ class Uring {
  public:
   // Sets the ring up with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN |
   // COOP_TASKRUN where the kernel has them, plain otherwise. Returns
-  // Unavailable if io_uring is disabled or blocked (ENOSYS, EPERM).
+  // Unavailable if io_uring is disabled or blocked (ENOSYS, EPERM), and
+  // InvalidArgument unless 1 <= entries <= 32768.
   static absl::StatusOr<std::unique_ptr<Uring>> Create(unsigned entries);
 
   Uring(const Uring&) = delete;
