@@ -25,6 +25,7 @@
 #include "gil_model/bytecode_work.h"
 #include "harness/adapters.h"
 #include "harness/measure.h"
+#include "harness/python_thread.h"
 #include "harness/stack_view.h"
 
 namespace harness {
@@ -130,7 +131,7 @@ Task<void> CpuTask(int64_t units, bool native) {
   if (native) {
     HashBytes(units);
   } else {
-    Bytecode().Run(units);
+    RunPureWork(Bytecode(), units);
   }
   co_return;
 }
@@ -139,7 +140,7 @@ Task<absl::StatusOr<Metrics>> RunCpu(Params p, bool native) {
   int64_t tasks = p.at("tasks");
   absl::Duration work = absl::Milliseconds(p.at("work_ms"));
   int64_t units = native ? CalibrateUnits(work, [](int64_t b) { HashBytes(b); })
-                         : CalibrateUnits(work, [](int64_t u) { Bytecode().Run(u); });
+                         : CalibrateUnits(work, [](int64_t u) { RunPureWork(Bytecode(), u); });
   absl::Time start = absl::Now();
   for (int64_t i = 0; i < tasks; ++i) co_await CpuTask(units, native);
   double sequential = absl::ToDoubleSeconds(absl::Now() - start);
@@ -169,14 +170,14 @@ Task<std::vector<double>> ProbeLags(int64_t count) {
 // the loop can run anything else.
 Task<void> SlicedCpuTask(int64_t slice_units, const bool& running) {
   while (running) {
-    Bytecode().Run(slice_units);
+    RunPureWork(Bytecode(), slice_units);
     co_await Sleep(absl::ZeroDuration());
   }
 }
 
 Task<absl::StatusOr<Metrics>> RunMixed(Params p) {
   int64_t slice = CalibrateUnits(absl::Milliseconds(p.at("slice_ms")),
-                                 [](int64_t u) { Bytecode().Run(u); });
+                                 [](int64_t u) { RunPureWork(Bytecode(), u); });
   std::vector<double> idle = co_await ProbeLags(p.at("probes"));
   bool running = true;
   Task<void> cpu = CreateTask(SlicedCpuTask(slice, running));

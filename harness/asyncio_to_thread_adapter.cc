@@ -115,7 +115,7 @@ Task<absl::StatusOr<Metrics>> RunCpu(OffloadRuntime& rt, Params p, bool native) 
   absl::Duration work = absl::Milliseconds(p.at("work_ms"));
   const gil_model::BytecodeWork& bytecode = rt.bytecode();
   int64_t units = native ? CalibrateUnits(work, [](int64_t b) { HashBytes(b); })
-                         : CalibrateUnits(work, [&](int64_t u) { bytecode.Run(u); });
+                         : CalibrateUnits(work, [&](int64_t u) { RunPureWork(bytecode, u); });
   auto cpu_work = [units, native]() -> absl::Status {
     HoldGil python;
     if (!native) return python.thread().RunBytecode(units);
@@ -157,7 +157,7 @@ Task<std::vector<double>> ProbeLags(int64_t count) {
 Task<absl::StatusOr<Metrics>> RunMixed(OffloadRuntime& rt, Params p) {
   const gil_model::BytecodeWork& bytecode = rt.bytecode();
   int64_t slice = CalibrateUnits(absl::Milliseconds(p.at("slice_ms")),
-                                 [&](int64_t u) { bytecode.Run(u); });
+                                 [&](int64_t u) { RunPureWork(bytecode, u); });
   std::vector<double> idle = co_await ProbeLags(p.at("probes"));
   auto running = std::make_shared<std::atomic<bool>>(true);
   Task<absl::Status> cpu = CreateTask(RunInExecutor(

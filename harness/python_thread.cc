@@ -49,6 +49,11 @@ gil_model::InterpreterThread* AttachedThreadOrNull() {
   return attached.has_value() ? &*attached : nullptr;
 }
 
+void RunPureWork(const gil_model::BytecodeWork& work, int64_t units) {
+  thread_local uint64_t chain = 1;
+  chain = work.Run(units, chain);
+}
+
 void BlockingSleep(absl::Duration duration) {
   Blocking([duration] { absl::SleepFor(duration); });
 }

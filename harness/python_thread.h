@@ -63,6 +63,11 @@ auto Blocking(F&& call) {
 // time.sleep: a blocking sleep that releases the GIL.
 void BlockingSleep(absl::Duration duration);
 
+// Executes `units` units of gil_model's bytecode work on the calling thread
+// outside any GIL (calibration, and the single-threaded event loop), keeping
+// the work's result so that it cannot be optimized away.
+void RunPureWork(const gil_model::BytecodeWork& work, int64_t units);
+
 }  // namespace harness
 
 #endif  // HARNESS_PYTHON_THREAD_H_

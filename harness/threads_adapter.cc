@@ -175,7 +175,7 @@ absl::StatusOr<Metrics> RunCpu(gil_model::GilPolicy policy, const Params& p,
   if (!threads.ok()) return threads.status();
   const gil_model::BytecodeWork& bytecode = threads->gil->work();
   int64_t units = native ? CalibrateUnits(work, [](int64_t bytes) { HashBytes(bytes); })
-                         : CalibrateUnits(work, [&](int64_t u) { bytecode.Run(u); });
+                         : CalibrateUnits(work, [&](int64_t u) { RunPureWork(bytecode, u); });
   auto one_task = [native, units] {
     HoldGil python;
     if (native) {
@@ -218,7 +218,7 @@ absl::StatusOr<Metrics> RunMixed(gil_model::GilPolicy policy, const Params& p) {
   if (!threads.ok()) return threads.status();
   const gil_model::BytecodeWork& bytecode = threads->gil->work();
   int64_t slice = CalibrateUnits(absl::Milliseconds(p.at("slice_ms")),
-                                 [&](int64_t u) { bytecode.Run(u); });
+                                 [&](int64_t u) { RunPureWork(bytecode, u); });
   std::vector<double> idle;
   std::vector<double> busy;
   absl::Status s = SubmitAndWait(*threads->pool, 1, [&] {
