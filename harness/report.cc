@@ -117,9 +117,9 @@ std::string RenderMarkdown(const Results& results, const Report& report) {
       text("kernel"), "; build: ", text("build"), "; python3: ", text("python"),
       "; load average at start ",
       absl::StrFormat("%.2f", m.Get("load_average_1min")->number()),
-      "; two threads of native code ran ",
+      "; two threads of native code got a speed-up of ",
       FormatRatio(m.Get("parallel_speedup_available")->number()),
-      " faster than one at the start (the ceiling for any parallel speed-up "
+      " over one at the start (the ceiling for any parallel speed-up "
       "below).\n",
       absl::StrFormat("Mode: %s, %d repetition(s) per figure (medians), run "
                       "took %.0f s.\n\n",
