@@ -101,6 +101,7 @@ absl::StatusOr<Options> OptionsFromFlags() {
         "--repetitions=", options.repetitions, " is out of range: valid is 1..100"));
   }
   options.python = absl::GetFlag(FLAGS_python);
+  options.io_uring = IoUringAvailable();
 
   std::string models = absl::GetFlag(FLAGS_models);
   if (models.empty()) {

@@ -55,6 +55,9 @@ struct ModelInfo {
   // implementation of a workload, relative to the workspace root.
   absl::string_view source;
   std::vector<Workload> workloads;
+  // Runs on asyncio_like's io_uring loop, which some kernels or container
+  // profiles do not allow.
+  bool needs_io_uring = false;
 
   bool is_cpython() const { return adapter == nullptr; }
   bool Supports(Workload workload) const;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "asyncio_like/event_loop.h"
 #include "harness/adapters.h"
 
 namespace harness {
@@ -29,12 +30,14 @@ const std::vector<ModelInfo>& AllModels() {
   static const auto* models = new std::vector<ModelInfo>{
       {"asyncio", "asyncio (C++)",
        "asyncio_like coroutine tasks on one io_uring event loop thread",
-       Side::kAsyncio, &RunOnAsyncio, "", "harness/asyncio_adapter.cc", All()},
+       Side::kAsyncio, &RunOnAsyncio, "", "harness/asyncio_adapter.cc", All(),
+       /*needs_io_uring=*/true},
       {"asyncio_to_thread", "asyncio + to_thread (C++)",
        "the event loop offloading CPU work and blocking calls to a thread "
        "pool with ToThread, loop and workers under the GIL",
        Side::kAsyncio, &RunOnAsyncioToThread, "",
-       "harness/asyncio_to_thread_adapter.cc", Offloadable()},
+       "harness/asyncio_to_thread_adapter.cc", Offloadable(),
+       /*needs_io_uring=*/true},
       {"threads_gil", "threads + GIL (C++)",
        "threadpool workers as emulated interpreter threads under gil_model's "
        "CPython 3.2+ GIL",
@@ -66,6 +69,10 @@ absl::StatusOr<const ModelInfo*> FindModel(absl::string_view name) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown model '", name, "'; valid models: ", ValidModelNames()));
+}
+
+absl::Status IoUringAvailable() {
+  return asyncio_like::EventLoop::Create().status();
 }
 
 std::string ValidModelNames() {

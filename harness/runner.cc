@@ -313,6 +313,9 @@ absl::StatusOr<Results> RunComparison(const Options& options,
         if (model->is_cpython() && !python.ok()) {
           cell.status = RunStatus::kNotAvailable;
           cell.error = std::string(python.status().message());
+        } else if (model->needs_io_uring && !options.io_uring.ok()) {
+          cell.status = RunStatus::kNotAvailable;
+          cell.error = std::string(options.io_uring.message());
         }
         cells.push_back(std::move(cell));
       }

@@ -38,6 +38,10 @@ struct Options {
   int repetitions = 3;
   bool quick = false;
   std::string python = "python3";
+  // Whether an io_uring event loop can be created here (see
+  // IoUringAvailable in models.h); if not, the models that need one are
+  // "not available" and say why.
+  absl::Status io_uring = absl::OkStatus();
   absl::Duration run_timeout = absl::Seconds(120);
 };
 
