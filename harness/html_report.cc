@@ -169,11 +169,19 @@ std::string LineChart(absl::string_view id, absl::string_view title,
   return out;
 }
 
+// A labelled horizontal line across a bar chart.
+struct Reference {
+  double value;
+  std::string label;
+};
+
 std::string BarChart(absl::string_view id, absl::string_view title,
                      absl::string_view y_label,
                      const std::vector<std::string>& categories,
-                     const std::vector<Series>& series, const Formatter& y_format) {
+                     const std::vector<Series>& series, const Formatter& y_format,
+                     const std::vector<Reference>& references = {}) {
   double y_hi = 0;
+  for (const Reference& r : references) y_hi = std::max(y_hi, r.value);
   for (const Series& s : series) {
     for (const std::optional<double>& v : s.bars) {
       if (v) y_hi = std::max(y_hi, *v);
@@ -209,6 +217,20 @@ std::string BarChart(absl::string_view id, absl::string_view title,
                             Html(y_format(v)));
     }
   }
+  for (size_t i = 0; i < references.size(); ++i) {
+    const Reference& r = references[i];
+    double py = kTop + plot_h * (1 - y.Fraction(r.value));
+    // Alternate labels below and above their lines, so that two close
+    // references stay readable.
+    double label_y = i % 2 == 0 ? py + 11 : py - 3;
+    absl::StrAppendFormat(&out,
+                          "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+                          "stroke=\"#555\" stroke-dasharray=\"4 3\"/><text "
+                          "x=\"%d\" y=\"%.1f\" font-size=\"10\" "
+                          "fill=\"#555\">%s</text>\n",
+                          kLeft, kWidth - kRight, py, py, kWidth - kRight + 4,
+                          label_y, Html(r.label));
+  }
   absl::StrAppend(&out, Legend(series), "</svg>\n");
   return out;
 }
@@ -243,7 +265,8 @@ std::string ModelBars(const Results& results, absl::string_view id,
                       absl::string_view title, absl::string_view y_label,
                       Workload workload,
                       const std::vector<std::pair<std::string, std::string>>& metrics,
-                      const Formatter& format, const Params& match = {}) {
+                      const Formatter& format,
+                      const std::vector<Reference>& references = {}) {
   std::vector<std::string> categories;
   std::vector<Series> series;
   for (size_t i = 0; i < metrics.size(); ++i) {
@@ -255,11 +278,6 @@ std::string ModelBars(const Results& results, absl::string_view id,
           cell.status != RunStatus::kOk) {
         continue;
       }
-      bool all = std::all_of(match.begin(), match.end(), [&](const auto& kv) {
-        auto it = cell.params.find(kv.first);
-        return it != cell.params.end() && it->second == kv.second;
-      });
-      if (!all) continue;
       categories.push_back(std::string(model->name));
       for (size_t i = 0; i < metrics.size(); ++i) {
         auto it = cell.median.find(metrics[i].first);
@@ -270,7 +288,7 @@ std::string ModelBars(const Results& results, absl::string_view id,
       break;
     }
   }
-  return BarChart(id, title, y_label, categories, series, format);
+  return BarChart(id, title, y_label, categories, series, format, references);
 }
 
 std::string VerdictBadge(Verdict v) {
@@ -296,6 +314,12 @@ std::string RenderHtml(const Results& results, const Report& report) {
   Formatter bytes = [](double v) { return FormatBytes(v); };
   Formatter count = [](double v) { return FormatCount(v); };
   Formatter times = [](double v) { return absl::StrFormat("%.2g×", v); };
+
+  // Speed-up charts mark "no speed-up" and what the machine offered.
+  const std::vector<Reference> ceiling = {
+      {1.0, "1× (none)"},
+      {results.machine.Get("parallel_speedup_available")->number(),
+       "machine ceiling"}};
 
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -349,11 +373,11 @@ std::string RenderHtml(const Results& results, const Report& report) {
                 count, bytes),
       ModelBars(results, "chart-cpu-pure", "CPU speed-up, 2 tasks, pure work (GIL held)",
                 "speed-up over sequential", Workload::kCpuPure,
-                {{"speedup", "pure work"}}, times),
+                {{"speedup", "pure work"}}, times, ceiling),
       ModelBars(results, "chart-cpu-native",
                 "CPU speed-up, 2 tasks, native hashing (GIL released)",
                 "speed-up over sequential", Workload::kCpuNative,
-                {{"speedup", "native work"}}, times),
+                {{"speedup", "native work"}}, times, ceiling),
       ModelBars(results, "chart-loop-lag",
                 "Loop lag / convoy: lateness of 1 ms waits beside CPU work",
                 "lateness", Workload::kMixed,
