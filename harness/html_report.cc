@@ -341,7 +341,7 @@ std::string RenderHtml(const Results& results, const Report& report) {
       python->is_null() ? std::string("not available") : Html(python->string()),
       "; two threads of native code got a speed-up of ",
       FormatRatio(m.Get("parallel_speedup_available")->number()),
-      " over one at the start",
+      " over one during the run",
       absl::StrFormat(". %s mode, %d repetition(s), medians; the run took %.0f s.",
                       results.options.quick ? "Quick" : "Default",
                       results.options.repetitions,

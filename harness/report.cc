@@ -119,8 +119,8 @@ std::string RenderMarkdown(const Results& results, const Report& report) {
       absl::StrFormat("%.2f", m.Get("load_average_1min")->number()),
       "; two threads of native code got a speed-up of ",
       FormatRatio(m.Get("parallel_speedup_available")->number()),
-      " over one at the start (the ceiling for any parallel speed-up "
-      "below).\n",
+      " over one during the run (median of samples; the ceiling for any "
+      "parallel speed-up below).\n",
       absl::StrFormat("Mode: %s, %d repetition(s) per figure (medians), run "
                       "took %.0f s.\n\n",
                       results.options.quick ? "quick" : "default",

@@ -190,7 +190,8 @@ absl::StatusOr<Python> FindPython(const std::string& python) {
 
 // How much two threads speed up native work right now: about 2× on an idle
 // 2-core machine, less when other processes hold the cores. It bounds every
-// parallel speed-up the run can show.
+// parallel speed-up the run can show; the report gives the median of the
+// samples taken at the start and before each round of CPU-bound runs.
 double AvailableParallelism() {
   const int64_t bytes =
       CalibrateUnits(absl::Milliseconds(40), [](int64_t b) { HashBytes(b); });
@@ -220,7 +221,6 @@ Json DescribeMachine(const absl::StatusOr<Python>& python) {
   machine.Set("compiler", absl::StrCat("g++ ", __VERSION__));
   machine.Set("build", BuildMode());
   machine.Set("python", python.ok() ? Json(python->version) : Json());
-  machine.Set("parallel_speedup_available", AvailableParallelism());
   machine.Set("load_average_1min",
               [] {
                 double load[1] = {0};
@@ -326,6 +326,7 @@ absl::StatusOr<Results> RunComparison(const Options& options,
     if (cell.status == RunStatus::kOk) total += options.repetitions;
   }
   int done = 0;
+  std::vector<double> parallelism = {AvailableParallelism()};
   size_t group_begin = 0;
   while (group_begin < cells.size()) {
     size_t group_end = group_begin;
@@ -334,7 +335,13 @@ absl::StatusOr<Results> RunComparison(const Options& options,
            cells[group_end].params == cells[group_begin].params) {
       ++group_end;
     }
+    const bool parallel_workload =
+        cells[group_begin].workload == Workload::kCpuPure ||
+        cells[group_begin].workload == Workload::kCpuNative;
     for (int rep = 1; rep <= options.repetitions; ++rep) {
+      // Other processes may hold the cores at any moment: sample what two
+      // threads can get right before each round of parallel runs.
+      if (parallel_workload) parallelism.push_back(AvailableParallelism());
       for (size_t i = group_begin; i < group_end; ++i) {
         Cell& cell = cells[i];
         if (cell.status != RunStatus::kOk) continue;
@@ -362,6 +369,9 @@ absl::StatusOr<Results> RunComparison(const Options& options,
     group_begin = group_end;
   }
   for (Cell& cell : cells) cell.median = Medians(cell.repetitions);
+  std::sort(parallelism.begin(), parallelism.end());
+  results.machine.Set("parallel_speedup_available",
+                      parallelism[parallelism.size() / 2]);
   results.elapsed = absl::Now() - start;
   return results;
 }
