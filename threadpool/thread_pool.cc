@@ -30,15 +30,15 @@ void CpuRelax() {
 #endif
 }
 
-// Polls `flag` for up to kIdleSpin; true if it was set.
-bool SpinUntilSet(const std::atomic<bool>& flag) {
+// Polls `flag` until it is set or kIdleSpin has passed.
+void SpinUntilSet(const std::atomic<bool>& flag) {
   const absl::Time give_up = absl::Now() + kIdleSpin;
   while (true) {
     for (int i = 0; i < 64; ++i) {
-      if (flag.load(std::memory_order_acquire)) return true;
+      if (flag.load(std::memory_order_acquire)) return;
       CpuRelax();
     }
-    if (absl::Now() > give_up) return false;
+    if (absl::Now() > give_up) return;
   }
 }
 
@@ -71,7 +71,8 @@ struct ThreadPoolExecutor::Worker {
   // changes the vector (under batch_mu), so it reads it without the lock;
   // Shutdown and Break read it under batch_mu to resolve the futures of the
   // tasks not yet started, and set drop_rest so that the worker skips them.
-  absl::Mutex batch_mu ABSL_ACQUIRED_AFTER(mu_);
+  // Lock order: the pool's mu_, then batch_mu.
+  absl::Mutex batch_mu;
   std::vector<internal::Task> batch;
   std::atomic<bool> drop_rest{false};
 
@@ -108,13 +109,6 @@ ThreadPoolExecutor::ThreadPoolExecutor(
       initializer_(std::move(initializer)) {}
 
 ThreadPoolExecutor::~ThreadPoolExecutor() { Shutdown(/*wait=*/true); }
-
-absl::Status ThreadPoolExecutor::Schedule(absl::AnyInvocable<void() &&> task) {
-  if (task == nullptr) {
-    return absl::InvalidArgumentError("Schedule: the callable is empty");
-  }
-  return Enqueue(internal::Task(std::move(task)));
-}
 
 absl::Status ThreadPoolExecutor::Enqueue(internal::Task&& task) {
   absl::MutexLock lock(&mu_);
@@ -176,8 +170,7 @@ bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   absl::MutexLock batch_lock(&self->batch_mu);
   self->drop_rest.store(false, std::memory_order_relaxed);
   for (size_t i = 0; i < count; ++i) {
-    self->batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+    self->batch.push_back(queue_.pop_front());
   }
   return true;
 }
@@ -231,8 +224,7 @@ std::vector<internal::Task> ThreadPoolExecutor::TakeAllPending() {
     }
   }
   while (!queue_.empty()) {
-    pending.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+    pending.push_back(queue_.pop_front());
   }
   return pending;
 }

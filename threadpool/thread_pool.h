@@ -7,10 +7,10 @@
 // submit that finds no idle worker, and an idle worker is always reused
 // before a new thread is started (Python 3.8+); a worker that has just
 // finished its task counts as idle, so a submit prompted by that task's
-// result reuses it. A task may submit further
-// tasks. Shutdown stops accepting work, optionally cancels what has not
-// started, and optionally waits; the destructor shuts down and waits, like
-// leaving Python's `with ThreadPoolExecutor() as ex:` block.
+// result reuses it. A task may submit further tasks. Shutdown stops
+// accepting work, optionally cancels what has not started, and optionally
+// waits; the destructor shuts down and waits, like leaving Python's
+// `with ThreadPoolExecutor() as ex:` block.
 //
 //   absl::StatusOr<std::unique_ptr<ThreadPoolExecutor>> pool =
 //       ThreadPoolExecutor::Create({.max_workers = 4});
@@ -47,7 +47,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -67,6 +66,7 @@
 #include "absl/time/time.h"
 #include "threadpool/future.h"
 #include "threadpool/internal/task.h"
+#include "threadpool/internal/task_queue.h"
 
 namespace threadpool {
 
@@ -119,11 +119,14 @@ class ThreadPoolExecutor {
       -> absl::StatusOr<Future<internal::FutureValueT<
           std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>>;
 
-  // Fire and forget: runs `task` with no future, for when nobody reads the
-  // result (cheaper than Submit). An exception escaping `task` is reported on
+  // Fire and forget: runs `task()` with no future, for when nobody reads the
+  // result. Cheaper than Submit: a small trivially copyable callable (say, a
+  // lambda capturing a few pointers) is stored in the queue entry itself,
+  // with no allocation. An exception escaping `task` is reported on
   // stderr. Same errors as Submit. Tasks cancelled by Shutdown or dropped by
   // a broken pool do not run.
-  absl::Status Schedule(absl::AnyInvocable<void() &&> task);
+  template <typename F>
+  absl::Status Schedule(F&& task);
 
   // fn(input) for each input, run concurrently; the results in input order,
   // or the first error in input order (a task's error, a timeout, a submit
@@ -176,7 +179,7 @@ class ThreadPoolExecutor {
   const std::function<absl::Status()> initializer_;
 
   mutable absl::Mutex mu_;
-  std::deque<internal::Task> queue_ ABSL_GUARDED_BY(mu_);
+  internal::TaskQueue queue_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::vector<Worker*> idle_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
@@ -188,7 +191,8 @@ class ThreadPoolExecutor {
   alignas(64) std::atomic<int> returning_workers_{0};
 
   // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
-  absl::Mutex join_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // Never held together with mu_.
+  absl::Mutex join_mu_;
 };
 
 template <typename F, typename... Args>
@@ -210,6 +214,20 @@ auto ThreadPoolExecutor::Submit(F&& fn, Args&&... args)
   Future<T> future = internal::FutureAccess::Adopt<T>(state);
   if (absl::Status s = Enqueue(internal::Task(state)); !s.ok()) return s;
   return future;
+}
+
+template <typename F>
+absl::Status ThreadPoolExecutor::Schedule(F&& task) {
+  if constexpr (std::is_null_pointer_v<std::decay_t<F>>) {
+    return absl::InvalidArgumentError("Schedule: the callable is empty");
+  } else {
+    static_assert(std::is_invocable_v<std::decay_t<F>&&>,
+                  "Schedule needs a callable taking no arguments");
+    if (internal::IsEmptyCallable<std::decay_t<F>>(task)) {
+      return absl::InvalidArgumentError("Schedule: the callable is empty");
+    }
+    return Enqueue(internal::Task::FromCallable(std::forward<F>(task)));
+  }
 }
 
 template <typename F, typename Range>

@@ -7,7 +7,8 @@
 // * Throughput: submit 1,000,000 no-op tasks and wait for all of them, with a
 //   future per task and fire-and-forget, with 1, 2 and 4 workers.
 // * Round trip: submit one task to an idle pool and read its result;
-//   p50/p99 over many round trips, reported as counters.
+//   p50/p99 over many round trips, reported as counters; once with the
+//   worker still spinning from the previous trip, once with it asleep.
 // * Too many threads: 10,000 tasks that each sleep 1 ms, with 32 and with
 //   1,000 workers; wall time, resident memory and context switches.
 
@@ -183,6 +184,30 @@ void BM_PoolRoundTrip(benchmark::State& state) {
 }
 BENCHMARK(BM_PoolRoundTrip)->Iterations(20000);
 
+// The same, with the worker asleep: each trip starts after a pause longer
+// than the worker's idle spin, so the submit has to wake it.
+void BM_PoolRoundTripToSleepingWorker(benchmark::State& state) {
+  std::unique_ptr<ThreadPoolExecutor> pool = MakePool(1);
+  (void)(*pool->Submit([] {})).Result();
+  std::vector<int64_t> samples;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    state.ResumeTiming();
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<int> r = (*pool->Submit([] { return 1; })).Result();
+    const auto end = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(r);
+    samples.push_back(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
+            .count());
+  }
+  std::sort(samples.begin(), samples.end());
+  state.counters["p50_us"] = PercentileUs(samples, 0.50);
+  state.counters["p99_us"] = PercentileUs(samples, 0.99);
+}
+BENCHMARK(BM_PoolRoundTripToSleepingWorker)->Iterations(3000);
+
 void BM_BaselineRoundTrip(benchmark::State& state) {
   MutexQueuePool pool(1);
   std::vector<int64_t> samples;
@@ -200,6 +225,27 @@ void BM_BaselineRoundTrip(benchmark::State& state) {
   state.counters["p99_us"] = PercentileUs(samples, 0.99);
 }
 BENCHMARK(BM_BaselineRoundTrip)->Iterations(20000);
+
+void BM_BaselineRoundTripToSleepingWorker(benchmark::State& state) {
+  MutexQueuePool pool(1);
+  std::vector<int64_t> samples;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    state.ResumeTiming();
+    const auto start = std::chrono::steady_clock::now();
+    int r = pool.Submit([] { return 1; }).get();
+    const auto end = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(r);
+    samples.push_back(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
+            .count());
+  }
+  std::sort(samples.begin(), samples.end());
+  state.counters["p50_us"] = PercentileUs(samples, 0.50);
+  state.counters["p99_us"] = PercentileUs(samples, 0.99);
+}
+BENCHMARK(BM_BaselineRoundTripToSleepingWorker)->Iterations(3000);
 
 int64_t CurrentRssKb() {
   long pages_total = 0;

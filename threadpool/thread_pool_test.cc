@@ -281,6 +281,47 @@ TEST(ThreadPoolTest, ScheduledTaskExceptionDoesNotBreakThePool) {
   EXPECT_EQ(pool->stats().tasks_run, 2);
 }
 
+TEST(ThreadPoolTest, ScheduledCallablesOfEveryKindRunOnce) {
+  auto pool = MakePool(2);
+  std::atomic<int> inline_runs{0};
+  auto shared = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int> move_only_sum{0};
+  for (int i = 0; i < 100; ++i) {
+    // Trivially copyable and small: stored in the queue entry.
+    ASSERT_TRUE(pool->Schedule([&inline_runs] { ++inline_runs; }).ok());
+    // Not trivially copyable: stored on the heap.
+    ASSERT_TRUE(pool->Schedule([shared] { ++*shared; }).ok());
+    // Move-only.
+    ASSERT_TRUE(pool->Schedule([p = std::make_unique<int>(i), &move_only_sum] {
+                      move_only_sum += *p;
+                    }).ok());
+  }
+  std::function<void()> as_function = [shared] { ++*shared; };
+  ASSERT_TRUE(pool->Schedule(as_function).ok());
+  pool->Shutdown();
+  EXPECT_EQ(inline_runs, 100);
+  EXPECT_EQ(*shared, 101);
+  EXPECT_EQ(move_only_sum, 4950);
+  // Every callable was destroyed after it ran.
+  EXPECT_EQ(shared.use_count(), 2);  // `shared` and `as_function`
+}
+
+TEST(ThreadPoolTest, DroppedScheduledCallablesAreDestroyedUnrun) {
+  auto pool = MakePool(1);
+  Blocker blocker;
+  ASSERT_TRUE(pool->Schedule(blocker.Task()).ok());
+  auto shared = std::make_shared<int>(0);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(pool->Schedule([shared] { ++*shared; }).ok());
+  }
+  blocker.started.WaitForNotification();
+  pool->Shutdown(/*wait=*/false, /*cancel_futures=*/true);
+  blocker.release.Notify();
+  pool->Shutdown();
+  EXPECT_EQ(*shared, 0);
+  EXPECT_EQ(shared.use_count(), 1);
+}
+
 TEST(ThreadPoolTest, InitializerRunsOncePerWorker) {
   std::atomic<int> initialized{0};
   auto pool = MakePool(ThreadPoolOptions{

@@ -4,13 +4,17 @@
 // shared state with the callable stored in the same allocation, so a task
 // with a future costs one heap allocation. A scheduled task
 // (ThreadPoolExecutor::Schedule) has no future and is just the callable,
-// stored inline in the queue entry when it is small.
+// stored inline in the queue entry when it is small and trivially copyable.
 
 #ifndef THREADPOOL_INTERNAL_TASK_H_
 #define THREADPOOL_INTERNAL_TASK_H_
 
+#include <cstddef>
+#include <cstring>
 #include <exception>
 #include <functional>
+#include <memory>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -93,27 +97,51 @@ class TaskState final : public FutureState<T> {
   std::optional<Fn> fn_;
 };
 
+// A queue entry. Tasks are moved by copying their bytes: a submitted task is
+// a pointer to its state, and a scheduled task's callable is stored inline
+// if it is trivially copyable and small (a lambda capturing a few pointers or
+// numbers), otherwise on the heap behind a pointer. Moving a task through the
+// queue therefore never calls into the callable.
 class Task {
  public:
   Task() = default;
   // Takes over one reference to `state`.
   explicit Task(FutureStateBase* state) : state_(state) {}
-  explicit Task(absl::AnyInvocable<void() &&> fn) : fn_(std::move(fn)) {}
 
-  Task(Task&& other) noexcept
-      : state_(std::exchange(other.state_, nullptr)),
-        fn_(std::move(other.fn_)) {}
+  template <typename F>
+  static Task FromCallable(F&& fn) {
+    using Fn = std::decay_t<F>;
+    Task task;
+    if constexpr (std::is_trivially_copyable_v<Fn> &&
+                  sizeof(Fn) <= kInlineSize &&
+                  alignof(Fn) <= alignof(std::max_align_t)) {
+      ::new (static_cast<void*>(task.storage_)) Fn(std::forward<F>(fn));
+      task.run_ = [](unsigned char* storage) {
+        std::move(*std::launder(reinterpret_cast<Fn*>(storage)))();
+      };
+    } else {
+      Fn* heap = new Fn(std::forward<F>(fn));
+      std::memcpy(task.storage_, &heap, sizeof(heap));
+      task.run_ = [](unsigned char* storage) {
+        std::unique_ptr<Fn> owned(HeapCallable<Fn>(storage));
+        std::move (*owned)();
+      };
+      task.discard_ = [](unsigned char* storage) {
+        delete HeapCallable<Fn>(storage);
+      };
+    }
+    return task;
+  }
+
+  Task(Task&& other) noexcept { TakeFrom(other); }
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
-      if (state_ != nullptr) state_->Unref();
-      state_ = std::exchange(other.state_, nullptr);
-      fn_ = std::move(other.fn_);
+      Reset();
+      TakeFrom(other);
     }
     return *this;
   }
-  ~Task() {
-    if (state_ != nullptr) state_->Unref();
-  }
+  ~Task() { Reset(); }
 
   // Runs the task unless its future was cancelled (see
   // FutureStateBase::Run). An exception escaping a scheduled task has no
@@ -123,12 +151,13 @@ class Task {
       state_->Run(before_publish);
       return;
     }
+    void (*run)(unsigned char*) = std::exchange(run_, nullptr);
+    discard_ = nullptr;  // `run` destroys the callable, even if it throws
     try {
-      std::move(fn_)();
+      run(storage_);
     } catch (...) {
       ReportEscapedException("a scheduled task");
     }
-    fn_ = nullptr;
     before_publish();
   }
 
@@ -139,12 +168,40 @@ class Task {
   // scheduled task is dropped.
   void Abandon(const absl::Status& why) && {
     if (state_ != nullptr) state_->Abandon(why);
-    fn_ = nullptr;
+    Reset();
   }
 
  private:
+  static constexpr size_t kInlineSize = 3 * sizeof(void*);
+
+  template <typename Fn>
+  static Fn* HeapCallable(unsigned char* storage) {
+    Fn* heap;
+    std::memcpy(&heap, storage, sizeof(heap));
+    return heap;
+  }
+
+  void TakeFrom(Task& other) {
+    state_ = std::exchange(other.state_, nullptr);
+    run_ = std::exchange(other.run_, nullptr);
+    discard_ = std::exchange(other.discard_, nullptr);
+    std::memcpy(storage_, other.storage_, kInlineSize);
+  }
+
+  void Reset() {
+    if (state_ != nullptr) state_->Unref();
+    if (discard_ != nullptr) discard_(storage_);
+    state_ = nullptr;
+    run_ = nullptr;
+    discard_ = nullptr;
+  }
+
   FutureStateBase* state_ = nullptr;
-  absl::AnyInvocable<void() &&> fn_;
+  // Runs, then destroys, the scheduled callable.
+  void (*run_)(unsigned char*) = nullptr;
+  // Destroys a heap-stored callable that was not run; null when inline.
+  void (*discard_)(unsigned char*) = nullptr;
+  alignas(std::max_align_t) unsigned char storage_[kInlineSize];
 };
 
 }  // namespace threadpool::internal
