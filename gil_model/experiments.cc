@@ -8,8 +8,9 @@
 // columns say so and the model's columns are still printed.
 //
 // 1. CPU-bound: a countdown of N units, twice in a row and then in two
-//    threads, under each policy. CPython's GIL gives no speed-up; free
-//    threading gives about 2x on 2 cores; the tick-based GIL thrashes.
+//    threads, under each policy. CPython's GIL gives no speed-up; on two
+//    idle cores free threading gives about 2x and the tick-based GIL
+//    thrashes (futile wake-ups, slower than sequential).
 // 2. Convoy: a server thread echoes 64-byte requests on loopback, with and
 //    without a CPU-bound thread beside it, at switch intervals 0.5, 5 and
 //    50 ms. A client in another process (convoy_client) measures the round
@@ -182,7 +183,8 @@ absl::StatusOr<std::string> PythonVersion() {
 struct CountdownTimes {
   double sequential_s = 0;
   double threaded_s = 0;
-  int64_t switches = -1;  // GIL hand-overs in the threaded run; -1: n/a
+  int64_t switches = -1;        // GIL hand-overs in the threaded run; -1: n/a
+  int64_t futile_wakeups = -1;  // waiters woken for nothing; -1: n/a
 };
 
 // One run of each column on the model.
@@ -207,7 +209,9 @@ CountdownTimes ModelCountdown(GilPolicy policy, absl::Duration unit_cost) {
   }
   for (std::thread& thread : threads) thread.join();
   times.threaded_s = Seconds(absl::Now() - start);
-  times.switches = gil->Stats().switches;
+  const GilStats stats = gil->Stats();
+  times.switches = stats.switches;
+  times.futile_wakeups = stats.futile_wakeups;
   return times;
 }
 
@@ -217,7 +221,7 @@ absl::StatusOr<CountdownTimes> CPythonCountdown(const Files& files) {
       RunAndParse({"python3", files.countdown_py, absl::StrCat(kCountdownUnits),
                    /*repeats=*/"1"});
   if (!out.ok()) return out.status();
-  return CountdownTimes{(*out)["sequential_s"], (*out)["threaded_s"], -1};
+  return CountdownTimes{(*out)["sequential_s"], (*out)["threaded_s"], -1, -1};
 }
 
 void KeepBest(CountdownTimes& best, const CountdownTimes& run) {
@@ -225,13 +229,15 @@ void KeepBest(CountdownTimes& best, const CountdownTimes& run) {
   if (run.threaded_s < best.threaded_s) {
     best.threaded_s = run.threaded_s;
     best.switches = run.switches;
+    best.futile_wakeups = run.futile_wakeups;
   }
 }
 
 void PrintCountdownRow(absl::string_view who, const CountdownTimes& t) {
-  absl::PrintF("| %-26s | %8.3f s | %8.3f s | %6.2fx | %8s |\n", who,
+  auto count = [](int64_t n) { return n < 0 ? "-" : absl::StrCat(n); };
+  absl::PrintF("| %-26s | %8.3f s | %8.3f s | %6.2fx | %8s | %13s |\n", who,
                t.sequential_s, t.threaded_s, t.sequential_s / t.threaded_s,
-               t.switches < 0 ? "-" : absl::StrCat(t.switches));
+               count(t.switches), count(t.futile_wakeups));
 }
 
 // Returns the unit cost for the other experiments.
@@ -267,7 +273,7 @@ absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
   // does not land on one side only.
   constexpr GilPolicy kPolicies[] = {GilPolicy::kNewGil, GilPolicy::kTickBased,
                                      GilPolicy::kFreeThreaded};
-  const CountdownTimes worst{1e9, 1e9, -1};
+  const CountdownTimes worst{1e9, 1e9, -1, -1};
   CountdownTimes model[3] = {worst, worst, worst};
   CountdownTimes cpython = worst;
   absl::Status cpython_status =
@@ -286,10 +292,11 @@ absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
     absl::PrintF("CPython run failed: %s\n\n", cpython_status.ToString());
   }
 
-  absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "", "sequential",
-               "2 threads", "speed-up", "switches");
-  absl::PrintF("|%s|%s|%s|%s|%s|\n", std::string(28, '-'), std::string(12, '-'),
-               std::string(12, '-'), std::string(9, '-'), std::string(10, '-'));
+  absl::PrintF("| %-26s | %10s | %10s | %7s | %8s | %13s |\n", "", "sequential",
+               "2 threads", "speed-up", "switches", "futile wakes");
+  absl::PrintF("|%s|%s|%s|%s|%s|%s|\n", std::string(28, '-'),
+               std::string(12, '-'), std::string(12, '-'), std::string(9, '-'),
+               std::string(10, '-'), std::string(15, '-'));
   for (int p = 0; p < 3; ++p) {
     PrintCountdownRow(absl::StrCat("model ", GilPolicyName(kPolicies[p])),
                       model[p]);
@@ -305,8 +312,8 @@ absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
         (model_new.sequential_s / model_new.threaded_s) /
             (cpython.sequential_s / cpython.threaded_s));
   } else {
-    absl::PrintF("| %-26s | %10s | %10s | %7s | %8s |\n", "CPython (its GIL)",
-                 "n/a", "n/a", "n/a", "-");
+    absl::PrintF("| %-26s | %10s | %10s | %7s | %8s | %13s |\n",
+                 "CPython (its GIL)", "n/a", "n/a", "n/a", "-", "-");
   }
   return unit_cost;
 }

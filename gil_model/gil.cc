@@ -128,6 +128,22 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Gil::Take(ThreadState& thread) {
     RecordTake(thread, BecomeHolder(thread), /*waited_ns=*/0);
     return;
   }
+  if (options_.policy == GilPolicy::kTickBased) {
+    // The old GIL is a plain lock: whoever finds it free takes it, waiters or
+    // not (CPython <= 3.1 used a semaphore). This is how the releasing thread
+    // wins it straight back while the woken waiter is still being scheduled.
+    uint32_t seen = state_.load(std::memory_order_relaxed);
+    while ((seen & kLocked) == 0) {
+      if (state_.compare_exchange_weak(seen, seen | kLocked,
+                                       std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+        RecordTake(thread, BecomeHolder(thread), /*waited_ns=*/0);
+        return;
+      }
+    }
+    TakeSlow(thread);
+    return;
+  }
   // Fast path of paragraph 1: free and nobody waiting.
   uint32_t expected = 0;
   if (state_.compare_exchange_strong(expected, kLocked,
@@ -144,12 +160,26 @@ void Gil::TakeSlow(ThreadState& thread) {
   int64_t previous_holder;
   {
     absl::MutexLock lock(&mu_);
-    // Counted as a waiter, the fast paths are closed: from here on `state_`
-    // only changes under mu_.
+    // Counted as a waiter, the fast paths are closed, except the tick-based
+    // lock's: `locked` is cleared only under mu_, so no wake-up is lost, but
+    // it may be set without it, hence the compare-and-swap.
     state_.fetch_add(kOneWaiter, std::memory_order_acq_rel);
-    while (state_.load(std::memory_order_acquire) & kLocked) {
+    while (true) {
+      uint32_t seen = state_.load(std::memory_order_acquire);
+      if ((seen & kLocked) == 0) {
+        // Stop counting ourselves as a waiter and set `locked`, in one step.
+        if (state_.compare_exchange_strong(seen, (seen - kOneWaiter) | kLocked,
+                                           std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+          break;
+        }
+        continue;
+      }
       if (options_.policy == GilPolicy::kTickBased) {
         cond_.Wait(&mu_);
+        if (state_.load(std::memory_order_acquire) & kLocked) {
+          ++futile_wakeups_;
+        }
         continue;
       }
       const uint64_t saved_switch_number =
@@ -157,6 +187,9 @@ void Gil::TakeSlow(ThreadState& thread) {
       const bool timed_out = cond_.WaitWithTimeout(
           &mu_, absl::Nanoseconds(
                     switch_interval_ns_.load(std::memory_order_relaxed)));
+      if (!timed_out && (state_.load(std::memory_order_acquire) & kLocked)) {
+        ++futile_wakeups_;
+      }
       if (timed_out && (state_.load(std::memory_order_acquire) & kLocked) &&
           switch_number_.load(std::memory_order_relaxed) ==
               saved_switch_number &&
@@ -166,8 +199,6 @@ void Gil::TakeSlow(ThreadState& thread) {
         drop_requested_at_ns_ = NowNanos();
       }
     }
-    // Stop counting ourselves as a waiter and set `locked`, in one step.
-    state_.fetch_sub(kOneWaiter - kLocked, std::memory_order_acq_rel);
     previous_holder = BecomeHolder(thread);
     switch_cond_.SignalAll();  // forced switching: a dropper may wait for us
     if (drop_request_.load(std::memory_order_relaxed)) {
@@ -320,6 +351,7 @@ GilStats Gil::Stats() const {
     absl::MutexLock lock(&mu_);
     stats.drop_requests = drop_requests_;
     stats.forced_switches = forced_switches_;
+    stats.futile_wakeups = futile_wakeups_;
     stats.handoff_p50 = handoff_.Percentile(0.50);
     stats.handoff_p99 = handoff_.Percentile(0.99);
   }

@@ -18,11 +18,16 @@
 // Usage, from any thread (a thread you created, a thread-pool worker, ...):
 //
 //   absl::StatusOr<std::unique_ptr<Gil>> gil = Gil::Create({});
-//   absl::StatusOr<InterpreterThread> py = InterpreterThread::Attach(**gil,
-//   "w"); if (!py.ok()) return py.status(); absl::Status s =
-//   py->RunBytecode(100'000);    // CPU work, GIL held { AllowThreads io(*py);
-//   ReadFromSocket(); }   // GIL released meanwhile ThreadStats mine =
-//   py->Stats();  GilStats all = (*gil)->Stats();
+//   absl::StatusOr<InterpreterThread> py =
+//       InterpreterThread::Attach(**gil, "worker");
+//   if (!py.ok()) return py.status();
+//   absl::Status s = py->RunBytecode(100'000);  // CPU work, GIL held
+//   {
+//     AllowThreads io(*py);  // GIL released while blocked
+//     ReadFromSocket();
+//   }                        // and taken back here
+//   ThreadStats mine = py->Stats();
+//   GilStats all = (*gil)->Stats();
 //
 // ---------------------------------------------------------------------------
 // The algorithm of the new GIL (kNewGil), as in CPython's ceval_gil.c
@@ -34,8 +39,8 @@
 //    no behaviour: `locked` shares an atomic word with the number of threads
 //    waiting in the slow path. When that word says "free, nobody waiting", a
 //    take is a single compare-and-swap; when it says "locked, nobody waiting",
-//    so is a drop. As soon as anyone waits, every step goes through the mutex
-//    exactly as described below.
+//    so is a drop. As soon as anyone waits, every step of the new GIL goes
+//    through the mutex exactly as described below.
 //
 // 2. Taking the GIL (take_gil). Under the mutex, while the GIL is locked, the
 //    thread remembers `switch_number` and waits on `cond` for at most the
@@ -72,9 +77,11 @@
 // and request, and without 4's forced switching: the waiter sleeps on `cond`
 // until woken, and every `check_interval` units (100 by default,
 // `sys.setcheckinterval`) the holder drops the lock and immediately takes it
-// again "to give another thread a chance". On a multicore machine the holder
-// usually re-takes the lock before the woken waiter runs, so the waiter wakes
-// for nothing, over and over: two CPU-bound threads run slower than one.
+// again "to give another thread a chance". Like CPython 3.1's semaphore, the
+// lock goes to whoever finds it free, waiters or not. On a multicore machine
+// the holder usually re-takes it before the woken waiter runs, so the waiter
+// wakes for nothing (GilStats::futile_wakeups), over and over: two CPU-bound
+// threads run slower than one.
 //
 // Free threading (kFreeThreaded) has no lock: take and drop only record
 // statistics, and attached threads execute bytecode in parallel.
@@ -163,6 +170,9 @@ struct GilStats {
   uint64_t switch_number = 0;   // number of takes (CPython's switch_number)
   int64_t drop_requests = 0;    // times a waiter set the drop request
   int64_t forced_switches = 0;  // drops that waited for another taker
+  // Times a waiter was woken by a drop but found the GIL taken again: the
+  // old GIL's thrashing, when the dropper re-takes it before the waiter runs.
+  int64_t futile_wakeups = 0;
   // From a drop request being set to another thread holding the GIL.
   absl::Duration handoff_p50;
   absl::Duration handoff_p99;
@@ -252,6 +262,7 @@ class Gil {
   absl::CondVar switch_cond_;  // `last_holder` changed (forced switching)
   int64_t drop_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t forced_switches_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t futile_wakeups_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t drop_requested_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none pending
   LatencyHistogram handoff_;                               // written under mu_
 

@@ -421,6 +421,7 @@ TEST(GilTest, TickBasedReleasesAndRetakesEveryCheckInterval) {
   EXPECT_EQ(stats.switches, 0);
   EXPECT_EQ(stats.drops_on_request, 0);
   EXPECT_EQ(gil->Stats().drop_requests, 0);
+  EXPECT_EQ(gil->Stats().futile_wakeups, 0);
   EXPECT_EQ(gil->Stats().switch_number, 11u);
 }
 
