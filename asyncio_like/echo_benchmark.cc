@@ -20,15 +20,21 @@
 // mean, median and spread of each counter; at the end a table gives the
 // medians side by side and the coroutine server's ratios to the baselines.
 //
+// BM_ConnectionChurn opens a new connection for every echo (connections per
+// second and server CPU per connection).
+//
 // BM_IdleConnections holds 10,000 idle connections (one echo each) to a
 // server running in a child process and reports the growth of its resident
 // set per connection.
 //
 //   tools/bazel run -c opt //asyncio_like:echo_benchmark
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -208,6 +214,75 @@ void BM_Echo(benchmark::State& state, const ServerKind& kind) {
   }
 }
 
+// ----- connection churn -----
+
+// One short-lived connection: connect, one 64-byte echo, close with a reset
+// (SO_LINGER 0, so no TIME_WAIT piles up on the client's ports). Returns
+// false if anything failed or the echo differed.
+bool OneShortConnection(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  char message[64];
+  for (size_t i = 0; i < sizeof message; ++i) message[i] = static_cast<char>(i * 7 + port);
+  char echo[64];
+  size_t received = 0;
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+            write(fd, message, sizeof message) == static_cast<ssize_t>(sizeof message);
+  while (ok && received < sizeof echo) {
+    const ssize_t n = read(fd, echo + received, sizeof echo - received);
+    ok = n > 0;
+    if (ok) received += static_cast<size_t>(n);
+  }
+  ok = ok && std::memcmp(message, echo, sizeof echo) == 0;
+  const linger reset_on_close = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+  close(fd);
+  return ok;
+}
+
+// Connections per second and server CPU per connection when every request
+// comes on a new connection: the path where multishot accept (used by the
+// raw io_uring server) could pay over one accept per connection (used by
+// the coroutine server).
+void BM_ConnectionChurn(benchmark::State& state, const ServerKind& kind) {
+  PinCurrentThreadTo(kClientCpu);
+  for (auto _ : state) {
+    absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> server = kind.create();
+    if (!server.ok()) {
+      state.SkipWithError(server.status().ToString().c_str());
+      return;
+    }
+    absl::Status served;
+    std::thread thread([&] {
+      PinCurrentThreadTo(kServerCpu);
+      served = (*server)->Serve();
+    });
+    clockid_t server_clock;
+    pthread_getcpuclockid(thread.native_handle(), &server_clock);
+    for (int i = 0; i < 100; ++i) OneShortConnection((*server)->port());  // warm-up
+    const absl::Duration cpu_at_start = ThreadCpuTime(server_clock);
+    const absl::Time start = absl::Now();
+    const absl::Time end = start + absl::Milliseconds(500);
+    int64_t connections = 0;
+    int64_t failures = 0;
+    while (absl::Now() < end) {
+      failures += !OneShortConnection((*server)->port());
+      ++connections;
+    }
+    const absl::Duration elapsed = absl::Now() - start;
+    const absl::Duration cpu = ThreadCpuTime(server_clock) - cpu_at_start;
+    (*server)->Stop();
+    thread.join();
+    state.counters["conn/s"] = static_cast<double>(connections) / absl::ToDoubleSeconds(elapsed);
+    state.counters["cpu_us/conn"] = absl::ToDoubleMicroseconds(cpu) / connections;
+    state.counters["failed"] = static_cast<double>(failures);
+  }
+}
+
 // ----- idle connections -----
 
 void RaiseDescriptorLimit() {
@@ -322,6 +397,15 @@ void RegisterEchoBenchmarks() {
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
+  }
+  for (const ServerKind& kind : ServerKinds()) {
+    benchmark::RegisterBenchmark(absl::StrCat("BM_ConnectionChurn/", kind.name).c_str(),
+                                 BM_ConnectionChurn, kind)
+        ->Iterations(1)
+        ->Repetitions(kRepetitions)
+        ->ReportAggregatesOnly(true)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
   for (const ServerKind& kind : ServerKinds()) {
     benchmark::RegisterBenchmark(absl::StrCat("BM_IdleConnections/", kind.name).c_str(),

@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -200,7 +201,7 @@ void EventLoop::RunReady() {
     } else {
       absl::AnyInvocable<void()> callback = std::move(callbacks_.front());
       callbacks_.pop_front();
-      callback();
+      RunCallback(callback);
     }
     int64_t step_end = NowNanos();
     int64_t step = step_end - step_start;
@@ -214,6 +215,19 @@ void EventLoop::RunReady() {
   }
   current_task_ = nullptr;
   stats_.max_step_time = absl::Nanoseconds(max_step);
+}
+
+// asyncio's Handle._run: an exception escaping a callback is reported and
+// the loop goes on. (Task steps cannot throw: a coroutine keeps its
+// exception for whoever awaits it.)
+void EventLoop::RunCallback(absl::AnyInvocable<void()>& callback) {
+  try {
+    callback();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "Exception in callback: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "Exception in callback: unknown exception\n");
+  }
 }
 
 void EventLoop::ReportSlowStep(std::string task_name, int64_t duration_ns) {

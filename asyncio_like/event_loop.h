@@ -87,7 +87,7 @@ struct LoopStats {
   uint64_t completions = 0;     // CQEs reaped.
   uint64_t task_resumes = 0;    // Steps: resumptions of a task by the loop.
   uint64_t tasks_created = 0;   // CreateTask calls.
-  uint64_t slow_steps = 0;      // Steps longer than slow_callback_duration.
+  uint64_t slow_steps = 0;      // Slow steps reported (debug mode only).
   absl::Duration max_step_time; // Longest step.
   absl::Duration loop_lag;      // How late the last due timer was handled.
   absl::Duration max_loop_lag;  // The worst lag seen.
@@ -132,12 +132,14 @@ class EventLoop {
   RunResult<T> RunUntilComplete(Task<T> main);
 
   // Schedules `callback` to run on a later pass, FIFO with task steps
-  // (asyncio's call_soon). Loop thread only.
+  // (asyncio's call_soon). Loop thread only. An exception escaping the
+  // callback is printed to stderr and the loop goes on, as in asyncio.
   void CallSoon(absl::AnyInvocable<void()> callback);
 
-  // Runs `callback` when the loop is destroyed, after its ring is closed and
-  // its tasks are gone: for state that other threads may still hold, such as
-  // the wakeup behind CallSoonThreadsafe (threadsafe_calls.h).
+  // Runs `callback` when the loop is destroyed, after its kernel operations
+  // are drained and its tasks are gone: for state that other threads may
+  // still hold, such as the wakeup behind CallSoonThreadsafe
+  // (threadsafe_calls.h).
   void AtClose(absl::AnyInvocable<void()> callback);
 
   // Cancels every pending task and runs until they have all finished
@@ -183,6 +185,7 @@ class EventLoop {
   absl::Status RunOnce();
   void RunReady();
   void FireDueTimers();
+  void RunCallback(absl::AnyInvocable<void()>& callback);
   void ReportSlowStep(std::string task_name, int64_t duration_ns);
 
   LoopOptions options_;

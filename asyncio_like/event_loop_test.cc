@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <utility>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -200,6 +202,51 @@ TEST(EventLoopTest, TimersWithEqualDeadlinesFireFifo) {
   }
 }
 
+// Deadlines in any order, with cancellations, come out sorted by deadline
+// and then by insertion; this covers both the in-order FIFO and the heap.
+TEST(EventLoopTest, TimerHeapOrdersMixedDeadlinesAndSkipsCancelled) {
+  internal::TimerHeap heap;
+  struct Recorder : internal::Timer {
+    std::vector<std::pair<int64_t, int>>* fired;
+    int64_t deadline;
+    int id;
+    void Fire() override { fired->push_back({deadline, id}); }
+  };
+  std::vector<std::pair<int64_t, int>> fired;
+  std::vector<Recorder> recorders(2000);
+  std::vector<std::pair<int64_t, int>> expected;
+  uint32_t state = 12345;
+  auto next_random = [&state] {
+    state = state * 1103515245 + 12345;
+    return (state >> 8) % 50;
+  };
+  std::vector<uint32_t> slots;
+  for (int i = 0; i < 2000; ++i) {
+    // Mostly increasing deadlines, often equal, sometimes earlier.
+    int64_t deadline = i / 4 * 10 - (next_random() < 10 ? 300 : 0);
+    recorders[i].fired = &fired;
+    recorders[i].deadline = deadline;
+    recorders[i].id = i;
+    slots.push_back(heap.Add(deadline, &recorders[i]));
+  }
+  for (int i = 0; i < 2000; ++i) {
+    // Two thirds cancelled: past half, the containers are rebuilt.
+    if (i % 3 != 2) {
+      heap.Cancel(slots[i]);
+    } else {
+      expected.push_back({recorders[i].deadline, i});
+    }
+  }
+  std::stable_sort(expected.begin(), expected.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  EXPECT_EQ(heap.live(), expected.size());
+  int64_t deadline;
+  while (internal::Timer* timer = heap.PopDue(int64_t{1} << 40, &deadline)) timer->Fire();
+  EXPECT_EQ(fired, expected);
+  EXPECT_EQ(heap.live(), 0u);
+  EXPECT_FALSE(heap.NextDeadline().has_value());
+}
+
 Task<void> SleepsConcurrently(int n, absl::Duration d) {
   std::vector<Task<void>> tasks;
   for (int i = 0; i < n; ++i) tasks.push_back(CreateTask([](absl::Duration d) -> Task<void> {
@@ -211,10 +258,10 @@ Task<void> SleepsConcurrently(int n, absl::Duration d) {
 TEST(EventLoopTest, ConcurrentSleepsOverlap) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   absl::Time start = absl::Now();
-  ASSERT_TRUE(loop->RunUntilComplete(SleepsConcurrently(10, absl::Milliseconds(100))).ok());
+  ASSERT_TRUE(loop->RunUntilComplete(SleepsConcurrently(50, absl::Milliseconds(20))).ok());
   absl::Duration elapsed = absl::Now() - start;
-  EXPECT_GE(elapsed, absl::Milliseconds(100));
-  // Ten sequential sleeps would take 1 s.
+  EXPECT_GE(elapsed, absl::Milliseconds(20));
+  // Fifty sequential sleeps would take 1 s; concurrent ones about 20 ms.
   EXPECT_LT(elapsed, absl::Milliseconds(900));
 }
 
@@ -378,13 +425,19 @@ TEST(EventLoopTest, CpuBoundStepDelaysOtherTasksAndIsReported) {
   ASSERT_TRUE(ticker.ok()) << ticker.status();
   // The 1 ms sleep could not finish before the 300 ms step ended.
   EXPECT_GE(*ticker, absl::Milliseconds(250));
-  ASSERT_EQ(reports.size(), 1u);
-  EXPECT_EQ(reports[0].task_name, "cpu-hog");
-  EXPECT_GE(reports[0].duration, absl::Milliseconds(300));
+  // On a loaded machine another step may be slow too; the hog must be.
+  int hog_reports = 0;
+  for (const SlowStep& report : reports) {
+    if (report.task_name == "cpu-hog") {
+      ++hog_reports;
+      EXPECT_GE(report.duration, absl::Milliseconds(300));
+    }
+  }
+  EXPECT_EQ(hog_reports, 1);
   LoopStats stats = loop->stats();
   EXPECT_GE(stats.max_step_time, absl::Milliseconds(300));
   EXPECT_GE(stats.max_loop_lag, absl::Milliseconds(250));
-  EXPECT_EQ(stats.slow_steps, 1u);
+  EXPECT_EQ(stats.slow_steps, reports.size());
 }
 
 TEST(EventLoopTest, DeadlockIsAnErrorNotAHang) {
@@ -436,6 +489,29 @@ TEST(EventLoopTest, BadRingSizeIsAnError) {
   options.ring_entries = 0;
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options);
   EXPECT_TRUE(absl::IsInvalidArgument(loop.status())) << loop.status();
+}
+
+TEST(EventLoopTest, AThrowingCallbackDoesNotStopTheLoop) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  int after = 0;
+  absl::Status status = loop->RunUntilComplete([](EventLoop* loop, int* after) -> Task<void> {
+    loop->CallSoon([] { throw std::runtime_error("callback failed"); });
+    loop->CallSoon([after] { ++*after; });
+    co_await Sleep(absl::Milliseconds(1));
+  }(loop.get(), &after));
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(after, 1);
+  // The loop is still usable.
+  EXPECT_TRUE(loop->RunUntilComplete(AddAfterSleep(1, 2)).ok());
+}
+
+TEST(EventLoopTest, RunInsideARunningLoopIsAnError) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<absl::Status> inner = loop->RunUntilComplete([]() -> Task<absl::Status> {
+    co_return asyncio_like::Run(AddAfterSleep(1, 2)).status();
+  }());
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(*inner)) << *inner;
 }
 
 TEST(EventLoopTest, CreateTaskOutsideALoopThrows) {
@@ -537,6 +613,34 @@ TEST(KernelOpTest, LoopDestructionCancelsOperationsInFlight) {
   ASSERT_EQ(write(pipe.fds[1], "y", 1), 1);
   char c;
   EXPECT_EQ(read(pipe.fds[0], &c, 1), 1);
+}
+
+Task<int> KernelWait(absl::Duration d) {
+  __kernel_timespec ts{.tv_sec = 0, .tv_nsec = absl::ToInt64Nanoseconds(d)};
+  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_timeout(sqe, &ts, 0, 0);  // completes with -ETIME
+  });
+}
+
+Task<int> FanOut(int n) {
+  std::vector<Task<int>> waits;
+  for (int i = 0; i < n; ++i) waits.push_back(CreateTask(KernelWait(absl::Milliseconds(10))));
+  int timed_out = 0;
+  for (Task<int>& wait : waits) timed_out += (co_await wait == -ETIME);
+  co_return timed_out;
+}
+
+TEST(KernelOpTest, ConcurrentKernelWaitsAreSubmittedInBatches) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr int kWaits = 1000;
+  absl::StatusOr<int> timed_out = loop->RunUntilComplete(FanOut(kWaits));
+  ASSERT_TRUE(timed_out.ok()) << timed_out.status();
+  EXPECT_EQ(*timed_out, kWaits);
+  LoopStats stats = loop->stats();
+  EXPECT_EQ(stats.submissions, uint64_t{kWaits});
+  EXPECT_EQ(stats.completions, uint64_t{kWaits});
+  // All 1000 SQEs go in with the pass's single enter, not one call each.
+  EXPECT_LT(stats.kernel_enters, uint64_t{kWaits / 10});
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
+#include "asyncio_like/sync.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/test_util.h"
 #include "gtest/gtest.h"
@@ -75,15 +76,21 @@ TEST(GatherTest, FirstErrorPropagatesAndTheOthersKeepRunning) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   std::vector<std::string> log;
   auto result = loop->RunUntilComplete([](std::vector<std::string>* log) -> Task<std::string> {
+    Event release;
+    auto wait_then_log = [](Event* release, std::vector<std::string>* log) -> Task<void> {
+      co_await release->Wait();
+      log->push_back("end 1");
+    };
     std::string seen;
     try {
-      co_await Gather(Logged(log, 1, absl::Milliseconds(30)), FailAfter(absl::Milliseconds(1), "first"),
+      co_await Gather(wait_then_log(&release, log), FailAfter(absl::Milliseconds(1), "first"),
                       FailAfter(absl::Milliseconds(10), "second"));
     } catch (const std::runtime_error& e) {
       seen = e.what();
     }
-    seen += log->back() == "start 1" ? " (1 still running)" : " (1 finished)";
-    co_await Sleep(absl::Milliseconds(60));
+    seen += log->empty() ? " (1 still running)" : " (1 finished)";
+    release.Set();
+    co_await Sleep(absl::Milliseconds(20));  // "second" fails unobserved meanwhile.
     seen += " then " + log->back();
     co_return seen;
   }(&log));

@@ -133,6 +133,31 @@ TEST(SemaphoreTest, LimitsConcurrency) {
   EXPECT_EQ(max_inside, 3);
 }
 
+TEST(SemaphoreTest, WaiterCancelledAfterHandOffPassesTheSlotOn) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<int> order;
+  auto status = loop->RunUntilComplete([](std::vector<int>* order) -> Task<void> {
+    Semaphore slots(0);
+    auto take = [](Semaphore* slots, std::vector<int>* order, int id) -> Task<void> {
+      co_await slots->Acquire();
+      order->push_back(id);
+    };
+    Task<void> first = CreateTask(take(&slots, order, 1));
+    Task<void> second = CreateTask(take(&slots, order, 2));
+    co_await Sleep(absl::Milliseconds(1));
+    EXPECT_TRUE(slots.locked());
+    slots.Release();  // Handed to `first`...
+    first.Cancel();   // ...which is cancelled before it runs.
+    co_await second;
+    EXPECT_TRUE(first.cancelled());
+    EXPECT_EQ(slots.value(), 0);
+    slots.Release();
+    EXPECT_EQ(slots.value(), 1);
+  }(&order));
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(order, (std::vector<int>{2}));
+}
+
 TEST(QueueTest, BoundedPutWaitsAndGetIsFifo) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   std::vector<std::string> log;
