@@ -220,16 +220,18 @@ std::string BarChart(absl::string_view id, absl::string_view title,
   for (size_t i = 0; i < references.size(); ++i) {
     const Reference& r = references[i];
     double py = kTop + plot_h * (1 - y.Fraction(r.value));
-    // Alternate labels below and above their lines, so that two close
-    // references stay readable.
+    // Labels sit at the left end of their line, alternately above and
+    // below it so that two close references stay readable, with a white
+    // halo over the bars.
     double label_y = i % 2 == 0 ? py + 11 : py - 3;
     absl::StrAppendFormat(&out,
                           "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
                           "stroke=\"#555\" stroke-dasharray=\"4 3\"/><text "
-                          "x=\"%d\" y=\"%.1f\" font-size=\"10\" "
-                          "fill=\"#555\">%s</text>\n",
-                          kLeft, kWidth - kRight, py, py, kWidth - kRight + 4,
-                          label_y, Html(r.label));
+                          "x=\"%d\" y=\"%.1f\" font-size=\"10\" fill=\"#333\" "
+                          "stroke=\"white\" stroke-width=\"3\" "
+                          "paint-order=\"stroke\">%s</text>\n",
+                          kLeft, kWidth - kRight, py, py, kLeft + 4, label_y,
+                          Html(r.label));
   }
   absl::StrAppend(&out, Legend(series), "</svg>\n");
   return out;
