@@ -424,7 +424,7 @@ std::string RenderHtml(const Results& results, const Report& report) {
             &out, "<td>",
             cell.status != RunStatus::kOk ? std::string(RunStatusName(cell.status))
             : it == cell.median.end()     ? std::string("—")
-                                          : absl::StrFormat("%.4g", it->second),
+                                          : FormatMetric(metric, it->second),
             "</td>");
       }
       absl::StrAppend(&out, "</tr>\n");

@@ -47,18 +47,6 @@ Json FindingJson(const Finding& finding) {
   return out;
 }
 
-std::string FormatMetric(absl::string_view name, double value) {
-  if (name == "requests_per_s") return FormatCount(value);
-  if (absl::EndsWith(name, "_s")) return FormatDurationSeconds(value);
-  if (absl::EndsWith(name, "_ms")) return Ms(value);
-  if (absl::EndsWith(name, "_us") || name == "us_per_task" ||
-      name == "server_cpu_us_per_request") {
-    return FormatDurationSeconds(value / 1e6);
-  }
-  if (absl::StrContains(name, "bytes")) return FormatBytes(value);
-  if (name == "speedup") return FormatRatio(value);
-  return FormatCount(value);
-}
 
 }  // namespace
 
@@ -101,6 +89,19 @@ std::string FormatCount(double value) {
     out.push_back(digits[i]);
   }
   return value < 0 ? "-" + out : out;
+}
+
+std::string FormatMetric(absl::string_view name, double value) {
+  if (name == "requests_per_s") return FormatCount(value);
+  if (absl::EndsWith(name, "_s")) return FormatDurationSeconds(value);
+  if (absl::EndsWith(name, "_ms")) return Ms(value);
+  if (absl::EndsWith(name, "_us") || name == "us_per_task" ||
+      name == "server_cpu_us_per_request") {
+    return FormatDurationSeconds(value / 1e6);
+  }
+  if (absl::StrContains(name, "bytes")) return FormatBytes(value);
+  if (name == "speedup") return FormatRatio(value);
+  return FormatCount(value);
 }
 
 std::string RenderMarkdown(const Results& results, const Report& report) {

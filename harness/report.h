@@ -63,6 +63,9 @@ std::string FormatDurationSeconds(double seconds);  // "850 us", "12.3 ms", "1.2
 std::string FormatBytes(double bytes);              // "312 B", "4.1 KiB", ...
 std::string FormatCount(double value);              // "100,000"
 std::string FormatRatio(double ratio);              // "1.9×"
+// A metric's value in its unit, chosen by its name ("wall_s", "p99_us",
+// "rss_bytes", "speedup", counts otherwise).
+std::string FormatMetric(absl::string_view name, double value);
 
 }  // namespace harness
 
