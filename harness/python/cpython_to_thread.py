@@ -1,0 +1,104 @@
+"""The workloads on CPython's asyncio offloading work with asyncio.to_thread.
+
+The event loop keeps the I/O; CPU work and blocking calls go to the loop's
+default ThreadPoolExecutor. Usage and output as cpython_asyncio.py.
+"""
+
+import asyncio
+import sys
+import threading
+import time
+import traceback
+
+import workload_common as common
+from cpython_asyncio import probe_lags, ticker
+
+
+async def run_cpu(p, work):
+    units = common.calibrate(work, p["work_ms"] / 1000)
+    start = time.perf_counter()
+    for _ in range(p["tasks"]):
+        await asyncio.to_thread(work, units)
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(asyncio.to_thread(work, units) for _ in range(p["tasks"])))
+    concurrent = time.perf_counter() - start
+    return {"sequential_s": sequential, "concurrent_s": concurrent,
+            "speedup": sequential / concurrent}
+
+
+async def run_mixed(p):
+    slice_units = common.calibrate(common.countdown, p["slice_ms"] / 1000)
+    idle = await probe_lags(p["probes"])
+    running = threading.Event()
+    running.set()
+
+    def cpu_task():
+        while running.is_set():
+            common.countdown(slice_units)
+
+    cpu = asyncio.create_task(asyncio.to_thread(cpu_task))
+    await asyncio.sleep(0)
+    lags = await probe_lags(p["probes"])
+    running.clear()
+    await cpu
+    return {"idle_lag_p50_ms": common.percentile(idle, 0.5),
+            "lag_p50_ms": common.percentile(lags, 0.5),
+            "lag_p99_ms": common.percentile(lags, 0.99)}
+
+
+async def run_blocking_call(p):
+    async def blocking_library_call():
+        await asyncio.sleep(0.02)
+        await asyncio.to_thread(time.sleep, p["block_ms"] / 1000)
+
+    gaps, _ = await asyncio.gather(ticker(p["ticks"]), blocking_library_call())
+    return {"stall_ms": max(gaps) - 1, "max_gap_ms": max(gaps)}
+
+
+def failing_operation():
+    stack = traceback.extract_stack()
+    user = sum(1 for frame in stack if frame.name == "user_call")
+    raise RuntimeError(len(stack), user)
+
+
+def blocking_step():
+    time.sleep(0.001)
+    return failing_operation()
+
+
+async def user_call(remaining):
+    if remaining == 1:
+        return await asyncio.to_thread(blocking_step)
+    return await user_call(remaining - 1)
+
+
+async def run_debug_stack(p):
+    try:
+        await user_call(p["depth"])
+    except RuntimeError as error:
+        total, user = error.args
+        return {"frames_total": total, "user_frames_visible": user,
+                "user_frames": p["depth"]}
+    raise AssertionError("the failing operation did not fail")
+
+
+RUNNERS = {
+    "cpu_pure": lambda p: run_cpu(p, common.countdown),
+    "cpu_native": lambda p: run_cpu(p, common.native_hash),
+    "mixed": run_mixed,
+    "blocking_call": run_blocking_call,
+    "debug_stack": run_debug_stack,
+}
+
+
+def main():
+    workload, params = common.parse_args(sys.argv)
+    if workload not in RUNNERS:
+        sys.exit("cpython_to_thread: unsupported workload %r" % workload)
+    common.emit(asyncio.run(RUNNERS[workload](params)))
+
+
+if __name__ == "__main__":
+    main()

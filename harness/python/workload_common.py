@@ -1,0 +1,98 @@
+"""Shared by the CPython workload programs: arguments, figures and CPU work.
+
+Each program runs one workload and prints {"metrics": {...}} as one JSON line,
+the same schema as the C++ adapters (see harness/README.md). The tcp_echo
+server first prints {"port": N} once it listens.
+"""
+
+import hashlib
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+
+def parse_args(argv):
+    """`WORKLOAD name=int ...` -> (workload, {name: int})."""
+    if len(argv) < 2:
+        sys.exit("usage: %s WORKLOAD [name=value ...]" % argv[0])
+    params = {}
+    for item in argv[2:]:
+        name, _, value = item.partition("=")
+        params[name] = int(value)
+    return argv[1], params
+
+
+def current_rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def thread_count():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def switches():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw, usage.ru_nivcsw
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(values, q):
+    """Nearest-rank quantile, as the C++ side computes it."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
+    return ordered[rank - 1]
+
+
+def countdown(n):
+    """Pure interpreted work: holds the GIL throughout."""
+    while n > 0:
+        n -= 1
+
+
+_BLOCK = bytes(range(256)) * 4096  # 1 MiB
+
+
+def native_hash(rounds):
+    """Native work: hashlib releases the GIL for inputs over 2 KiB."""
+    for _ in range(rounds):
+        hashlib.sha256(_BLOCK).digest()
+
+
+def calibrate(work, target_s):
+    """Units of work(units) that take about target_s seconds of this thread's
+    CPU time (not wall time, which counts other processes' turns)."""
+    work(1)
+    units = 1
+    while True:
+        start = time.thread_time()
+        work(units)
+        took = time.thread_time() - start
+        if took >= 0.02:
+            return max(1, int(units * target_s / took))
+        units *= 2
+
+
+def emit(metrics):
+    print(json.dumps({"metrics": metrics}), flush=True)
+
+
+def announce_port(port):
+    print(json.dumps({"port": port}), flush=True)
