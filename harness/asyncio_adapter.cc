@@ -224,9 +224,7 @@ Task<void> SleepingWorker(int64_t operations, absl::Duration op) {
 Task<absl::StatusOr<Metrics>> RunThreadScaling(Params p) {
   int64_t concurrency = p.at("threads");
   int64_t tasks = p.at("tasks");
-  int64_t rss_before = CurrentRssBytes();
-  Switches before = ProcessSwitches();
-  absl::Time start = absl::Now();
+  ProcessCostMeter cost;
   std::vector<Task<void>> workers;
   for (int64_t i = 0; i < concurrency; ++i) {
     int64_t share = tasks / concurrency + (i < tasks % concurrency ? 1 : 0);
@@ -236,16 +234,7 @@ Task<absl::StatusOr<Metrics>> RunThreadScaling(Params p) {
   co_await Sleep(absl::ZeroDuration());
   int threads = CurrentThreadCount();
   for (Task<void>& w : workers) co_await w;
-  double wall = absl::ToDoubleSeconds(absl::Now() - start);
-  Switches after = ProcessSwitches();
-  co_return Metrics{
-      {"wall_s", wall},
-      {"rss_bytes",
-       static_cast<double>(std::max<int64_t>(0, PeakRssBytes() - rss_before))},
-      {"threads", static_cast<double>(threads)},
-      {"voluntary_switches", static_cast<double>(after.voluntary - before.voluntary)},
-      {"involuntary_switches",
-       static_cast<double>(after.involuntary - before.involuntary)}};
+  co_return cost.Figures(threads);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::Status FailingOperation(StackView& view) {

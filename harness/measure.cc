@@ -78,4 +78,23 @@ uint64_t HashBytes(int64_t bytes) {
   return hash;
 }
 
+ProcessCostMeter::ProcessCostMeter()
+    : rss_before_(CurrentRssBytes()),
+      switches_before_(ProcessSwitches()),
+      start_(absl::Now()) {}
+
+Metrics ProcessCostMeter::Figures(int thread_count) const {
+  double wall = absl::ToDoubleSeconds(absl::Now() - start_);
+  Switches after = ProcessSwitches();
+  return Metrics{
+      {"wall_s", wall},
+      {"rss_bytes",
+       static_cast<double>(std::max<int64_t>(0, PeakRssBytes() - rss_before_))},
+      {"threads", static_cast<double>(thread_count)},
+      {"voluntary_switches",
+       static_cast<double>(after.voluntary - switches_before_.voluntary)},
+      {"involuntary_switches",
+       static_cast<double>(after.involuntary - switches_before_.involuntary)}};
+}
+
 }  // namespace harness

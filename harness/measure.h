@@ -18,6 +18,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "harness/model.h"
 
 namespace harness {
 
@@ -36,6 +37,21 @@ struct Switches {
 Switches ProcessSwitches();
 // User + system CPU time of the whole process so far.
 absl::Duration ProcessCpuTime();
+
+// What a workload costs the whole process, from construction to Figures():
+// wall time, peak memory growth and context switches. The thread_scaling
+// workload reports exactly these, with the OS thread count it saw.
+class ProcessCostMeter {
+ public:
+  ProcessCostMeter();
+  // wall_s, rss_bytes, threads, voluntary_switches, involuntary_switches.
+  Metrics Figures(int thread_count) const;
+
+ private:
+  int64_t rss_before_;
+  Switches switches_before_;
+  absl::Time start_;
+};
 
 // The q-quantile (0..1) of `values` by nearest rank; 0 for an empty vector.
 double Percentile(std::vector<double> values, double q);

@@ -278,9 +278,7 @@ absl::StatusOr<Metrics> RunBlockingCall(gil_model::GilPolicy policy,
 
 absl::StatusOr<Metrics> RunThreadScaling(gil_model::GilPolicy policy,
                                          const Params& p) {
-  int64_t rss_before = CurrentRssBytes();
-  Switches before = ProcessSwitches();
-  absl::Time start = absl::Now();
+  ProcessCostMeter cost;
   absl::StatusOr<PythonThreads> threads = StartThreads(policy, p.at("threads"));
   if (!threads.ok()) return threads.status();
   absl::Duration op = absl::Milliseconds(p.at("op_ms"));
@@ -291,16 +289,7 @@ absl::StatusOr<Metrics> RunThreadScaling(gil_model::GilPolicy policy,
   if (!s.ok()) return s;
   int thread_count = CurrentThreadCount();
   threads->pool->Shutdown();
-  double wall = absl::ToDoubleSeconds(absl::Now() - start);
-  Switches after = ProcessSwitches();
-  return Metrics{
-      {"wall_s", wall},
-      {"rss_bytes",
-       static_cast<double>(std::max<int64_t>(0, PeakRssBytes() - rss_before))},
-      {"threads", static_cast<double>(thread_count)},
-      {"voluntary_switches", static_cast<double>(after.voluntary - before.voluntary)},
-      {"involuntary_switches",
-       static_cast<double>(after.involuntary - before.involuntary)}};
+  return cost.Figures(thread_count);
 }
 
 // The failing operation captures the stack it runs on, then fails.
