@@ -16,10 +16,11 @@
 namespace threadpool {
 namespace {
 
-// How long an out-of-work worker polls its wake flag before sleeping: longer
-// than a typical gap between submits of short tasks, far shorter than a
-// scheduler time slice, and short enough not to starve the submitting thread
-// of a CPU on a small or loaded machine.
+// How long an out-of-work worker polls the pool's has_work_ flag, and then
+// its own wake flag, before sleeping: each longer than a typical gap between
+// submits of short tasks, far shorter than a scheduler time slice, and short
+// enough not to starve the submitting thread of a CPU on a small or loaded
+// machine.
 constexpr absl::Duration kIdleSpin = absl::Microseconds(20);
 
 void CpuRelax() {
@@ -30,12 +31,13 @@ void CpuRelax() {
 #endif
 }
 
-// Polls `flag` until it is set or kIdleSpin has passed.
-void SpinUntilSet(const std::atomic<bool>& flag) {
+// Polls `done` until it returns true or kIdleSpin has passed.
+template <typename Predicate>
+void SpinUntil(Predicate done) {
   const absl::Time give_up = absl::Now() + kIdleSpin;
   while (true) {
     for (int i = 0; i < 64; ++i) {
-      if (flag.load(std::memory_order_acquire)) return;
+      if (done()) return;
       CpuRelax();
     }
     if (absl::Now() > give_up) return;
@@ -118,6 +120,7 @@ absl::Status ThreadPoolExecutor::Enqueue(internal::Task&& task) {
         "cannot schedule new futures after shutdown");
   }
   queue_.push_back(std::move(task));
+  if (queue_.size() == 1) has_work_.store(true, std::memory_order_relaxed);
   queue_high_water_mark_ = std::max<int64_t>(queue_high_water_mark_,
                                              static_cast<int64_t>(queue_.size()));
   if (!idle_.empty()) {
@@ -159,6 +162,14 @@ void ThreadPoolExecutor::WorkerLoop(Worker* self) {
 }
 
 bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
+  // Still counted as returning, so no submit starts a thread for the work
+  // it is about to take; the lock is taken only once there is work (or the
+  // spin ends), so a fast submitter and this worker take it once per task
+  // each instead of the worker twice.
+  if (returning && !polling_.exchange(true, std::memory_order_relaxed)) {
+    SpinUntil([this] { return has_work_.load(std::memory_order_relaxed); });
+    polling_.store(false, std::memory_order_relaxed);
+  }
   absl::MutexLock lock(&mu_);
   if (returning) returning_workers_.fetch_sub(1, std::memory_order_relaxed);
   while (queue_.empty()) {
@@ -172,6 +183,7 @@ bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   for (size_t i = 0; i < count; ++i) {
     self->batch.push_back(queue_.pop_front());
   }
+  if (queue_.empty()) has_work_.store(false, std::memory_order_relaxed);
   return true;
 }
 
@@ -179,7 +191,7 @@ void ThreadPoolExecutor::WaitForWork(Worker* self) {
   self->wake.store(false, std::memory_order_relaxed);
   idle_.push_back(self);
   mu_.Unlock();
-  SpinUntilSet(self->wake);
+  SpinUntil([self] { return self->wake.load(std::memory_order_acquire); });
   mu_.Lock();
   self->sleeping = true;
   while (!self->wake.load(std::memory_order_relaxed)) self->cv.Wait(&mu_);
@@ -226,6 +238,7 @@ std::vector<internal::Task> ThreadPoolExecutor::TakeAllPending() {
   while (!queue_.empty()) {
     pending.push_back(queue_.pop_front());
   }
+  has_work_.store(false, std::memory_order_relaxed);
   return pending;
 }
 

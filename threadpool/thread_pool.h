@@ -25,7 +25,9 @@
 // recently idle, whose cache is warm), and only if one is idle, so a busy
 // pool takes no wakeups at all. A worker that runs out of work spins briefly
 // before sleeping, so a steady stream of short tasks is not slowed by
-// sleeping and waking. When the queue holds more tasks than there are
+// sleeping and waking; one such worker at a time first polls an atomic
+// "queue not empty" flag without the lock, so that a submitter and a worker
+// that keeps up with it take the lock once per task each. When the queue holds more tasks than there are
 // workers, a worker takes a share of them at once (queue length divided by
 // max_workers, at most kMaxBatch), so under load the queue lock is taken once
 // per batch instead of once per task; with fewer tasks than workers each
@@ -189,6 +191,14 @@ class ThreadPoolExecutor {
   // queue: they will take a task without being woken or replaced.
   // On a cache line of its own: workers write it once per batch.
   alignas(64) std::atomic<int> returning_workers_{0};
+  // !queue_.empty(), stored under mu_ when it changes (not on every submit,
+  // so a backlog costs the submitter nothing here), so that a returning
+  // worker can wait for work by polling it without taking mu_ (which would
+  // slow down the submitting thread). Only one worker at a time polls it
+  // (the one that set polling_), so that new work does not send every idle
+  // worker to the lock at once. On a cache line of their own.
+  alignas(64) std::atomic<bool> has_work_{false};
+  std::atomic<bool> polling_{false};
 
   // Held while joining workers, so concurrent Shutdown(wait) calls all wait.
   // Never held together with mu_.
