@@ -163,17 +163,23 @@ double PercentileUs(const std::vector<int64_t>& sorted_ns, double p) {
   return static_cast<double>(sorted_ns[i]) / 1000.0;
 }
 
-// One task at a time on a pool whose worker is idle (it has run earlier
-// tasks, so it exists, and has gone to sleep waiting for the next one).
-void BM_PoolRoundTrip(benchmark::State& state) {
-  std::unique_ptr<ThreadPoolExecutor> pool = MakePool(1);
-  (void)(*pool->Submit([] {})).Result();
+// Times one single-task round trip per iteration, `round_trip()` returning
+// the task's result, and reports the p50 and p99 latency. With a pause, each
+// trip starts that long (untimed) after the previous one.
+template <typename RoundTrip>
+void MeasureRoundTrips(benchmark::State& state, std::chrono::microseconds pause,
+                       RoundTrip round_trip) {
   std::vector<int64_t> samples;
   for (auto _ : state) {
+    if (pause.count() > 0) {
+      state.PauseTiming();
+      std::this_thread::sleep_for(pause);
+      state.ResumeTiming();
+    }
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<int> r = (*pool->Submit([] { return 1; })).Result();
+    auto result = round_trip();
     const auto end = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(r);
+    benchmark::DoNotOptimize(result);
     samples.push_back(
         std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
             .count());
@@ -181,6 +187,18 @@ void BM_PoolRoundTrip(benchmark::State& state) {
   std::sort(samples.begin(), samples.end());
   state.counters["p50_us"] = PercentileUs(samples, 0.50);
   state.counters["p99_us"] = PercentileUs(samples, 0.99);
+}
+
+// Longer than the pool worker's idle spin, so each submit has to wake it.
+constexpr std::chrono::microseconds kPastIdleSpin(200);
+
+// One task at a time on a pool whose worker exists (it has run an earlier
+// task) and is still spinning from the previous trip.
+void BM_PoolRoundTrip(benchmark::State& state) {
+  std::unique_ptr<ThreadPoolExecutor> pool = MakePool(1);
+  (void)(*pool->Submit([] {})).Result();
+  MeasureRoundTrips(state, std::chrono::microseconds(0),
+                    [&] { return (*pool->Submit([] { return 1; })).Result(); });
 }
 BENCHMARK(BM_PoolRoundTrip)->Iterations(20000);
 
@@ -189,61 +207,22 @@ BENCHMARK(BM_PoolRoundTrip)->Iterations(20000);
 void BM_PoolRoundTripToSleepingWorker(benchmark::State& state) {
   std::unique_ptr<ThreadPoolExecutor> pool = MakePool(1);
   (void)(*pool->Submit([] {})).Result();
-  std::vector<int64_t> samples;
-  for (auto _ : state) {
-    state.PauseTiming();
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    state.ResumeTiming();
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<int> r = (*pool->Submit([] { return 1; })).Result();
-    const auto end = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(r);
-    samples.push_back(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
-            .count());
-  }
-  std::sort(samples.begin(), samples.end());
-  state.counters["p50_us"] = PercentileUs(samples, 0.50);
-  state.counters["p99_us"] = PercentileUs(samples, 0.99);
+  MeasureRoundTrips(state, kPastIdleSpin,
+                    [&] { return (*pool->Submit([] { return 1; })).Result(); });
 }
 BENCHMARK(BM_PoolRoundTripToSleepingWorker)->Iterations(3000);
 
 void BM_BaselineRoundTrip(benchmark::State& state) {
   MutexQueuePool pool(1);
-  std::vector<int64_t> samples;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    int r = pool.Submit([] { return 1; }).get();
-    const auto end = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(r);
-    samples.push_back(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
-            .count());
-  }
-  std::sort(samples.begin(), samples.end());
-  state.counters["p50_us"] = PercentileUs(samples, 0.50);
-  state.counters["p99_us"] = PercentileUs(samples, 0.99);
+  MeasureRoundTrips(state, std::chrono::microseconds(0),
+                    [&] { return pool.Submit([] { return 1; }).get(); });
 }
 BENCHMARK(BM_BaselineRoundTrip)->Iterations(20000);
 
 void BM_BaselineRoundTripToSleepingWorker(benchmark::State& state) {
   MutexQueuePool pool(1);
-  std::vector<int64_t> samples;
-  for (auto _ : state) {
-    state.PauseTiming();
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    state.ResumeTiming();
-    const auto start = std::chrono::steady_clock::now();
-    int r = pool.Submit([] { return 1; }).get();
-    const auto end = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(r);
-    samples.push_back(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(end - start)
-            .count());
-  }
-  std::sort(samples.begin(), samples.end());
-  state.counters["p50_us"] = PercentileUs(samples, 0.50);
-  state.counters["p99_us"] = PercentileUs(samples, 0.99);
+  MeasureRoundTrips(state, kPastIdleSpin,
+                    [&] { return pool.Submit([] { return 1; }).get(); });
 }
 BENCHMARK(BM_BaselineRoundTripToSleepingWorker)->Iterations(3000);
 
