@@ -25,21 +25,6 @@ Task<int> Logged(std::vector<std::string>* log, int id, absl::Duration d) {
   co_return id;
 }
 
-Task<void> FailAfter(absl::Duration d, std::string message) {
-  co_await Sleep(d);
-  throw std::runtime_error(message);
-}
-
-// Sleeps "forever" and records how it ended.
-Task<void> SleepRecording(std::string* how) {
-  try {
-    co_await Sleep(absl::Hours(1));
-    *how = "woke";
-  } catch (const CancelledError&) {
-    *how = "cancelled";
-    throw;
-  }
-}
 
 TEST(GatherTest, RunsConcurrentlyAndKeepsArgumentOrder) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});

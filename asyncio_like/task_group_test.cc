@@ -20,20 +20,6 @@ Task<int> After(absl::Duration d, int v) {
   co_return v;
 }
 
-Task<void> FailAfter(absl::Duration d, std::string message) {
-  co_await Sleep(d);
-  throw std::runtime_error(message);
-}
-
-Task<void> SleepRecording(std::string* how) {
-  try {
-    co_await Sleep(absl::Hours(1));
-    *how = "woke";
-  } catch (const CancelledError&) {
-    *how = "cancelled";
-    throw;
-  }
-}
 
 std::vector<std::string> Messages(const TaskGroupError& error) {
   std::vector<std::string> messages;

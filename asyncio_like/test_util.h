@@ -4,10 +4,14 @@
 #define ASYNCIO_LIKE_TEST_UTIL_H_
 
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
+#include "asyncio_like/task.h"
 #include "gtest/gtest.h"
 
 // Declares `std::unique_ptr<EventLoop> loop` created with `options`, or
@@ -28,5 +32,26 @@ inline constexpr bool kUnderSanitizer = true;
 #else
 inline constexpr bool kUnderSanitizer = false;
 #endif
+
+namespace asyncio_like {
+
+// Sleeps for `d`, then fails with std::runtime_error(message).
+inline Task<void> FailAfter(absl::Duration d, std::string message) {
+  co_await Sleep(d);
+  throw std::runtime_error(message);
+}
+
+// Sleeps "forever" and records in *how whether it woke or was cancelled.
+inline Task<void> SleepRecording(std::string* how) {
+  try {
+    co_await Sleep(absl::Hours(1));
+    *how = "woke";
+  } catch (const CancelledError&) {
+    *how = "cancelled";
+    throw;
+  }
+}
+
+}  // namespace asyncio_like
 
 #endif  // ASYNCIO_LIKE_TEST_UTIL_H_
