@@ -23,6 +23,12 @@ namespace {
 // machine.
 constexpr absl::Duration kIdleSpin = absl::Microseconds(20);
 
+// How long a worker that finds work already waiting, after a short batch of
+// quick tasks, lets the queue fill before taking from it: long enough for a
+// fast submitter to queue a few dozen small tasks, short against any task
+// worth a thread.
+constexpr absl::Duration kBatchFill = absl::Microseconds(1);
+
 void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -31,10 +37,9 @@ void CpuRelax() {
 #endif
 }
 
-// Polls `done` until it returns true or kIdleSpin has passed.
+// Polls `done` until it returns true or `give_up` has passed.
 template <typename Predicate>
-void SpinUntil(Predicate done) {
-  const absl::Time give_up = absl::Now() + kIdleSpin;
+void SpinUntil(Predicate done, absl::Time give_up) {
   while (true) {
     for (int i = 0; i < 64; ++i) {
       if (done()) return;
@@ -77,6 +82,9 @@ struct ThreadPoolExecutor::Worker {
   absl::Mutex batch_mu;
   std::vector<internal::Task> batch;
   std::atomic<bool> drop_rest{false};
+  // The last batch's size and start time; only the worker uses them.
+  size_t last_batch_size = 0;
+  absl::Time last_batch_start;
 
   // Written only by the worker; read by stats().
   std::atomic<int64_t> tasks_run{0};
@@ -163,12 +171,28 @@ void ThreadPoolExecutor::WorkerLoop(Worker* self) {
 
 bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   // Still counted as returning, so no submit starts a thread for the work
-  // it is about to take; the lock is taken only once there is work (or the
-  // spin ends), so a fast submitter and this worker take it once per task
-  // each instead of the worker twice.
-  if (returning && !polling_.exchange(true, std::memory_order_relaxed)) {
-    SpinUntil([this] { return has_work_.load(std::memory_order_relaxed); });
-    polling_.store(false, std::memory_order_relaxed);
+  // it is about to take.
+  if (returning) {
+    const absl::Time now = absl::Now();
+    if (has_work_.load(std::memory_order_relaxed)) {
+      // Work arrived while the last batch ran. If that batch was short and
+      // quick, this worker is keeping pace with a faster submitter a task or
+      // two at a time, and every hand-over moves the lock and the queue
+      // between their CPUs, slowing both; letting the queue fill for a
+      // moment makes the next take a batch. A backlog (full batches) or
+      // slower tasks skip the wait.
+      if (self->last_batch_size < kMaxBatch &&
+          now - self->last_batch_start < kBatchFill) {
+        SpinUntil([] { return false; }, now + kBatchFill);
+      }
+    } else if (!polling_.exchange(true, std::memory_order_relaxed)) {
+      // The lock is taken only once there is work (or the spin ends), so a
+      // submitter and a worker that keeps up with it take it once per task
+      // each instead of the worker twice.
+      SpinUntil([this] { return has_work_.load(std::memory_order_relaxed); },
+                now + kIdleSpin);
+      polling_.store(false, std::memory_order_relaxed);
+    }
   }
   absl::MutexLock lock(&mu_);
   if (returning) returning_workers_.fetch_sub(1, std::memory_order_relaxed);
@@ -191,7 +215,8 @@ void ThreadPoolExecutor::WaitForWork(Worker* self) {
   self->wake.store(false, std::memory_order_relaxed);
   idle_.push_back(self);
   mu_.Unlock();
-  SpinUntil([self] { return self->wake.load(std::memory_order_acquire); });
+  SpinUntil([self] { return self->wake.load(std::memory_order_acquire); },
+            absl::Now() + kIdleSpin);
   mu_.Lock();
   self->sleeping = true;
   while (!self->wake.load(std::memory_order_relaxed)) self->cv.Wait(&mu_);
@@ -202,6 +227,8 @@ bool ThreadPoolExecutor::RunBatch(Worker* self) {
   int64_t ran = self->tasks_run.load(std::memory_order_relaxed);
   bool returning = false;
   const size_t count = self->batch.size();
+  self->last_batch_size = count;
+  self->last_batch_start = absl::Now();
   for (size_t i = 0; i < count; ++i) {
     if (self->drop_rest.load(std::memory_order_acquire)) break;
     // Before a task publishes its result, it is counted as run, and if it is

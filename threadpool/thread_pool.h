@@ -27,13 +27,18 @@
 // before sleeping, so a steady stream of short tasks is not slowed by
 // sleeping and waking; one such worker at a time first polls an atomic
 // "queue not empty" flag without the lock, so that a submitter and a worker
-// that keeps up with it take the lock once per task each. When the queue holds more tasks than there are
-// workers, a worker takes a share of them at once (queue length divided by
-// max_workers, at most kMaxBatch), so under load the queue lock is taken once
-// per batch instead of once per task; with fewer tasks than workers each
-// worker takes one, exactly as in Python, so no task waits behind another
-// while a worker is free. Tasks a worker has taken but not started are still
-// pending: Cancel() and Shutdown(cancel_futures=true) reach them.
+// that keeps up with it take the lock once per task each. When the queue
+// holds more tasks than there are workers, a worker takes a share of them at
+// once (queue length divided by max_workers, at most kMaxBatch), so under
+// load the queue lock is taken once per batch instead of once per task; with
+// fewer tasks than workers each worker takes one, exactly as in Python, so
+// no task waits behind another while a worker is free. A worker that ran a
+// short batch of quick tasks (under 1 µs in all) and comes back to find
+// more already queued is trading tasks one at a time with a faster
+// submitter, each hand-over moving the lock between CPUs: it lets the queue
+// fill for 1 µs before taking, and then takes a batch. Tasks a worker has
+// taken but not started are still pending: Cancel() and
+// Shutdown(cancel_futures=true) reach them.
 //
 // Rules:
 //   * Do not destroy the executor from inside one of its own tasks (the

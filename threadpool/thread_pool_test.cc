@@ -274,11 +274,18 @@ TEST(ThreadPoolTest, ShutdownFromInsideATaskDoesNotDeadlock) {
 TEST(ThreadPoolTest, ScheduledTaskExceptionDoesNotBreakThePool) {
   auto pool = MakePool(1);
   ASSERT_TRUE(pool->Schedule([] { throw std::runtime_error("lost"); }).ok());
+  // Stored on the heap (not trivially copyable), and destroyed though it
+  // throws.
+  auto shared = std::make_shared<int>(0);
+  ASSERT_TRUE(pool->Schedule([shared] {
+                    throw std::runtime_error("lost too");
+                  }).ok());
   absl::StatusOr<Future<int>> f = pool->Submit([] { return 2; });
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(*f->Result(), 2);
   pool->Shutdown();
-  EXPECT_EQ(pool->stats().tasks_run, 2);
+  EXPECT_EQ(pool->stats().tasks_run, 3);
+  EXPECT_EQ(shared.use_count(), 1);
 }
 
 TEST(ThreadPoolTest, ScheduledCallablesOfEveryKindRunOnce) {

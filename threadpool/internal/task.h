@@ -97,16 +97,20 @@ class TaskState final : public FutureState<T> {
   std::optional<Fn> fn_;
 };
 
-// A queue entry. Tasks are moved by copying their bytes: a submitted task is
-// a pointer to its state, and a scheduled task's callable is stored inline
-// if it is trivially copyable and small (a lambda capturing a few pointers or
-// numbers), otherwise on the heap behind a pointer. Moving a task through the
-// queue therefore never calls into the callable.
+// A queue entry: a pointer to a table of what the task does, and 24 bytes of
+// storage. A submitted task stores a pointer to its state; a scheduled
+// task's callable is stored inline if it is trivially copyable and small (a
+// lambda capturing up to three pointers or numbers), otherwise on the heap
+// behind a pointer. Moving a task copies 32 bytes and never calls into the
+// callable, and two tasks share a cache line: the lines of the queue are what
+// a submitter and a worker hand to each other, task by task.
 class Task {
  public:
   Task() = default;
   // Takes over one reference to `state`.
-  explicit Task(FutureStateBase* state) : state_(state) {}
+  explicit Task(FutureStateBase* state) : ops_(&kFutureStateOps) {
+    StorePointer(state);
+  }
 
   template <typename F>
   static Task FromCallable(F&& fn) {
@@ -114,21 +118,12 @@ class Task {
     Task task;
     if constexpr (std::is_trivially_copyable_v<Fn> &&
                   sizeof(Fn) <= kInlineSize &&
-                  alignof(Fn) <= alignof(std::max_align_t)) {
+                  alignof(Fn) <= alignof(void*)) {
       ::new (static_cast<void*>(task.storage_)) Fn(std::forward<F>(fn));
-      task.run_ = [](unsigned char* storage) {
-        std::move(*std::launder(reinterpret_cast<Fn*>(storage)))();
-      };
+      task.ops_ = &kInlineOps<Fn>;
     } else {
-      Fn* heap = new Fn(std::forward<F>(fn));
-      std::memcpy(task.storage_, &heap, sizeof(heap));
-      task.run_ = [](unsigned char* storage) {
-        std::unique_ptr<Fn> owned(HeapCallable<Fn>(storage));
-        std::move (*owned)();
-      };
-      task.discard_ = [](unsigned char* storage) {
-        delete HeapCallable<Fn>(storage);
-      };
+      task.StorePointer(new Fn(std::forward<F>(fn)));
+      task.ops_ = &kHeapOps<Fn>;
     }
     return task;
   }
@@ -145,64 +140,111 @@ class Task {
 
   // Runs the task unless its future was cancelled (see
   // FutureStateBase::Run). An exception escaping a scheduled task has no
-  // future to go to and is reported on stderr.
+  // future to go to and is reported on stderr. Leaves future_state()
+  // unchanged, so that other threads may read it (under a lock the pool
+  // holds) while the task runs.
   void Run(absl::FunctionRef<void()> before_publish) && {
-    if (state_ != nullptr) {
-      state_->Run(before_publish);
-      return;
-    }
-    void (*run)(unsigned char*) = std::exchange(run_, nullptr);
-    discard_ = nullptr;  // `run` destroys the callable, even if it throws
-    try {
-      run(storage_);
-    } catch (...) {
-      ReportEscapedException("a scheduled task");
-    }
-    before_publish();
+    ops_->run(storage_, before_publish);
   }
 
   // The future's state, or nullptr for a scheduled task.
-  FutureStateBase* future_state() const { return state_; }
+  FutureStateBase* future_state() const {
+    return ops_ == &kFutureStateOps ? LoadPointer<FutureStateBase>() : nullptr;
+  }
 
   // Resolves the task without running it (see FutureStateBase::Abandon). A
   // scheduled task is dropped.
   void Abandon(const absl::Status& why) && {
-    if (state_ != nullptr) state_->Abandon(why);
+    if (FutureStateBase* state = future_state()) state->Abandon(why);
     Reset();
   }
 
  private:
   static constexpr size_t kInlineSize = 3 * sizeof(void*);
 
-  template <typename Fn>
-  static Fn* HeapCallable(unsigned char* storage) {
-    Fn* heap;
-    std::memcpy(&heap, storage, sizeof(heap));
-    return heap;
+  struct Ops {
+    // Runs the task. A heap-stored callable is destroyed, and its pointer
+    // cleared, before the task counts as run.
+    void (*run)(unsigned char* storage,
+                absl::FunctionRef<void()> before_publish);
+    // Releases what the storage holds, run or not; null when there is
+    // nothing to release.
+    void (*release)(unsigned char* storage);
+  };
+
+  template <typename T>
+  static T* LoadPointer(const unsigned char* storage) {
+    T* pointer;
+    std::memcpy(&pointer, storage, sizeof(pointer));
+    return pointer;
+  }
+  template <typename T>
+  T* LoadPointer() const {
+    return LoadPointer<T>(storage_);
+  }
+  template <typename T>
+  static void StorePointer(unsigned char* storage, T* pointer) {
+    std::memcpy(storage, &pointer, sizeof(pointer));
+  }
+  template <typename T>
+  void StorePointer(T* pointer) {
+    StorePointer(storage_, pointer);
   }
 
+  // Calls a scheduled callable; what it throws has nowhere to go but stderr.
+  template <typename Fn>
+  static void CallScheduled(Fn&& fn) {
+    try {
+      std::forward<Fn>(fn)();
+    } catch (...) {
+      ReportEscapedException("a scheduled task");
+    }
+  }
+
+  static constexpr Ops kFutureStateOps = {
+      [](unsigned char* storage, absl::FunctionRef<void()> before_publish) {
+        LoadPointer<FutureStateBase>(storage)->Run(before_publish);
+      },
+      [](unsigned char* storage) {
+        LoadPointer<FutureStateBase>(storage)->Unref();
+      }};
+
+  // An inline callable is trivially copyable, so it needs no destruction.
+  template <typename Fn>
+  static constexpr Ops kInlineOps = {
+      [](unsigned char* storage, absl::FunctionRef<void()> before_publish) {
+        CallScheduled(std::move(*std::launder(reinterpret_cast<Fn*>(storage))));
+        before_publish();
+      },
+      nullptr};
+
+  template <typename Fn>
+  static constexpr Ops kHeapOps = {
+      [](unsigned char* storage, absl::FunctionRef<void()> before_publish) {
+        {
+          std::unique_ptr<Fn> owned(LoadPointer<Fn>(storage));
+          StorePointer<Fn>(storage, nullptr);
+          CallScheduled(std::move(*owned));
+        }
+        before_publish();
+      },
+      [](unsigned char* storage) { delete LoadPointer<Fn>(storage); }};
+
   void TakeFrom(Task& other) {
-    state_ = std::exchange(other.state_, nullptr);
-    run_ = std::exchange(other.run_, nullptr);
-    discard_ = std::exchange(other.discard_, nullptr);
+    ops_ = std::exchange(other.ops_, nullptr);
     std::memcpy(storage_, other.storage_, kInlineSize);
   }
 
   void Reset() {
-    if (state_ != nullptr) state_->Unref();
-    if (discard_ != nullptr) discard_(storage_);
-    state_ = nullptr;
-    run_ = nullptr;
-    discard_ = nullptr;
+    if (ops_ != nullptr && ops_->release != nullptr) ops_->release(storage_);
+    ops_ = nullptr;
   }
 
-  FutureStateBase* state_ = nullptr;
-  // Runs, then destroys, the scheduled callable.
-  void (*run_)(unsigned char*) = nullptr;
-  // Destroys a heap-stored callable that was not run; null when inline.
-  void (*discard_)(unsigned char*) = nullptr;
-  alignas(std::max_align_t) unsigned char storage_[kInlineSize];
+  const Ops* ops_ = nullptr;
+  alignas(void*) unsigned char storage_[kInlineSize];
 };
+
+static_assert(sizeof(Task) == 32, "two queue entries per cache line");
 
 }  // namespace threadpool::internal
 
