@@ -23,10 +23,9 @@ namespace {
 // machine.
 constexpr absl::Duration kIdleSpin = absl::Microseconds(20);
 
-// How long a worker that finds work already waiting, after a short batch of
-// quick tasks, lets the queue fill before taking from it: long enough for a
-// fast submitter to queue a few dozen small tasks, short against any task
-// worth a thread.
+// How long a worker lets the queue fill after a short batch of quick tasks
+// during which more work was queued: long enough for a fast submitter to
+// queue a few dozen small tasks, short against any task worth a thread.
 constexpr absl::Duration kBatchFill = absl::Microseconds(1);
 
 void CpuRelax() {
@@ -82,9 +81,10 @@ struct ThreadPoolExecutor::Worker {
   absl::Mutex batch_mu;
   std::vector<internal::Task> batch;
   std::atomic<bool> drop_rest{false};
-  // The last batch's size and start time; only the worker uses them.
-  size_t last_batch_size = 0;
-  absl::Time last_batch_start;
+  // Set by RunBatch when the batch it ran was short and quick and more work
+  // was queued before its last result was published (so that work was not
+  // waiting for that result). Only the worker uses it.
+  bool let_queue_fill = false;
 
   // Written only by the worker; read by stats().
   std::atomic<int64_t> tasks_run{0};
@@ -173,24 +173,19 @@ bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   // Still counted as returning, so no submit starts a thread for the work
   // it is about to take.
   if (returning) {
-    const absl::Time now = absl::Now();
-    if (has_work_.load(std::memory_order_relaxed)) {
-      // Work arrived while the last batch ran. If that batch was short and
-      // quick, this worker is keeping pace with a faster submitter a task or
-      // two at a time, and every hand-over moves the lock and the queue
-      // between their CPUs, slowing both; letting the queue fill for a
-      // moment makes the next take a batch. A backlog (full batches) or
-      // slower tasks skip the wait.
-      if (self->last_batch_size < kMaxBatch &&
-          now - self->last_batch_start < kBatchFill) {
-        SpinUntil([] { return false; }, now + kBatchFill);
-      }
-    } else if (!polling_.exchange(true, std::memory_order_relaxed)) {
+    if (self->let_queue_fill) {
+      // This worker is keeping pace with a faster submitter a task or two
+      // at a time, and every hand-over moves the lock and the queue between
+      // their CPUs, slowing both; letting the queue fill for a moment makes
+      // the next take a batch.
+      SpinUntil([] { return false; }, absl::Now() + kBatchFill);
+    } else if (!has_work_.load(std::memory_order_relaxed) &&
+               !polling_.exchange(true, std::memory_order_relaxed)) {
       // The lock is taken only once there is work (or the spin ends), so a
       // submitter and a worker that keeps up with it take it once per task
       // each instead of the worker twice.
       SpinUntil([this] { return has_work_.load(std::memory_order_relaxed); },
-                now + kIdleSpin);
+                absl::Now() + kIdleSpin);
       polling_.store(false, std::memory_order_relaxed);
     }
   }
@@ -227,8 +222,7 @@ bool ThreadPoolExecutor::RunBatch(Worker* self) {
   int64_t ran = self->tasks_run.load(std::memory_order_relaxed);
   bool returning = false;
   const size_t count = self->batch.size();
-  self->last_batch_size = count;
-  self->last_batch_start = absl::Now();
+  const absl::Time start = absl::Now();
   for (size_t i = 0; i < count; ++i) {
     if (self->drop_rest.load(std::memory_order_acquire)) break;
     // Before a task publishes its result, it is counted as run, and if it is
@@ -238,6 +232,11 @@ bool ThreadPoolExecutor::RunBatch(Worker* self) {
     std::move(self->batch[i]).Run([&] {
       self->tasks_run.store(++ran, std::memory_order_relaxed);
       if (i + 1 == count) {
+        // A backlog (full batches), slower tasks, or a submitter waiting for
+        // this result (nothing queued yet) take the next batch at once.
+        self->let_queue_fill = count < kMaxBatch &&
+                               has_work_.load(std::memory_order_relaxed) &&
+                               absl::Now() - start < kBatchFill;
         returning_workers_.fetch_add(1, std::memory_order_release);
         returning = true;
       }

@@ -33,10 +33,12 @@
 // load the queue lock is taken once per batch instead of once per task; with
 // fewer tasks than workers each worker takes one, exactly as in Python, so
 // no task waits behind another while a worker is free. A worker that ran a
-// short batch of quick tasks (under 1 µs in all) and comes back to find
-// more already queued is trading tasks one at a time with a faster
-// submitter, each hand-over moving the lock between CPUs: it lets the queue
-// fill for 1 µs before taking, and then takes a batch. Tasks a worker has
+// short batch of quick tasks (under 1 µs in all), and saw more work queued
+// before it published the last result, is trading tasks one at a time with
+// a faster submitter, each hand-over moving the lock between CPUs: it lets
+// the queue fill for 1 µs before taking, and then takes a batch. (A
+// submitter waiting for that result has queued nothing yet, so a round
+// trip never waits.) Tasks a worker has
 // taken but not started are still pending: Cancel() and
 // Shutdown(cancel_futures=true) reach them.
 //
