@@ -26,6 +26,10 @@ struct StreamConnection {
   bool eof = false;
 
   std::string write_buffer;
+  // The bytes a Drain is sending. Writes during the send go to
+  // write_buffer; the two swap at the next Drain, so in a steady state
+  // neither allocates.
+  std::string sending;
   bool draining = false;
   bool closing = false;
   absl::Status write_error;
@@ -78,19 +82,30 @@ absl::Status IncompleteRead(size_t got, absl::string_view expected) {
 
 // ----- StreamReader -----
 
-Task<absl::StatusOr<size_t>> StreamReader::Read(absl::Span<char> buffer) {
+StreamReader::ReadOp StreamReader::Read(absl::Span<char> buffer) {
+  return ReadOp(connection_.get(), buffer);
+}
+
+bool StreamReader::ReadOp::await_ready() {
   internal::StreamConnection& c = *connection_;
-  if (buffer.empty()) co_return 0;
+  if (buffer_.empty()) return true;
   if (c.buffered() > 0) {
-    const size_t n = std::min(buffer.size(), c.buffered());
-    std::memcpy(buffer.data(), c.read_buffer.data() + c.read_begin, n);
-    c.Consume(n);
-    co_return n;
+    copied_ = std::min(buffer_.size(), c.buffered());
+    std::memcpy(buffer_.data(), c.read_buffer.data() + c.read_begin, copied_);
+    c.Consume(copied_);
+    return true;
   }
-  if (c.eof) co_return 0;
-  absl::StatusOr<size_t> n = co_await c.socket.Receive(buffer);
-  if (n.ok() && *n == 0) c.eof = true;
-  co_return n;
+  if (c.eof) return true;
+  receive_.emplace(internal::ReceivePrep{c.socket.fd(), buffer_.data(), buffer_.size()},
+                   "recv");
+  return receive_->await_ready();  // true on a closed socket (EBADF)
+}
+
+absl::StatusOr<size_t> StreamReader::ReadOp::await_resume() {
+  if (!receive_.has_value()) return copied_;
+  absl::StatusOr<size_t> n = receive_->await_resume();  // throws CancelledError
+  if (n.ok() && *n == 0) connection_->eof = true;
+  return n;
 }
 
 Task<absl::StatusOr<std::string>> StreamReader::Read(size_t max_bytes) {
@@ -147,40 +162,47 @@ bool StreamReader::AtEof() const { return connection_->eof && connection_->buffe
 
 void StreamWriter::Write(absl::string_view data) { connection_->write_buffer.append(data.data(), data.size()); }
 
-Task<absl::Status> StreamWriter::Drain() {
+StreamWriter::DrainOp StreamWriter::Drain() { return DrainOp(connection_.get()); }
+
+bool StreamWriter::DrainOp::await_ready() {
   internal::StreamConnection& c = *connection_;
-  if (!c.write_error.ok()) co_return c.write_error;
-  if (c.draining) {
-    co_return absl::FailedPreconditionError("Drain: another task is draining this writer");
+  if (!c.write_error.ok()) {
+    result_ = c.write_error;
+    return true;
   }
-  if (c.write_buffer.empty()) co_return absl::OkStatus();
-  if (!c.socket.is_open()) co_return OsError(EPIPE, "send on a closed stream");
+  if (c.draining) {
+    result_ = absl::FailedPreconditionError("Drain: another task is draining this writer");
+    return true;
+  }
+  if (c.write_buffer.empty()) return true;
+  if (!c.socket.is_open()) {
+    result_ = OsError(EPIPE, "send on a closed stream");
+    return true;
+  }
   c.draining = true;
   // Writes that arrive while this send is in flight wait for the next Drain.
-  std::string sending;
-  sending.swap(c.write_buffer);
-  // The send loop is inlined here, rather than awaiting SendAll, so a drain
-  // costs one coroutine frame, not two.
-  absl::Span<const char> rest(sending.data(), sending.size());
-  absl::Status sent;
-  while (!rest.empty() && sent.ok()) {
-    absl::StatusOr<size_t> n = co_await c.socket.Send(rest);
-    if (n.ok()) {
-      rest.remove_prefix(*n);
-    } else {
-      sent = n.status();
-    }
-  }
+  c.sending.swap(c.write_buffer);
+  send_.emplace(c.socket.fd(), absl::MakeConstSpan(c.sending.data(), c.sending.size()));
+  return false;
+}
+
+absl::Status StreamWriter::DrainOp::await_resume() {
+  if (!send_.has_value()) return std::move(result_);
+  internal::StreamConnection& c = *connection_;
   c.draining = false;
-  if (!sent.ok()) {
-    c.write_error = sent;
-    co_return sent;
+  absl::Status sent;
+  try {
+    sent = send_->await_resume();
+  } catch (const CancelledError&) {
+    // The unsent rest goes back ahead of what was written meanwhile.
+    const absl::Span<const char> unsent = send_->unsent();
+    c.write_buffer.insert(0, unsent.data(), unsent.size());
+    c.sending.clear();
+    throw;
   }
-  if (c.write_buffer.empty()) {  // keep the allocation for the next Writes
-    sending.clear();
-    c.write_buffer.swap(sending);
-  }
-  co_return absl::OkStatus();
+  c.sending.clear();  // keeps its allocation for the next swap
+  if (!sent.ok()) c.write_error = sent;
+  return sent;
 }
 
 Task<absl::Status> StreamWriter::WriteEof() {
