@@ -184,6 +184,7 @@ class StreamWriter::DrainOp {
  private:
   friend class StreamWriter;
   explicit DrainOp(internal::StreamConnection* connection) : connection_(connection) {}
+  static void EndDrain(internal::StreamConnection& c);
 
   internal::StreamConnection* connection_;
   absl::Status result_;  // when no send was needed
