@@ -54,10 +54,10 @@
 #ifndef ASYNCIO_LIKE_STREAM_H_
 #define ASYNCIO_LIKE_STREAM_H_
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <coroutine>
 #include <memory>
 #include <optional>
 #include <string>

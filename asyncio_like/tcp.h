@@ -31,6 +31,7 @@
 #include <liburing.h>
 #include <sys/socket.h>
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <string>
