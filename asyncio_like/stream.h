@@ -40,16 +40,26 @@
 // task drains. Always await Drain() after writing (asyncio's documentation
 // asks for the same), before waiting for a reply.
 //
+// Read(span) and Drain(), which run once per request in a server, are
+// awaitables rather than Tasks (ReadOp, DrainOp): they complete without a
+// coroutine frame of their own, and without suspending at all when the
+// data is already buffered. Await them directly, like every other stream
+// call; to hand one to CreateTask, WaitFor or Gather, which take Tasks,
+// await it inside a coroutine of your own.
+//
 // A reader and its writer share the connection; it closes when the writer
 // is closed or both are destroyed. Use them on the loop thread, with at most
-// one task reading and one task writing at a time.
+// one task reading and one task writing at a time, and keep the reader or
+// writer alive while one of its operations is awaited.
 #ifndef ASYNCIO_LIKE_STREAM_H_
 #define ASYNCIO_LIKE_STREAM_H_
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -69,13 +79,17 @@ struct StreamConnection;
 // The reading half of a connection (asyncio.StreamReader).
 class StreamReader {
  public:
+  class ReadOp;
+
   // asyncio's default limit: the longest line ReadUntil accepts.
   static constexpr size_t kDefaultLimit = 64 * 1024;
 
-  // Copies up to buffer.size() bytes into `buffer`, waiting until at least
-  // one is available. Returns 0 at end of stream. Without buffered data it
-  // receives straight into `buffer`.
-  Task<absl::StatusOr<size_t>> Read(absl::Span<char> buffer);
+  // `co_await reader.Read(buffer)`: copies up to buffer.size() bytes into
+  // `buffer`, waiting until at least one is available; yields how many
+  // (absl::StatusOr<size_t>), 0 at end of stream. Without buffered data it
+  // receives straight into `buffer`. The stream's state is looked at when
+  // the ReadOp is awaited, not when Read is called.
+  ReadOp Read(absl::Span<char> buffer);
   // Up to `max_bytes` bytes (asyncio's read(n)); empty at end of stream.
   Task<absl::StatusOr<std::string>> Read(size_t max_bytes = kDefaultLimit);
   // Exactly `n` bytes (readexactly). If the stream ends first: OUT_OF_RANGE
@@ -98,15 +112,43 @@ class StreamReader {
   std::shared_ptr<internal::StreamConnection> connection_;
 };
 
+// The awaitable StreamReader::Read(span) returns.
+class StreamReader::ReadOp {
+ public:
+  ReadOp(const ReadOp&) = delete;
+  ReadOp& operator=(const ReadOp&) = delete;
+
+  bool await_ready();
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    return receive_->await_suspend(awaiting);
+  }
+  absl::StatusOr<size_t> await_resume();
+
+ private:
+  friend class StreamReader;
+  ReadOp(internal::StreamConnection* connection, absl::Span<char> buffer)
+      : connection_(connection), buffer_(buffer) {}
+
+  internal::StreamConnection* connection_;
+  absl::Span<char> buffer_;
+  size_t copied_ = 0;  // from the buffer, when no receive was needed
+  std::optional<internal::TransferOp<internal::ReceivePrep>> receive_;
+};
+
 // The writing half of a connection (asyncio.StreamWriter).
 class StreamWriter {
  public:
+  class DrainOp;
+
   // Appends `data` to the buffer; nothing is sent until Drain or Close.
   void Write(absl::string_view data);
-  // Sends everything buffered; returns when the kernel has taken it all.
-  // Fails with the connection's error (reset, broken pipe, ...), which
-  // every later Drain reports too.
-  Task<absl::Status> Drain();
+  // `co_await writer.Drain()`: sends everything buffered; yields an
+  // absl::Status when the kernel has taken it all. Fails with the
+  // connection's error (reset, broken pipe, ...), which every later Drain
+  // reports too. If the waiting task is cancelled, what was not sent yet
+  // stays buffered, ahead of later Writes, for the next Drain or Close.
+  DrainOp Drain();
   // Drains, then half-closes: the peer reads end of stream (write_eof).
   Task<absl::Status> WriteEof();
   // Drains what is buffered, then closes the connection (close() followed
@@ -124,6 +166,29 @@ class StreamWriter {
       : connection_(std::move(connection)) {}
 
   std::shared_ptr<internal::StreamConnection> connection_;
+};
+
+// The awaitable StreamWriter::Drain() returns.
+class StreamWriter::DrainOp {
+ public:
+  DrainOp(const DrainOp&) = delete;
+  DrainOp& operator=(const DrainOp&) = delete;
+
+  bool await_ready();
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    return send_->await_suspend(awaiting);
+  }
+  absl::Status await_resume();
+
+ private:
+  friend class StreamWriter;
+  explicit DrainOp(internal::StreamConnection* connection) : connection_(connection) {}
+  static void EndDrain(internal::StreamConnection& c);
+
+  internal::StreamConnection* connection_;
+  absl::Status result_;  // when no send was needed
+  std::optional<internal::SendAllOp> send_;
 };
 
 // Both halves of a connection.

@@ -105,6 +105,64 @@ Task<void> PartialWritesAreReassembled() {
 
 TEST(StreamTest, PartialWritesAreReassembled) { RUN_LOOP_TEST(PartialWritesAreReassembled()); }
 
+struct SpanReads {
+  std::vector<absl::StatusOr<size_t>> results;
+  std::string bytes;
+};
+
+// A line with ReadUntil, then reads into small spans until end of stream.
+Task<void> LineThenSpans(std::shared_ptr<SpanReads> out, StreamReader reader,
+                         StreamWriter writer) {
+  absl::StatusOr<std::string> line = co_await reader.ReadUntil("\n");
+  if (line.ok()) out->bytes = *line;
+  char none[1];
+  out->results.push_back(co_await reader.Read(absl::MakeSpan(none, 0)));
+  for (;;) {
+    char buffer[3];
+    absl::StatusOr<size_t> n = co_await reader.Read(absl::MakeSpan(buffer));
+    out->results.push_back(n);
+    if (!n.ok() || *n == 0) break;
+    out->bytes.append(buffer, *n);
+  }
+  out->results.push_back(co_await reader.Read(absl::MakeSpan(none)));  // after the end
+  (void)co_await writer.Close();
+}
+
+Task<void> SpanReadsTakeBufferedBytesFirst() {
+  auto reads = std::make_shared<SpanReads>();
+  absl::StatusOr<Server> server = StartServer(
+      [reads](StreamReader r, StreamWriter w) {
+        return LineThenSpans(reads, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok());
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok());
+  // One segment: ReadUntil receives the line and the start of the rest,
+  // which the span reads must return before the later bytes.
+  client->writer.Write("line\nabcdefg");
+  EXPECT_TRUE((co_await client->writer.Drain()).ok());
+  co_await Sleep(absl::Milliseconds(5));
+  client->writer.Write("hij");
+  EXPECT_TRUE((co_await client->writer.WriteEof()).ok());
+  absl::StatusOr<std::string> closed = co_await client->reader.Read(size_t{16});
+  EXPECT_TRUE(closed.ok() && closed->empty());  // the server closed
+  EXPECT_EQ(reads->bytes, "line\nabcdefghij");
+  EXPECT_GE(reads->results.size(), 4u);
+  if (reads->results.size() < 4) co_return;
+  EXPECT_EQ(reads->results.front().value_or(99), 0u);  // an empty span
+  for (size_t i = 1; i + 2 < reads->results.size(); ++i) {
+    EXPECT_TRUE(reads->results[i].ok() && *reads->results[i] > 0 && *reads->results[i] <= 3);
+  }
+  EXPECT_EQ(reads->results[reads->results.size() - 2].value_or(99), 0u);  // end of stream
+  EXPECT_EQ(reads->results.back().value_or(99), 0u);  // and it stays ended
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, SpanReadsTakeBufferedBytesFirst) {
+  RUN_LOOP_TEST(SpanReadsTakeBufferedBytesFirst());
+}
+
 Task<void> ReadUntilLimit(std::shared_ptr<absl::Status> out, StreamReader reader,
                           StreamWriter writer) {
   absl::StatusOr<std::string> line = co_await reader.ReadUntil("\n");
@@ -325,7 +383,8 @@ Task<void> ReadTimesOut() {
   const absl::Time start = absl::Now();
   bool timed_out = false;
   try {
-    (void)co_await WaitFor(client->reader.Read(absl::MakeSpan(buffer)), absl::Milliseconds(50));
+    (void)co_await WaitFor(ReadInto(&client->reader, buffer, sizeof buffer),
+                          absl::Milliseconds(50));
   } catch (const TimeoutError&) {
     timed_out = true;
   }
@@ -343,6 +402,72 @@ Task<void> ReadTimesOut() {
 }
 
 TEST(StreamTest, ReadTimesOut) { RUN_LOOP_TEST(ReadTimesOut()); }
+
+Task<void> Park(std::shared_ptr<Stream> parked, StreamReader reader, StreamWriter writer) {
+  parked->reader = std::move(reader);  // keeps the connection open, reads later
+  parked->writer = std::move(writer);
+  co_return;
+}
+
+Task<absl::Status> DrainOf(StreamWriter* writer) { co_return co_await writer->Drain(); }
+
+// Bytes that differ at every offset, so a lost, repeated or reordered chunk
+// shows.
+std::string Pattern(size_t size) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 131) ^ (i >> 12));
+  return bytes;
+}
+
+Task<void> CancelledDrainKeepsTheUnsentBytes() {
+  auto parked = std::make_shared<Stream>(TcpSocket());
+  absl::StatusOr<Server> server = StartServer(
+      [parked](StreamReader r, StreamWriter w) {
+        return Park(parked, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok());
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok());
+  // More than the socket buffers of both ends hold while the peer does not
+  // read: the drain takes several partial sends and then waits.
+  const std::string sent = Pattern(size_t{32} << 20);
+  client->writer.Write(sent);
+  Task<absl::Status> drain = CreateTask(DrainOf(&client->writer), "blocked-drain");
+  co_await Sleep(absl::Milliseconds(20));
+  EXPECT_FALSE(drain.done());
+  // Written during the drain: buffered for the next one, after the rest.
+  client->writer.Write("mid");
+  EXPECT_EQ(client->writer.buffered(), 3u);
+  EXPECT_TRUE(drain.Cancel());
+  bool raised = false;
+  try {
+    (void)co_await drain;
+  } catch (const CancelledError&) {
+    raised = true;
+  }
+  EXPECT_TRUE(raised);
+  // What the kernel did not take is buffered again, ahead of later writes.
+  const size_t unsent = client->writer.buffered() - 3;
+  EXPECT_GT(unsent, 0u);
+  EXPECT_LT(unsent, sent.size());
+  client->writer.Write("tail");
+
+  // The peer reads everything while the next drain sends the rest.
+  Task<absl::StatusOr<std::string>> received =
+      CreateTask(parked->reader.ReadExactly(sent.size() + 7), "reader");
+  EXPECT_TRUE((co_await client->writer.Drain()).ok());
+  EXPECT_EQ(client->writer.buffered(), 0u);
+  absl::StatusOr<std::string> all = co_await received;
+  EXPECT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all.ok() && *all == sent + "midtail");
+  (void)co_await parked->writer.Close();
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, CancelledDrainKeepsTheUnsentBytes) {
+  RUN_LOOP_TEST(CancelledDrainKeepsTheUnsentBytes());
+}
 
 // ----- running out of descriptors -----
 

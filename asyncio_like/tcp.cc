@@ -60,6 +60,36 @@ Task<int> ConnectOnce(int fd, const SocketAddress* address) {
 
 }  // namespace
 
+// ----- SendAllOp -----
+
+namespace internal {
+
+void SendAllOp::SendRest(io_uring_sqe* sqe) {
+  SendPrep{fd_, rest_.data(), rest_.size()}(sqe);
+  Submit(sqe);
+}
+
+void SendAllOp::Complete(int32_t result, uint32_t flags) {
+  if (result > 0) rest_.remove_prefix(static_cast<size_t>(result));
+  if (result >= 0 && !rest_.empty() && !cancel_requested()) {
+    SendRest(NextSqe());  // a partial send: the task sleeps on
+    return;
+  }
+  KernelOpBase::Complete(result, flags);
+}
+
+absl::Status SendAllOp::await_resume() {
+  if (!suspended_) {
+    if (fd_ < 0) return OsError(EBADF, "send on a closed socket");
+    return absl::OkStatus();
+  }
+  const int result = KernelOpBase::await_resume();  // throws CancelledError
+  if (result < 0) return OsError(-result, "send");
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
 // ----- TcpSocket -----
 
 TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
@@ -70,15 +100,6 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
   return *this;
 }
 
-Task<absl::Status> TcpSocket::SendAll(absl::string_view bytes) {
-  absl::Span<const char> data(bytes.data(), bytes.size());
-  while (!data.empty()) {
-    absl::StatusOr<size_t> sent = co_await Send(data);
-    if (!sent.ok()) co_return sent.status();
-    data.remove_prefix(*sent);
-  }
-  co_return absl::OkStatus();
-}
 
 absl::Status TcpSocket::ShutdownWrite() {
   if (fd_ < 0) return OsError(EBADF, "shutdown on a closed socket");

@@ -31,6 +31,7 @@
 #include <liburing.h>
 #include <sys/socket.h>
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -89,6 +90,37 @@ class TransferOp : public KernelOp<Prep> {
   bool closed_;
 };
 
+// Sends all of `data`: after a partial send the completion submits the next
+// send itself, so the task is resumed once, when the kernel has taken
+// everything or a send failed. Yields OkStatus or the failed send's OsError
+// (EBADF on a closed socket, without suspending). Throws CancelledError if
+// the task is cancelled meanwhile; unsent() then tells what did not leave.
+class SendAllOp : public KernelOpBase {
+ public:
+  SendAllOp(int fd, absl::Span<const char> data) : fd_(fd), rest_(data) {}
+
+  bool await_ready() const noexcept { return fd_ < 0 || rest_.empty(); }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    suspended_ = true;
+    io_uring_sqe* sqe = Begin(awaiting, awaiting.promise().task());
+    if (sqe == nullptr) return false;
+    SendRest(sqe);
+    return true;
+  }
+  absl::Status await_resume();
+
+  absl::Span<const char> unsent() const { return rest_; }
+
+ private:
+  void SendRest(io_uring_sqe* sqe);
+  void Complete(int32_t result, uint32_t flags) override;
+
+  int fd_;
+  absl::Span<const char> rest_;
+  bool suspended_ = false;
+};
+
 }  // namespace internal
 
 // A connected TCP socket. Move-only; closes the socket when destroyed.
@@ -117,9 +149,14 @@ class TcpSocket {
   internal::TransferOp<internal::SendPrep> Send(absl::Span<const char> data) const {
     return {{fd_, data.data(), data.size()}, "send"};
   }
-  // Sends all of `data`, continuing after partial sends. `data` must stay
-  // valid until the task resumes.
-  Task<absl::Status> SendAll(absl::string_view data);
+  // `co_await socket.SendAll(data)`: sends all of `data`, continuing after
+  // partial sends; yields an absl::Status. `data` must stay valid until the
+  // task resumes. Like Receive and Send this is an awaitable, not a Task:
+  // await it directly (inside a coroutine of your own to hand it to
+  // CreateTask or WaitFor).
+  internal::SendAllOp SendAll(absl::string_view data) const {
+    return {fd_, absl::MakeConstSpan(data.data(), data.size())};
+  }
   // Half-closes the connection: the peer reads end of stream (write_eof).
   absl::Status ShutdownWrite();
   // Shuts both directions down, which also ends a Receive in flight with

@@ -161,6 +161,8 @@ io_uring_sqe* KernelOpBase::Begin(std::coroutine_handle<> awaiting,
   return task->loop()->uring().NextSqe();
 }
 
+io_uring_sqe* KernelOpBase::NextSqe() { return task_->loop()->uring().NextSqe(); }
+
 void KernelOpBase::Submit(io_uring_sqe* sqe) {
   task_->loop()->uring().PrepareCompletion(sqe, this);
 }

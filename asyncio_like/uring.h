@@ -29,6 +29,12 @@
 // arrives, and the loop's destructor cancels and drains every operation still
 // in flight before it destroys task frames.
 //
+// An operation that needs several SQEs before the task can go on (a send
+// continued after a partial send) derives from KernelOpBase and overrides
+// Complete: it submits the next SQE from there, and calls
+// KernelOpBase::Complete only when the task is to be woken, so the task is
+// resumed once for the whole operation.
+//
 // An operation that completes more than once (a multishot accept or receive)
 // implements Completion directly: CQEs carrying IORING_CQE_F_MORE leave it in
 // flight. Code that needs a completion without a waiting task (a wakeup
@@ -130,9 +136,14 @@ class KernelOpBase : private CancellableWait, private Completion {
   // the task must not suspend.
   io_uring_sqe* Begin(std::coroutine_handle<> awaiting, PromiseBase* task);
   void Submit(io_uring_sqe* sqe);
+  // Wakes the task with `result`. An operation of several SQEs overrides
+  // this, and instead of calling it submits its next SQE (NextSqe, then
+  // Submit) unless a cancellation was requested.
+  void Complete(int32_t result, uint32_t flags) override;
+  io_uring_sqe* NextSqe();
+  bool cancel_requested() const { return cancel_requested_; }
 
  private:
-  void Complete(int32_t result, uint32_t flags) override;
   bool Cancel() override;
 
   PromiseBase* task_ = nullptr;
