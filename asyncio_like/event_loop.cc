@@ -68,6 +68,10 @@ void EventLoop::AtClose(absl::AnyInvocable<void()> callback) {
 
 EventLoop* EventLoop::Current() { return current_loop; }
 
+void EventLoop::SubmitQueuedBeforeClose() {
+  if (current_loop != nullptr) current_loop->uring_->SubmitQueued();
+}
+
 void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {
   if (task == nullptr) throw std::logic_error("CreateTask got an empty Task");
   if (task->started_ || task->root_) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "asyncio_like/event_loop.h"
 #include "asyncio_like/tcp_errors.h"
 #include "asyncio_like/uring.h"
 
@@ -22,14 +23,20 @@ Task<absl::StatusOr<File>> File::Open(std::string path, int flags, mode_t mode) 
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      EventLoop::SubmitQueuedBeforeClose();
+      close(fd_);
+    }
     fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
 
 File::~File() {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0) {
+    EventLoop::SubmitQueuedBeforeClose();
+    close(fd_);
+  }
 }
 
 Task<absl::StatusOr<size_t>> File::ReadAt(uint64_t offset, absl::Span<char> buffer) {

@@ -14,7 +14,7 @@ namespace asyncio_like {
 namespace internal {
 
 // The state a reader and a writer share. The fields every Read(span) and
-// Drain look at come first, within one cache line.
+// Drain look at come first, next to each other.
 struct StreamConnection {
   explicit StreamConnection(TcpSocket s) : socket(std::move(s)) {}
 
@@ -183,7 +183,7 @@ bool StreamWriter::DrainOp::await_ready() {
   }
   // Writes that arrive while this send is in flight wait for the next Drain.
   c.draining = true;
-  send_.emplace(c.socket.fd(),
+  send_.emplace(c.socket,
                 absl::MakeConstSpan(c.write_buffer.data(), c.write_buffer.size()));
   return false;
 }

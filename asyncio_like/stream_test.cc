@@ -5,7 +5,10 @@
 #include "asyncio_like/stream.h"
 
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -467,6 +470,71 @@ Task<void> CancelledDrainKeepsTheUnsentBytes() {
 
 TEST(StreamTest, CancelledDrainKeepsTheUnsentBytes) {
   RUN_LOOP_TEST(CancelledDrainKeepsTheUnsentBytes());
+}
+
+// ----- a descriptor closed while an operation naming it is queued -----
+
+Task<absl::StatusOr<size_t>> ReceiveSome(const TcpSocket* socket, absl::Span<char> buffer) {
+  co_return co_await socket->Receive(buffer);
+}
+
+// Closes `socket`, then puts a new connection, whose peer has already sent
+// "secret", at the number the socket had. Returns the peer's descriptor.
+Task<int> CloseAndReuseTheNumber(TcpSocket* socket, int number, const sockaddr_in* other_server,
+                                 int other_listener) {
+  socket->Close();
+  const int fresh = ::socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_EQ(connect(fresh, reinterpret_cast<const sockaddr*>(other_server), sizeof *other_server),
+            0);
+  if (fresh != number) {  // the lowest free number is usually `number` itself
+    EXPECT_EQ(dup2(fresh, number), number);
+    close(fresh);
+  }
+  const int peer = accept(other_listener, nullptr, nullptr);
+  EXPECT_EQ(send(peer, "secret", 6, 0), 6);
+  co_return peer;
+}
+
+Task<void> QueuedReceiveNeverMeetsAReusedNumber() {
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
+  EXPECT_TRUE(listener.ok());
+  absl::StatusOr<TcpSocket> client = co_await Connect("127.0.0.1", listener->port());
+  EXPECT_TRUE(client.ok());
+  absl::StatusOr<TcpSocket> served = co_await listener->Accept();
+  EXPECT_TRUE(served.ok());
+  const int number = client->fd();
+
+  // A second server, on plain system calls.
+  const int other_listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in other_server{};
+  other_server.sin_family = AF_INET;
+  other_server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof other_server;
+  EXPECT_EQ(bind(other_listener, reinterpret_cast<sockaddr*>(&other_server), length), 0);
+  EXPECT_EQ(listen(other_listener, 1), 0);
+  EXPECT_EQ(getsockname(other_listener, reinterpret_cast<sockaddr*>(&other_server), &length), 0);
+
+  // In one pass of the loop: the receive queues its SQE, then the socket is
+  // closed and its number given to the other connection, before the loop
+  // enters the kernel.
+  char buffer[16];
+  Task<absl::StatusOr<size_t>> received = CreateTask(ReceiveSome(&*client, absl::MakeSpan(buffer)));
+  Task<int> peer = CreateTask(CloseAndReuseTheNumber(&*client, number, &other_server, other_listener));
+  absl::StatusOr<size_t> got = co_await received;
+  const int peer_fd = co_await peer;
+
+  // The receive was on the closed socket (end of stream or an error), not
+  // on the connection that took its number, whose bytes are all still there.
+  EXPECT_TRUE(!got.ok() || *got == 0) << "received " << got.value_or(0) << " bytes";
+  char left[16];
+  EXPECT_EQ(recv(number, left, sizeof left, MSG_DONTWAIT), 6);
+  close(number);
+  close(peer_fd);
+  close(other_listener);
+}
+
+TEST(StreamTest, QueuedReceiveNeverMeetsAReusedNumber) {
+  RUN_LOOP_TEST(QueuedReceiveNeverMeetsAReusedNumber());
 }
 
 // ----- running out of descriptors -----

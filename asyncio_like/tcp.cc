@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "asyncio_like/event_loop.h"
 #include "asyncio_like/tcp_errors.h"
 #include "asyncio_like/timeout.h"
 #include "asyncio_like/uring.h"
@@ -72,8 +73,13 @@ void SendAllOp::SendRest(io_uring_sqe* sqe) {
 void SendAllOp::Complete(int32_t result, uint32_t flags) {
   if (result > 0) rest_.remove_prefix(static_cast<size_t>(result));
   if (result >= 0 && !rest_.empty() && !cancel_requested()) {
-    SendRest(NextSqe());  // a partial send: the task sleeps on
-    return;
+    // A partial send: the task sleeps on, unless the socket was closed
+    // meanwhile (its number may now be another connection's).
+    if (socket_->fd() == fd_) {
+      SendRest(NextSqe());
+      return;
+    }
+    result = -EBADF;
   }
   KernelOpBase::Complete(result, flags);
 }
@@ -109,6 +115,7 @@ absl::Status TcpSocket::ShutdownWrite() {
 
 void TcpSocket::Close() {
   if (fd_ < 0) return;
+  EventLoop::SubmitQueuedBeforeClose();
   // A receive in flight holds its own reference to the socket, so closing
   // the descriptor alone would leave it waiting; shutting down ends it.
   shutdown(fd_, SHUT_RDWR);
@@ -120,6 +127,7 @@ void TcpSocket::Abort() {
   if (fd_ < 0) return;
   const linger reset_on_close = {.l_onoff = 1, .l_linger = 0};
   setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+  EventLoop::SubmitQueuedBeforeClose();
   close(fd_);
   fd_ = -1;
 }
@@ -196,6 +204,7 @@ Task<absl::StatusOr<TcpSocket>> TcpListener::Accept() {
 
 void TcpListener::Close() {
   if (fd_ < 0) return;
+  EventLoop::SubmitQueuedBeforeClose();
   shutdown(fd_, SHUT_RDWR);  // ends an accept in flight
   close(fd_);
   fd_ = -1;

@@ -48,6 +48,8 @@
 
 namespace asyncio_like {
 
+class TcpSocket;
+
 namespace internal {
 
 struct ReceivePrep {
@@ -90,14 +92,16 @@ class TransferOp : public KernelOp<Prep> {
   bool closed_;
 };
 
-// Sends all of `data`: after a partial send the completion submits the next
-// send itself, so the task is resumed once, when the kernel has taken
-// everything or a send failed. Yields OkStatus or the failed send's OsError
-// (EBADF on a closed socket, without suspending). Throws CancelledError if
-// the task is cancelled meanwhile; unsent() then tells what did not leave.
+// Sends all of `data` on `socket`: after a partial send the completion
+// submits the next send itself, so the task is resumed once, when the kernel
+// has taken everything or a send failed. Yields OkStatus or the failed
+// send's OsError (EBADF on a closed socket, without suspending, or when the
+// socket is closed between two sends: its descriptor number may already
+// belong to another connection). Throws CancelledError if the task is
+// cancelled meanwhile; unsent() then tells what did not leave.
 class SendAllOp : public KernelOpBase {
  public:
-  SendAllOp(int fd, absl::Span<const char> data) : fd_(fd), rest_(data) {}
+  SendAllOp(const TcpSocket& socket, absl::Span<const char> data);
 
   bool await_ready() const noexcept { return fd_ < 0 || rest_.empty(); }
   template <typename P>
@@ -116,7 +120,8 @@ class SendAllOp : public KernelOpBase {
   void SendRest(io_uring_sqe* sqe);
   void Complete(int32_t result, uint32_t flags) override;
 
-  int fd_;
+  const TcpSocket* socket_;
+  int fd_;  // the socket's descriptor when the op was made
   absl::Span<const char> rest_;
   bool suspended_ = false;
 };
@@ -155,7 +160,7 @@ class TcpSocket {
   // await it directly (inside a coroutine of your own to hand it to
   // CreateTask or WaitFor).
   internal::SendAllOp SendAll(absl::string_view data) const {
-    return {fd_, absl::MakeConstSpan(data.data(), data.size())};
+    return {*this, absl::MakeConstSpan(data.data(), data.size())};
   }
   // Half-closes the connection: the peer reads end of stream (write_eof).
   absl::Status ShutdownWrite();
@@ -170,6 +175,10 @@ class TcpSocket {
  private:
   int fd_ = -1;
 };
+
+inline internal::SendAllOp::SendAllOp(const TcpSocket& socket,
+                                      absl::Span<const char> data)
+    : socket_(&socket), fd_(socket.fd()), rest_(data) {}
 
 // Connects to host:port. Fails with a OsError status (ECONNREFUSED,
 // ENETUNREACH, ...), or ETIMEDOUT if `timeout` passes first (the connect
