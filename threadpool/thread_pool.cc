@@ -36,11 +36,13 @@ void CpuRelax() {
 #endif
 }
 
-// Polls `done` until it returns true or `give_up` has passed.
+// Polls `done` until it returns true or `give_up` has passed. The clock is
+// read every few pauses: a pause takes from a few to about 140 cycles
+// depending on the CPU, and the 1 µs batch fill must not become several.
 template <typename Predicate>
 void SpinUntil(Predicate done, absl::Time give_up) {
   while (true) {
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < 8; ++i) {
       if (done()) return;
       CpuRelax();
     }
@@ -85,6 +87,11 @@ struct ThreadPoolExecutor::Worker {
   // was queued before its last result was published (so that work was not
   // waiting for that result). Only the worker uses it.
   bool let_queue_fill = false;
+  // Set when a take after letting the queue fill found several tasks but
+  // got only one (a pool of many workers shares out a short queue one task
+  // each), so that the worker stops waiting for the queue to fill; cleared
+  // when a take gets more than one.
+  bool queue_fill_failed = false;
 
   // Written only by the worker; read by stats().
   std::atomic<int64_t> tasks_run{0};
@@ -172,8 +179,9 @@ void ThreadPoolExecutor::WorkerLoop(Worker* self) {
 bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
   // Still counted as returning, so no submit starts a thread for the work
   // it is about to take.
+  const bool let_queue_fill = returning && self->let_queue_fill;
   if (returning) {
-    if (self->let_queue_fill) {
+    if (let_queue_fill) {
       // This worker is keeping pace with a faster submitter a task or two
       // at a time, and every hand-over moves the lock and the queue between
       // their CPUs, slowing both; letting the queue fill for a moment makes
@@ -195,8 +203,14 @@ bool ThreadPoolExecutor::TakeBatch(Worker* self, bool returning) {
     if (shutdown_ || !broken_.ok()) return false;
     WaitForWork(self);
   }
+  const size_t queued = queue_.size();
   const size_t count = std::clamp<size_t>(
-      queue_.size() / static_cast<size_t>(max_workers_), 1, kMaxBatch);
+      queued / static_cast<size_t>(max_workers_), 1, kMaxBatch);
+  if (count > 1) {
+    self->queue_fill_failed = false;
+  } else if (let_queue_fill && queued > 1) {
+    self->queue_fill_failed = true;
+  }
   absl::MutexLock batch_lock(&self->batch_mu);
   self->drop_rest.store(false, std::memory_order_relaxed);
   for (size_t i = 0; i < count; ++i) {
@@ -234,7 +248,7 @@ bool ThreadPoolExecutor::RunBatch(Worker* self) {
       if (i + 1 == count) {
         // A backlog (full batches), slower tasks, or a submitter waiting for
         // this result (nothing queued yet) take the next batch at once.
-        self->let_queue_fill = count < kMaxBatch &&
+        self->let_queue_fill = !self->queue_fill_failed && count < kMaxBatch &&
                                has_work_.load(std::memory_order_relaxed) &&
                                absl::Now() - start < kBatchFill;
         returning_workers_.fetch_add(1, std::memory_order_release);

@@ -57,7 +57,8 @@ class TaskQueue {
  private:
   static constexpr size_t kChunkSize = 256;
 
-  struct Chunk {
+  // Aligned so that no entry straddles two cache lines.
+  struct alignas(64) Chunk {
     Task tasks[kChunkSize];
     std::unique_ptr<Chunk> next;
   };
