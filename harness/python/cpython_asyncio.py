@@ -7,9 +7,7 @@ user writes for that workload.
 """
 
 import asyncio
-import sys
 import time
-import traceback
 
 import workload_common as common
 
@@ -169,16 +167,10 @@ async def run_thread_scaling(p):
             "involuntary_switches": involuntary - switches_before[1]}
 
 
-def failing_operation():
-    stack = traceback.extract_stack()
-    user = sum(1 for frame in stack if frame.name == "user_call")
-    raise RuntimeError(len(stack), user)
-
-
 async def user_call(remaining):
     if remaining == 1:
         await asyncio.sleep(0.001)
-        return failing_operation()
+        return common.failing_operation()
     return await user_call(remaining - 1)
 
 
@@ -186,9 +178,7 @@ async def run_debug_stack(p):
     try:
         await user_call(p["depth"])
     except RuntimeError as error:
-        total, user = error.args
-        return {"frames_total": total, "user_frames_visible": user,
-                "user_frames": p["depth"]}
+        return common.stack_report(error, p["depth"])
     raise AssertionError("the failing operation did not fail")
 
 
@@ -204,12 +194,5 @@ RUNNERS = {
 }
 
 
-def main():
-    workload, params = common.parse_args(sys.argv)
-    if workload not in RUNNERS:
-        sys.exit("cpython_asyncio: unsupported workload %r" % workload)
-    common.emit(asyncio.run(RUNNERS[workload](params)))
-
-
 if __name__ == "__main__":
-    main()
+    common.main("cpython_asyncio", RUNNERS, asyncio.run)

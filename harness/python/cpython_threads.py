@@ -7,10 +7,8 @@ user writes for that workload.
 """
 
 import socket
-import sys
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import workload_common as common
@@ -161,16 +159,10 @@ def run_thread_scaling(p):
             "involuntary_switches": involuntary - switches_before[1]}
 
 
-def failing_operation():
-    stack = traceback.extract_stack()
-    user = sum(1 for frame in stack if frame.name == "user_call")
-    raise RuntimeError(len(stack), user)
-
-
 def user_call(remaining):
     if remaining == 1:
         time.sleep(0.001)
-        return failing_operation()
+        return common.failing_operation()
     return user_call(remaining - 1)
 
 
@@ -179,9 +171,7 @@ def run_debug_stack(p):
         try:
             pool.submit(user_call, p["depth"]).result()
         except RuntimeError as error:
-            total, user = error.args
-            return {"frames_total": total, "user_frames_visible": user,
-                    "user_frames": p["depth"]}
+            return common.stack_report(error, p["depth"])
     raise AssertionError("the failing operation did not fail")
 
 
@@ -197,12 +187,5 @@ RUNNERS = {
 }
 
 
-def main():
-    workload, params = common.parse_args(sys.argv)
-    if workload not in RUNNERS:
-        sys.exit("cpython_threads: unsupported workload %r" % workload)
-    common.emit(RUNNERS[workload](params))
-
-
 if __name__ == "__main__":
-    main()
+    common.main("cpython_threads", RUNNERS)

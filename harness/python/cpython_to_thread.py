@@ -5,10 +5,8 @@ default ThreadPoolExecutor. Usage and output as cpython_asyncio.py.
 """
 
 import asyncio
-import sys
 import threading
 import time
-import traceback
 
 import workload_common as common
 from cpython_asyncio import probe_lags, ticker
@@ -57,15 +55,9 @@ async def run_blocking_call(p):
     return {"stall_ms": max(gaps) - 1, "max_gap_ms": max(gaps)}
 
 
-def failing_operation():
-    stack = traceback.extract_stack()
-    user = sum(1 for frame in stack if frame.name == "user_call")
-    raise RuntimeError(len(stack), user)
-
-
 def blocking_step():
     time.sleep(0.001)
-    return failing_operation()
+    return common.failing_operation()
 
 
 async def user_call(remaining):
@@ -78,9 +70,7 @@ async def run_debug_stack(p):
     try:
         await user_call(p["depth"])
     except RuntimeError as error:
-        total, user = error.args
-        return {"frames_total": total, "user_frames_visible": user,
-                "user_frames": p["depth"]}
+        return common.stack_report(error, p["depth"])
     raise AssertionError("the failing operation did not fail")
 
 
@@ -93,12 +83,5 @@ RUNNERS = {
 }
 
 
-def main():
-    workload, params = common.parse_args(sys.argv)
-    if workload not in RUNNERS:
-        sys.exit("cpython_to_thread: unsupported workload %r" % workload)
-    common.emit(asyncio.run(RUNNERS[workload](params)))
-
-
 if __name__ == "__main__":
-    main()
+    common.main("cpython_to_thread", RUNNERS, asyncio.run)

@@ -12,6 +12,7 @@ import os
 import resource
 import sys
 import time
+import traceback
 
 
 def parse_args(argv):
@@ -96,3 +97,27 @@ def emit(metrics):
 
 def announce_port(port):
     print(json.dumps({"port": port}), flush=True)
+
+
+def failing_operation():
+    """Raises RuntimeError(frames on the stack, user_call frames among them)."""
+    stack = traceback.extract_stack()
+    user = sum(1 for frame in stack if frame.name == "user_call")
+    raise RuntimeError(len(stack), user)
+
+
+def stack_report(error, depth):
+    """The debug_stack figures from failing_operation's RuntimeError."""
+    total, user = error.args
+    return {"frames_total": total, "user_frames_visible": user,
+            "user_frames": depth}
+
+
+def main(program, runners, run=lambda result: result):
+    """Runs the workload named on the command line and prints its figures;
+    `run` turns what the runner returns into them (asyncio.run for
+    coroutines)."""
+    workload, params = parse_args(sys.argv)
+    if workload not in runners:
+        sys.exit("%s: unsupported workload %r" % (program, workload))
+    emit(run(runners[workload](params)))
