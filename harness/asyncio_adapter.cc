@@ -143,17 +143,15 @@ Task<absl::StatusOr<Metrics>> RunCpu(Params p, bool native) {
                          : CalibrateUnits(work, [](int64_t u) { RunPureWork(Bytecode(), u); });
   absl::Time start = absl::Now();
   for (int64_t i = 0; i < tasks; ++i) co_await CpuTask(units, native);
-  double sequential = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Duration sequential = absl::Now() - start;
   start = absl::Now();
   std::vector<Task<void>> running;
   for (int64_t i = 0; i < tasks; ++i) {
     running.push_back(CreateTask(CpuTask(units, native)));
   }
   for (Task<void>& t : running) co_await t;
-  double concurrent = absl::ToDoubleSeconds(absl::Now() - start);
-  co_return Metrics{{"sequential_s", sequential},
-                    {"concurrent_s", concurrent},
-                    {"speedup", sequential / concurrent}};
+  const absl::Duration concurrent = absl::Now() - start;
+  co_return CpuSpeedupFigures(sequential, concurrent);
 }
 
 Task<std::vector<double>> ProbeLags(int64_t count) {

@@ -127,18 +127,16 @@ Task<absl::StatusOr<Metrics>> RunCpu(OffloadRuntime& rt, Params p, bool native) 
   for (int64_t i = 0; i < tasks; ++i) {
     status.Update(co_await RunInExecutor(rt.executor(), cpu_work));
   }
-  double sequential = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Duration sequential = absl::Now() - start;
   start = absl::Now();
   std::vector<Task<absl::Status>> offloaded;
   for (int64_t i = 0; i < tasks; ++i) {
     offloaded.push_back(CreateTask(RunInExecutor(rt.executor(), cpu_work)));
   }
   for (Task<absl::Status>& t : offloaded) status.Update(co_await t);
-  double concurrent = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Duration concurrent = absl::Now() - start;
   if (!status.ok()) co_return status;
-  co_return Metrics{{"sequential_s", sequential},
-                    {"concurrent_s", concurrent},
-                    {"speedup", sequential / concurrent}};
+  co_return CpuSpeedupFigures(sequential, concurrent);
 }
 
 // Lateness of 1 ms sleeps on the loop, up to the point where the task can

@@ -47,6 +47,12 @@ absl::Duration ProcessCpuTime() {
          absl::DurationFromTimeval(usage.ru_stime);
 }
 
+Metrics CpuSpeedupFigures(absl::Duration sequential, absl::Duration concurrent) {
+  return Metrics{{"sequential_s", absl::ToDoubleSeconds(sequential)},
+                 {"concurrent_s", absl::ToDoubleSeconds(concurrent)},
+                 {"speedup", absl::FDivDuration(sequential, concurrent)}};
+}
+
 absl::Duration ThreadCpuTime() {
   timespec now{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);

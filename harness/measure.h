@@ -53,6 +53,11 @@ class ProcessCostMeter {
   absl::Time start_;
 };
 
+// The figures of the cpu_pure and cpu_native workloads from the wall times
+// of the same tasks run one after another and then concurrently:
+// sequential_s, concurrent_s, speedup.
+Metrics CpuSpeedupFigures(absl::Duration sequential, absl::Duration concurrent);
+
 // The q-quantile (0..1) of `values` by nearest rank; 0 for an empty vector.
 double Percentile(std::vector<double> values, double q);
 

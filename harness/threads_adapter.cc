@@ -190,15 +190,13 @@ absl::StatusOr<Metrics> RunCpu(gil_model::GilPolicy policy, const Params& p,
     for (int64_t i = 0; i < tasks; ++i) all.Update(one_task());
     return all;
   });
-  double sequential = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Duration sequential = absl::Now() - start;
   if (!s.ok()) return s;
   start = absl::Now();
   s = SubmitAndWait(*threads->pool, tasks, one_task);
-  double concurrent = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Duration concurrent = absl::Now() - start;
   if (!s.ok()) return s;
-  return Metrics{{"sequential_s", sequential},
-                 {"concurrent_s", concurrent},
-                 {"speedup", sequential / concurrent}};
+  return CpuSpeedupFigures(sequential, concurrent);
 }
 
 // Lateness of `count` 1 ms sleeps, in ms, as seen by Python code: the time
