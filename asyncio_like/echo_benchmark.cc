@@ -46,6 +46,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -96,6 +97,39 @@ absl::Duration ThreadCpuTime(clockid_t clock) {
   clock_gettime(clock, &now);
   return absl::DurationFromTimespec(now);
 }
+
+// A server under test serving on its own thread, pinned to kServerCpu,
+// whose CPU time the benchmarks read.
+class ServingThread {
+ public:
+  explicit ServingThread(std::unique_ptr<EchoServerUnderTest> server)
+      : server_(std::move(server)), thread_([this] {
+          PinCurrentThreadTo(kServerCpu);
+          served_ = server_->Serve();
+        }) {
+    pthread_getcpuclockid(thread_.native_handle(), &cpu_clock_);
+  }
+  ServingThread(const ServingThread&) = delete;
+  ServingThread& operator=(const ServingThread&) = delete;
+  ~ServingThread() {
+    if (thread_.joinable()) (void)Stop();
+  }
+
+  EchoServerUnderTest& server() { return *server_; }
+  absl::Duration CpuTime() const { return ThreadCpuTime(cpu_clock_); }
+  // Stops the server, waits for its thread, and returns what Serve returned.
+  absl::Status Stop() {
+    server_->Stop();
+    thread_.join();
+    return served_;
+  }
+
+ private:
+  std::unique_ptr<EchoServerUnderTest> server_;
+  absl::Status served_;
+  std::thread thread_;
+  clockid_t cpu_clock_;
+};
 
 constexpr int kRepetitions = 5;
 
@@ -174,23 +208,16 @@ void BM_Echo(benchmark::State& state, const ServerKind& kind) {
       state.SkipWithError(server.status().ToString().c_str());
       return;
     }
-    absl::Status served;
-    std::thread thread([&] {
-      PinCurrentThreadTo(kServerCpu);
-      served = (*server)->Serve();
-    });
-    clockid_t server_clock;
-    pthread_getcpuclockid(thread.native_handle(), &server_clock);
+    ServingThread serving(*std::move(server));
     absl::Duration cpu_at_start, cpu_at_end;
     EchoLoadOptions options;
     options.connections = connections;
     options.warmup = absl::Milliseconds(200);
     options.measurement = absl::Milliseconds(600);
-    options.on_measurement_start = [&] { cpu_at_start = ThreadCpuTime(server_clock); };
-    options.on_measurement_end = [&] { cpu_at_end = ThreadCpuTime(server_clock); };
-    absl::StatusOr<EchoLoadReport> report = RunEchoLoad((*server)->port(), options);
-    (*server)->Stop();
-    thread.join();
+    options.on_measurement_start = [&] { cpu_at_start = serving.CpuTime(); };
+    options.on_measurement_end = [&] { cpu_at_end = serving.CpuTime(); };
+    absl::StatusOr<EchoLoadReport> report = RunEchoLoad(serving.server().port(), options);
+    const absl::Status served = serving.Stop();
     if (!report.ok() || !served.ok()) {
       state.SkipWithError((report.ok() ? served : report.status()).ToString().c_str());
       return;
@@ -202,7 +229,8 @@ void BM_Echo(benchmark::State& state, const ServerKind& kind) {
     figures.p50_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.50));
     figures.p99_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.99));
     figures.cpu_micros_per_request = absl::ToDoubleMicroseconds(cpu_at_end - cpu_at_start) / requests;
-    figures.enters_per_request = static_cast<double>((*server)->kernel_enters()) / all_requests;
+    figures.enters_per_request =
+        static_cast<double>(serving.server().kernel_enters()) / all_requests;
     figures.corrupted_bytes = report->corrupted_bytes;
     state.counters["req/s"] = figures.requests_per_second;
     state.counters["p50_us"] = figures.p50_micros;
@@ -256,27 +284,24 @@ void BM_ConnectionChurn(benchmark::State& state, const ServerKind& kind) {
       state.SkipWithError(server.status().ToString().c_str());
       return;
     }
-    absl::Status served;
-    std::thread thread([&] {
-      PinCurrentThreadTo(kServerCpu);
-      served = (*server)->Serve();
-    });
-    clockid_t server_clock;
-    pthread_getcpuclockid(thread.native_handle(), &server_clock);
-    for (int i = 0; i < 100; ++i) OneShortConnection((*server)->port());  // warm-up
-    const absl::Duration cpu_at_start = ThreadCpuTime(server_clock);
+    ServingThread serving(*std::move(server));
+    const uint16_t port = serving.server().port();
+    for (int i = 0; i < 100; ++i) OneShortConnection(port);  // warm-up
+    const absl::Duration cpu_at_start = serving.CpuTime();
     const absl::Time start = absl::Now();
     const absl::Time end = start + absl::Milliseconds(500);
     int64_t connections = 0;
     int64_t failures = 0;
     while (absl::Now() < end) {
-      failures += !OneShortConnection((*server)->port());
+      failures += !OneShortConnection(port);
       ++connections;
     }
     const absl::Duration elapsed = absl::Now() - start;
-    const absl::Duration cpu = ThreadCpuTime(server_clock) - cpu_at_start;
-    (*server)->Stop();
-    thread.join();
+    const absl::Duration cpu = serving.CpuTime() - cpu_at_start;
+    if (absl::Status served = serving.Stop(); !served.ok()) {
+      state.SkipWithError(served.ToString().c_str());
+      return;
+    }
     state.counters["conn/s"] = static_cast<double>(connections) / absl::ToDoubleSeconds(elapsed);
     state.counters["cpu_us/conn"] = absl::ToDoubleMicroseconds(cpu) / connections;
     state.counters["failed"] = static_cast<double>(failures);
