@@ -18,18 +18,6 @@ Task<int> After(absl::Duration d, int v) {
   co_return v;
 }
 
-// Sleeps and records whether it was cancelled.
-Task<int> SleepRecording(absl::Duration d, std::string* how) {
-  try {
-    co_await Sleep(d);
-  } catch (const CancelledError&) {
-    *how = "cancelled";
-    throw;
-  }
-  *how = "finished";
-  co_return 1;
-}
-
 TEST(WaitForTest, ReturnsTheResultBeforeTheDeadline) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   auto result = loop->RunUntilComplete(WaitFor(After(absl::Milliseconds(1), 5), absl::Seconds(30)));
@@ -42,7 +30,7 @@ TEST(WaitForTest, DeadlineCancelsTheBodyAndRaisesTimeoutError) {
   std::string how;
   auto result = loop->RunUntilComplete([](std::string* how) -> Task<std::string> {
     try {
-      co_await WaitFor(SleepRecording(absl::Hours(1), how), absl::Milliseconds(5));
+      co_await WaitFor(SleepRecording(how), absl::Milliseconds(5));
     } catch (const TimeoutError&) {
       co_return "timeout";
     }
@@ -74,9 +62,9 @@ TEST(WaitForTest, CancellingTheAwaitedTaskIsACancellation) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   std::string how;
   auto result = loop->RunUntilComplete([](std::string* how) -> Task<std::string> {
-    Task<int> task = CreateTask(SleepRecording(absl::Hours(1), how));
-    Task<int> waiter = CreateTask([](Task<int>* task) -> Task<int> {
-      co_return co_await WaitFor(std::move(*task), absl::Hours(1));
+    Task<void> task = CreateTask(SleepRecording(how));
+    Task<void> waiter = CreateTask([](Task<void>* task) -> Task<void> {
+      co_await WaitFor(std::move(*task), absl::Hours(1));
     }(&task));
     co_await Sleep(absl::Milliseconds(1));
     // `task` was moved into WaitFor; cancel it through the waiter twice,
@@ -103,7 +91,7 @@ TEST(WaitForTest, DeadlineCancelsAScheduledTask) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   std::string how;
   auto result = loop->RunUntilComplete([](std::string* how) -> Task<std::string> {
-    Task<int> task = CreateTask(SleepRecording(absl::Hours(1), how));
+    Task<void> task = CreateTask(SleepRecording(how));
     std::string out;
     try {
       co_await WaitFor(std::move(task), absl::Milliseconds(5));
@@ -121,7 +109,7 @@ TEST(WaitForTest, CancellingTheWaiterIsACancellationNotATimeout) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   std::string how;
   auto result = loop->RunUntilComplete([](std::string* how) -> Task<std::string> {
-    Task<int> waiter = CreateTask(WaitFor(SleepRecording(absl::Hours(1), how), absl::Hours(2)));
+    Task<void> waiter = CreateTask(WaitFor(SleepRecording(how), absl::Hours(2)));
     co_await Sleep(absl::Milliseconds(1));
     waiter.Cancel();
     try {
