@@ -194,6 +194,9 @@ void EventLoop::RunReady() {
   int64_t max_step = absl::ToInt64Nanoseconds(stats_.max_step_time);
   int64_t step_start = NowNanos();
   for (size_t i = 0; i < steps; ++i) {
+    // Frames of many connections are rarely in cache: start loading the
+    // one two steps ahead. (Prefetching a stale or null address is harmless.)
+    __builtin_prefetch(ready_.Peek(2).frame.address());
     ReadyItem item = ready_.Pop();
     current_task_ = item.task;
     // The step may finish and free its task; keep the name for the report.

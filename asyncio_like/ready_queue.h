@@ -31,6 +31,8 @@ class ReadyQueue {
     items_[(head_ + size_) & mask_] = item;
     ++size_;
   }
+  // The item `ahead` places behind the front; past the end, an old item.
+  const ReadyItem& Peek(size_t ahead) const { return items_[(head_ + ahead) & mask_]; }
   ReadyItem Pop() {
     ReadyItem item = items_[head_];
     head_ = (head_ + 1) & mask_;

@@ -15,6 +15,11 @@
 
 namespace asyncio_like {
 
+namespace {
+// How many completions ahead DispatchCompletions prefetches.
+constexpr unsigned kPrefetchDistance = 4;
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
   if (entries == 0 || entries > 32768) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -144,8 +149,15 @@ unsigned Uring::DispatchCompletions() {
   unsigned head;
   unsigned seen = 0;
   io_uring_cqe* cqe;
+  const unsigned mask = ring_.cq.ring_mask;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++seen;
+    // With many connections the operation a completion names is rarely in
+    // cache: start loading the one four completions ahead while this one
+    // runs. A slot past the tail holds an old pointer, and a prefetch of it
+    // is harmless.
+    __builtin_prefetch(reinterpret_cast<const void*>(
+        ring_.cq.cqes[(head + kPrefetchDistance) & mask].user_data));
     uint64_t data = cqe->user_data;
     // 0: a cancel request's own completion. LIBURING_UDATA_TIMEOUT: the
     // timeout liburing adds for waits on kernels without EXT_ARG.
