@@ -265,8 +265,19 @@ struct Server::State {
 };
 
 Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
-  while (state->listener.is_open()) {
-    absl::StatusOr<TcpSocket> socket = co_await state->listener.Accept();
+  // One multishot accept for all connections. It must not be destroyed
+  // while the kernel may still complete it, so the loop ends only on an
+  // error, which is always the accept's last completion; in particular it is
+  // never armed during the Sleep below.
+  internal::MultishotAccept acceptor(state->listener);
+  for (;;) {
+    absl::StatusOr<TcpSocket> socket = co_await acceptor.Next();
+    if (!state->listener.is_open()) {
+      // Closed (the listener's shutdown ends the accept with an error). A
+      // connection the kernel accepted just before is dropped, not served.
+      if (socket.ok()) continue;
+      break;
+    }
     if (!socket.ok()) {
       ++state->stats.accept_errors;
       state->stats.last_accept_error = socket.status();
@@ -278,7 +289,7 @@ Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
         continue;
       }
       if (error == ECONNABORTED || error == EINTR) continue;  // the peer gave up first
-      break;  // the listener was closed
+      break;
     }
     ++state->stats.accepted;
     Stream stream(*std::move(socket));

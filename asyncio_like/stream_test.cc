@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -599,6 +600,60 @@ Task<void> OutOfDescriptors() {
 }
 
 TEST(StreamTest, OutOfDescriptorsDuringAccept) { RUN_LOOP_TEST(OutOfDescriptors()); }
+
+// ----- closing a server while connections arrive -----
+
+// Connects, sends one byte and waits for the server's answer: the echo if
+// the connection was served, end of stream if the server dropped it, or a
+// refused connect once nobody listens.
+Task<bool> EchoedOneByte(uint16_t port) {
+  absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", port);
+  if (!stream.ok()) co_return false;
+  stream->writer.Write("x");
+  (void)co_await stream->writer.Drain();
+  absl::StatusOr<std::string> echo = co_await stream->reader.Read(1);
+  (void)co_await stream->writer.Close();
+  co_return echo.ok() && *echo == "x";
+}
+
+// The first connection's handler closes the server from inside the accept
+// task, with more connections arriving: the accept stays armed in the
+// kernel until its last completion, connections it accepted meanwhile are
+// dropped, and nothing is left behind.
+Task<void> CloseWhileConnectionsArrive() {
+  constexpr int kRounds = 20;
+  constexpr int kClients = 10;
+  const int descriptors_before = OpenDescriptors();
+  for (int round = 0; round < kRounds; ++round) {
+    std::optional<Server> server;
+    int handled = 0;
+    ConnectionHandler close_on_first = [&server, &handled](StreamReader reader,
+                                                           StreamWriter writer) {
+      if (++handled == 1) server->Close();
+      return EchoConnection(std::move(reader), std::move(writer));
+    };
+    absl::StatusOr<Server> started = StartServer(close_on_first, "127.0.0.1", 0);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) co_return;
+    server.emplace(*std::move(started));
+    std::vector<Task<bool>> clients;
+    for (int i = 0; i < kClients; ++i) clients.push_back(CreateTask(EchoedOneByte(server->port())));
+    int served = 0;
+    for (Task<bool>& client : clients) served += (co_await client) ? 1 : 0;
+    co_await server->ServeForever();  // returns once the accept task has ended
+    EXPECT_GE(handled, 1);
+    EXPECT_EQ(served, handled);
+    EXPECT_EQ(server->stats().accepted, static_cast<uint64_t>(handled));
+  }
+  // The handlers of the last round close their side once they read the
+  // clients' end of stream.
+  for (int i = 0; i < 400 && OpenDescriptors() != descriptors_before; ++i) {
+    co_await Sleep(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(OpenDescriptors(), descriptors_before);
+}
+
+TEST(StreamTest, CloseWhileConnectionsArrive) { RUN_LOOP_TEST(CloseWhileConnectionsArrive()); }
 
 }  // namespace
 }  // namespace asyncio_like

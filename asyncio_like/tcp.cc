@@ -210,4 +210,70 @@ void TcpListener::Close() {
   fd_ = -1;
 }
 
+namespace internal {
+
+MultishotAccept::~MultishotAccept() {
+  for (int32_t result : results_) {
+    if (result >= 0) close(result);
+  }
+}
+
+bool MultishotAccept::Suspend(std::coroutine_handle<> awaiting, PromiseBase* task) {
+  task_ = task;
+  if (!task->BeginWait(this)) {
+    // A cancellation is pending. Unless the kernel may still complete the
+    // accept, the task goes on at once and TakeResult throws; otherwise it
+    // must wait for the accept's last completion.
+    if (!armed_) return false;
+    Cancel();
+    awaiting_ = awaiting;
+    return true;
+  }
+  if (!armed_) {
+    if (!listener_->is_open()) {
+      task->EndWait();
+      results_.push_back(-EBADF);
+      return false;
+    }
+    Uring& uring = task->loop()->uring();
+    io_uring_sqe* sqe = uring.NextSqe();
+    io_uring_prep_multishot_accept(sqe, listener_->fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    uring.PrepareCompletion(sqe, this);
+    armed_ = true;
+  }
+  awaiting_ = awaiting;
+  return true;
+}
+
+absl::StatusOr<TcpSocket> MultishotAccept::TakeResult() {
+  if (cancel_requested_) {
+    cancel_requested_ = false;
+    task_->ThrowIfCancelled(true);
+  }
+  if (results_.empty()) task_->ThrowIfCancelled(false);  // woken to be cancelled
+  const int32_t result = results_.front();
+  results_.pop_front();
+  if (result < 0) return OsError(-result, "accept");
+  return TcpSocket(result);
+}
+
+void MultishotAccept::Complete(int32_t result, uint32_t flags) {
+  if (!(flags & IORING_CQE_F_MORE)) armed_ = false;
+  // After a cancellation the task waits for the last completion only; a
+  // connection accepted meanwhile stays queued and is closed with the queue.
+  if (!cancel_requested_ || result >= 0) results_.push_back(result);
+  if (!awaiting_ || (cancel_requested_ && armed_)) return;
+  task_->EndWait();
+  task_->loop()->Schedule(std::exchange(awaiting_, nullptr), task_);
+}
+
+bool MultishotAccept::Cancel() {
+  if (!cancel_requested_) {
+    cancel_requested_ = true;
+    task_->loop()->uring().CancelOperation(this);
+  }
+  return true;
+}
+
+}  // namespace internal
 }  // namespace asyncio_like

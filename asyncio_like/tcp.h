@@ -34,6 +34,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 #include "absl/status/status.h"
@@ -49,8 +50,10 @@
 namespace asyncio_like {
 
 class TcpSocket;
+class TcpListener;
 
 namespace internal {
+class MultishotAccept;
 
 struct ReceivePrep {
   int fd;
@@ -212,10 +215,75 @@ class TcpListener {
  private:
   TcpListener(int fd, uint16_t port) : fd_(fd), port_(port) {}
 
+  friend class internal::MultishotAccept;
+
   int fd_ = -1;
   uint16_t port_ = 0;
 };
 
+namespace internal {
+
+// Accepts connections with one multishot accept: armed once, the kernel
+// completes it once per connection, with no submission per connection.
+// Connections that arrive while the task is busy wait in a queue. An error
+// (EMFILE, ...) ends the multishot accept in the kernel; the next Next()
+// arms it again. StartServer's accept task uses it.
+//
+//   MultishotAccept acceptor(listener);
+//   for (;;) {
+//     absl::StatusOr<TcpSocket> socket = co_await acceptor.Next();
+//     ...
+//   }
+//
+// Like a KernelOp it lives in the frame of the one task that awaits it,
+// and, while it is armed, that task awaits nothing else: the kernel may
+// complete it at any time, so it must not be destroyed before its last
+// completion. Cancelling the task in Next() cancels the accept in the
+// kernel; the task resumes (throwing CancelledError) only when that last
+// completion has arrived.
+class MultishotAccept final : private CancellableWait, private Completion {
+ public:
+  explicit MultishotAccept(const TcpListener& listener) : listener_(&listener) {}
+  MultishotAccept(const MultishotAccept&) = delete;
+  MultishotAccept& operator=(const MultishotAccept&) = delete;
+  // Closes the connections accepted but not taken.
+  ~MultishotAccept();
+
+  class NextOp {
+   public:
+    bool await_ready() const { return !acceptor_->results_.empty(); }
+    template <typename P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) {
+      return acceptor_->Suspend(awaiting, awaiting.promise().task());
+    }
+    absl::StatusOr<TcpSocket> await_resume() { return acceptor_->TakeResult(); }
+
+   private:
+    friend class MultishotAccept;
+    explicit NextOp(MultishotAccept* acceptor) : acceptor_(acceptor) {}
+    MultishotAccept* acceptor_;
+  };
+  // `co_await acceptor.Next()`: the next connection, or accept's error as
+  // an OsError status (EBADF once the listener is closed).
+  NextOp Next() { return NextOp(this); }
+
+ private:
+  // await_suspend: arms the accept if needed; false if the task must not
+  // suspend (a result is ready at once).
+  bool Suspend(std::coroutine_handle<> awaiting, PromiseBase* task);
+  absl::StatusOr<TcpSocket> TakeResult();
+  void Complete(int32_t result, uint32_t flags) override;
+  bool Cancel() override;
+
+  const TcpListener* listener_;
+  std::deque<int32_t> results_;       // accepted descriptors, or -errno
+  PromiseBase* task_ = nullptr;
+  std::coroutine_handle<> awaiting_;  // set while the task waits in Next()
+  bool armed_ = false;                // the kernel may still complete it
+  bool cancel_requested_ = false;
+};
+
+}  // namespace internal
 }  // namespace asyncio_like
 
 #endif  // ASYNCIO_LIKE_TCP_H_
