@@ -225,7 +225,8 @@ class Server {
 
   uint16_t port() const;
   // Stops accepting and closes the listening socket. Connections already
-  // accepted carry on (asyncio's Server.close()).
+  // handed to the handler carry on (asyncio's Server.close()); ones the
+  // kernel had accepted but the server had not yet handed over are closed.
   void Close();
   // Waits until the server is closed (serve_forever). Cancelling the task
   // that waits closes the server. The Server must outlive the wait.
@@ -246,6 +247,8 @@ class Server {
 // asyncio.start_server: listens on host:port (port 0: an ephemeral port,
 // see Server::port()) and starts accepting; `handler` runs in a new task
 // for every connection. Must be called on a running loop (from a task).
+// One multishot accept serves every connection: the kernel reports each new
+// connection without a submission per connection.
 //
 // When accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 // the server counts the error, waits 100 ms while the connection waits in
