@@ -237,7 +237,14 @@ bool MultishotAccept::Suspend(std::coroutine_handle<> awaiting, PromiseBase* tas
     }
     Uring& uring = task->loop()->uring();
     io_uring_sqe* sqe = uring.NextSqe();
-    io_uring_prep_multishot_accept(sqe, listener_->fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    // Multishot accept came with Linux 5.19; a ring set up without the 6.0
+    // flags may be on an older kernel, so it accepts once per Next() (that
+    // completion carries no IORING_CQE_F_MORE, which disarms it).
+    if (uring.setup_flags() & IORING_SETUP_SINGLE_ISSUER) {
+      io_uring_prep_multishot_accept(sqe, listener_->fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    } else {
+      io_uring_prep_accept(sqe, listener_->fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    }
     uring.PrepareCompletion(sqe, this);
     armed_ = true;
   }

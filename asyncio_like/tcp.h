@@ -227,7 +227,8 @@ namespace internal {
 // completes it once per connection, with no submission per connection.
 // Connections that arrive while the task is busy wait in a queue. An error
 // (EMFILE, ...) ends the multishot accept in the kernel; the next Next()
-// arms it again. StartServer's accept task uses it.
+// arms it again. On kernels before 6.0 it submits one plain accept per
+// Next() instead. StartServer's accept task uses it.
 //
 //   MultishotAccept acceptor(listener);
 //   for (;;) {
