@@ -13,13 +13,17 @@
 //   enters/req     the server's own count of system calls that entered the
 //                  kernel, over the whole session (warm-up included), per echo
 //   corrupted      echoed bytes that differed from what was sent (must be 0)
-// Each (server, connections) pair runs RepetitionsFor(connections) times,
-// the repetitions of all pairs shuffled together
-// (--benchmark_enable_random_interleaving, on by default here), so that a
-// burst of load from elsewhere on a shared machine does not land on one
-// server only. Google Benchmark prints the mean, median and spread of each
-// counter; at the end a table gives the medians side by side and the
-// coroutine server's ratios to the baselines.
+// BM_Echo/<connections> runs rounds: in each, the three servers one after
+// the other, in an order shuffled per round, so that the three share the
+// same few seconds of the machine. A shared machine has slow phases of
+// several seconds in which every server runs 20 to 30% slower; comparing
+// servers within a round, and taking the median over the rounds, keeps
+// those phases out of the ratios. There are RepetitionsFor(connections)
+// rounds, shuffled together with the other benchmarks' repetitions
+// (--benchmark_enable_random_interleaving, on by default here). Google
+// Benchmark prints each server's req/s and cpu_us/req; at the end one
+// table gives every counter's median per server, and another the medians of
+// the coroutine server's per-round ratios to the baselines.
 //
 // BM_ConnectionChurn opens a new connection for every echo (connections per
 // second and server CPU per connection).
@@ -48,6 +52,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -133,8 +138,8 @@ class ServingThread {
 };
 
 constexpr int kRepetitions = 5;
-// At 1,000 connections repetitions spread most (10 to 20%), so they run
-// more often there: the medians of 12 move less from run to run.
+// At 1,000 connections rounds spread most (10 to 20%), so there are more
+// of them there: the medians of 12 move less from run to run.
 int RepetitionsFor(int connections) { return connections >= 1000 ? 12 : kRepetitions; }
 
 struct EchoFigures {
@@ -149,6 +154,19 @@ struct EchoFigures {
 std::map<std::pair<std::string, int>, std::vector<EchoFigures>>& MeasuredFigures() {
   static auto* figures = new std::map<std::pair<std::string, int>, std::vector<EchoFigures>>;
   return *figures;
+}
+
+// The coroutine server's ratios to the two baselines within one round.
+struct RoundRatios {
+  double requests_vs_epoll = 0;
+  double requests_vs_raw = 0;
+  double cpu_vs_epoll = 0;
+  double cpu_vs_raw = 0;
+};
+// Every round's ratios, by connections.
+std::map<int, std::vector<RoundRatios>>& MeasuredRatios() {
+  static auto* ratios = new std::map<int, std::vector<RoundRatios>>;
+  return *ratios;
 }
 
 double Median(std::vector<double> values) {
@@ -167,7 +185,7 @@ void PrintSummary() {
   const auto& figures = MeasuredFigures();
   if (figures.empty()) return;
   std::printf(
-      "\nMedians of %d runs (%d at 1000 connections)\n"
+      "\nMedians of %d rounds (%d at 1000 connections)\n"
       "| connections | server | req/s | p50 us | p99 us | cpu us/req | "
       "enters/req | corrupted bytes |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
       kRepetitions, RepetitionsFor(1000));
@@ -186,64 +204,81 @@ void PrintSummary() {
                   static_cast<unsigned long long>(corrupted));
     }
   }
-  std::printf("\nCoroutine server against the baselines (ratios of medians)\n"
+  std::printf("\nCoroutine server against the baselines: medians of the per-round ratios\n"
               "| connections | req/s vs epoll | req/s vs raw_uring | cpu/req vs epoll | "
               "cpu/req vs raw_uring |\n| ---: | ---: | ---: | ---: | ---: |\n");
-  for (int connections : {1, 10, 100, 1000}) {
-    auto coroutine = figures.find({"coroutine", connections});
-    auto epoll = figures.find({"epoll", connections});
-    auto raw = figures.find({"raw_uring", connections});
-    if (coroutine == figures.end() || epoll == figures.end() || raw == figures.end()) continue;
-    auto ratio = [](const std::vector<EchoFigures>& a, const std::vector<EchoFigures>& b,
-                    double EchoFigures::*field) { return MedianOf(a, field) / MedianOf(b, field); };
+  for (const auto& [connections, rounds] : MeasuredRatios()) {
+    auto median = [&rounds](double RoundRatios::*field) {
+      std::vector<double> values;
+      for (const RoundRatios& round : rounds) values.push_back(round.*field);
+      return Median(values);
+    };
     std::printf("| %d | %.3f | %.3f | %.3f | %.3f |\n", connections,
-                ratio(coroutine->second, epoll->second, &EchoFigures::requests_per_second),
-                ratio(coroutine->second, raw->second, &EchoFigures::requests_per_second),
-                ratio(coroutine->second, epoll->second, &EchoFigures::cpu_micros_per_request),
-                ratio(coroutine->second, raw->second, &EchoFigures::cpu_micros_per_request));
+                median(&RoundRatios::requests_vs_epoll), median(&RoundRatios::requests_vs_raw),
+                median(&RoundRatios::cpu_vs_epoll), median(&RoundRatios::cpu_vs_raw));
   }
 }
 
-void BM_Echo(benchmark::State& state, const ServerKind& kind) {
+// One server under the closed-loop load of `connections` connections.
+absl::StatusOr<EchoFigures> MeasureEcho(const ServerKind& kind, int connections) {
+  absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> server = kind.create();
+  if (!server.ok()) return server.status();
+  ServingThread serving(*std::move(server));
+  absl::Duration cpu_at_start, cpu_at_end;
+  EchoLoadOptions options;
+  options.connections = connections;
+  options.warmup = absl::Milliseconds(200);
+  options.measurement = absl::Milliseconds(600);
+  options.on_measurement_start = [&] { cpu_at_start = serving.CpuTime(); };
+  options.on_measurement_end = [&] { cpu_at_end = serving.CpuTime(); };
+  absl::StatusOr<EchoLoadReport> report = RunEchoLoad(serving.server().port(), options);
+  const absl::Status served = serving.Stop();
+  if (!report.ok()) return report.status();
+  if (!served.ok()) return served;
+  const double requests = static_cast<double>(report->requests);
+  const double all_requests = static_cast<double>(report->checked_bytes / options.message_size);
+  EchoFigures figures;
+  figures.requests_per_second = report->RequestsPerSecond();
+  figures.p50_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.50));
+  figures.p99_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.99));
+  figures.cpu_micros_per_request = absl::ToDoubleMicroseconds(cpu_at_end - cpu_at_start) / requests;
+  figures.enters_per_request = static_cast<double>(serving.server().kernel_enters()) / all_requests;
+  figures.corrupted_bytes = report->corrupted_bytes;
+  return figures;
+}
+
+void BM_Echo(benchmark::State& state) {
   const int connections = static_cast<int>(state.range(0));
   PinCurrentThreadTo(kClientCpu);
+  static std::minstd_rand shuffler;
   for (auto _ : state) {
-    absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> server = kind.create();
-    if (!server.ok()) {
-      state.SkipWithError(server.status().ToString().c_str());
-      return;
+    std::vector<const ServerKind*> order;
+    for (const ServerKind& kind : ServerKinds()) order.push_back(&kind);
+    std::shuffle(order.begin(), order.end(), shuffler);
+    std::map<std::string, EchoFigures> round;
+    uint64_t corrupted = 0;
+    for (const ServerKind* kind : order) {
+      absl::StatusOr<EchoFigures> figures = MeasureEcho(*kind, connections);
+      if (!figures.ok()) {
+        state.SkipWithError(absl::StrCat(kind->name, ": ", figures.status().ToString()).c_str());
+        return;
+      }
+      round[kind->name] = *figures;
+      corrupted += figures->corrupted_bytes;
+      MeasuredFigures()[{kind->name, connections}].push_back(*figures);
+      state.counters[absl::StrCat(kind->name, "_req/s")] = figures->requests_per_second;
+      state.counters[absl::StrCat(kind->name, "_cpu_us/req")] = figures->cpu_micros_per_request;
     }
-    ServingThread serving(*std::move(server));
-    absl::Duration cpu_at_start, cpu_at_end;
-    EchoLoadOptions options;
-    options.connections = connections;
-    options.warmup = absl::Milliseconds(200);
-    options.measurement = absl::Milliseconds(600);
-    options.on_measurement_start = [&] { cpu_at_start = serving.CpuTime(); };
-    options.on_measurement_end = [&] { cpu_at_end = serving.CpuTime(); };
-    absl::StatusOr<EchoLoadReport> report = RunEchoLoad(serving.server().port(), options);
-    const absl::Status served = serving.Stop();
-    if (!report.ok() || !served.ok()) {
-      state.SkipWithError((report.ok() ? served : report.status()).ToString().c_str());
-      return;
-    }
-    const double requests = static_cast<double>(report->requests);
-    const double all_requests = static_cast<double>(report->checked_bytes / options.message_size);
-    EchoFigures figures;
-    figures.requests_per_second = report->RequestsPerSecond();
-    figures.p50_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.50));
-    figures.p99_micros = absl::ToDoubleMicroseconds(report->latency.Percentile(0.99));
-    figures.cpu_micros_per_request = absl::ToDoubleMicroseconds(cpu_at_end - cpu_at_start) / requests;
-    figures.enters_per_request =
-        static_cast<double>(serving.server().kernel_enters()) / all_requests;
-    figures.corrupted_bytes = report->corrupted_bytes;
-    state.counters["req/s"] = figures.requests_per_second;
-    state.counters["p50_us"] = figures.p50_micros;
-    state.counters["p99_us"] = figures.p99_micros;
-    state.counters["cpu_us/req"] = figures.cpu_micros_per_request;
-    state.counters["enters/req"] = figures.enters_per_request;
-    state.counters["corrupted"] = static_cast<double>(figures.corrupted_bytes);
-    MeasuredFigures()[{kind.name, connections}].push_back(figures);
+    state.counters["corrupted"] = static_cast<double>(corrupted);
+    const EchoFigures& coroutine = round["coroutine"];
+    const EchoFigures& epoll = round["epoll"];
+    const EchoFigures& raw = round["raw_uring"];
+    MeasuredRatios()[connections].push_back(RoundRatios{
+        .requests_vs_epoll = coroutine.requests_per_second / epoll.requests_per_second,
+        .requests_vs_raw = coroutine.requests_per_second / raw.requests_per_second,
+        .cpu_vs_epoll = coroutine.cpu_micros_per_request / epoll.cpu_micros_per_request,
+        .cpu_vs_raw = coroutine.cpu_micros_per_request / raw.cpu_micros_per_request,
+    });
   }
 }
 
@@ -417,15 +452,13 @@ void BM_IdleConnections(benchmark::State& state, const ServerKind& kind) {
 
 void RegisterEchoBenchmarks() {
   for (int connections : {1, 10, 100, 1000}) {
-    for (const ServerKind& kind : ServerKinds()) {
-      benchmark::RegisterBenchmark(absl::StrCat("BM_Echo/", kind.name).c_str(), BM_Echo, kind)
-          ->Arg(connections)
-          ->Iterations(1)
-          ->Repetitions(RepetitionsFor(connections))
-          ->ReportAggregatesOnly(true)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-    }
+    benchmark::RegisterBenchmark("BM_Echo", BM_Echo)
+        ->Arg(connections)
+        ->Iterations(1)
+        ->Repetitions(RepetitionsFor(connections))
+        ->ReportAggregatesOnly(true)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
   for (const ServerKind& kind : ServerKinds()) {
     benchmark::RegisterBenchmark(absl::StrCat("BM_ConnectionChurn/", kind.name).c_str(),
