@@ -257,7 +257,11 @@ absl::StatusOr<TcpSocket> MultishotAccept::TakeResult() {
     cancel_requested_ = false;
     task_->ThrowIfCancelled(true);
   }
-  if (results_.empty()) task_->ThrowIfCancelled(false);  // woken to be cancelled
+  if (results_.empty()) {
+    // Suspend let the task go on at once because a cancellation is pending.
+    task_->ThrowIfCancelled(false);
+    return absl::InternalError("accept: resumed without a result");
+  }
   const int32_t result = results_.front();
   results_.pop_front();
   if (result < 0) return OsError(-result, "accept");
