@@ -68,8 +68,8 @@ void EventLoop::AtClose(absl::AnyInvocable<void()> callback) {
 
 EventLoop* EventLoop::Current() { return current_loop; }
 
-void EventLoop::SubmitQueuedBeforeClose() {
-  if (current_loop != nullptr) current_loop->uring_->SubmitQueued();
+void EventLoop::SubmitQueuedBeforeClose(int fd) {
+  if (current_loop != nullptr) current_loop->uring_->SubmitQueuedNaming(fd);
 }
 
 void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {

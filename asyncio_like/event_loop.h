@@ -114,10 +114,11 @@ class EventLoop {
   // The loop running on this thread, or nullptr.
   static EventLoop* Current();
 
-  // Call before closing a descriptor on the loop thread: submits the kernel
-  // operations this thread's running loop has queued (Uring::SubmitQueued),
-  // so that none of them meets the closed number reused by another file.
-  static void SubmitQueuedBeforeClose();
+  // Call before closing descriptor `fd` on the loop thread: if a kernel
+  // operation this thread's running loop has queued names it, submits the
+  // queue (Uring::SubmitQueuedNaming), so that the operation does not meet
+  // the closed number reused by another file.
+  static void SubmitQueuedBeforeClose(int fd);
 
   // Schedules `task` to run as a task of its own (asyncio.create_task) and
   // returns its handle. Throws std::logic_error if `task` was already

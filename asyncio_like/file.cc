@@ -24,7 +24,7 @@ Task<absl::StatusOr<File>> File::Open(std::string path, int flags, mode_t mode) 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) {
-      EventLoop::SubmitQueuedBeforeClose();
+      EventLoop::SubmitQueuedBeforeClose(fd_);
       close(fd_);
     }
     fd_ = std::exchange(other.fd_, -1);
@@ -34,7 +34,7 @@ File& File::operator=(File&& other) noexcept {
 
 File::~File() {
   if (fd_ >= 0) {
-    EventLoop::SubmitQueuedBeforeClose();
+    EventLoop::SubmitQueuedBeforeClose(fd_);
     close(fd_);
   }
 }

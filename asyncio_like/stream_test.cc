@@ -538,6 +538,40 @@ TEST(StreamTest, QueuedReceiveNeverMeetsAReusedNumber) {
   RUN_LOOP_TEST(QueuedReceiveNeverMeetsAReusedNumber());
 }
 
+// Closes `other` with a receive on a different socket queued; returns the
+// kernel enters the close cost.
+Task<uint64_t> EntersToClose(TcpSocket* other) {
+  const uint64_t before = EventLoop::Current()->stats().kernel_enters;
+  other->Close();
+  co_return EventLoop::Current()->stats().kernel_enters - before;
+}
+
+// Only a queued operation on the closing descriptor itself makes Close
+// enter the kernel early; others wait for the loop's next wait, batched.
+Task<void> CloseSubmitsOnlyForItsOwnDescriptor() {
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
+  EXPECT_TRUE(listener.ok());
+  absl::StatusOr<TcpSocket> receiving = co_await Connect("127.0.0.1", listener->port());
+  absl::StatusOr<TcpSocket> receiving_peer = co_await listener->Accept();
+  absl::StatusOr<TcpSocket> other = co_await Connect("127.0.0.1", listener->port());
+  absl::StatusOr<TcpSocket> other_peer = co_await listener->Accept();
+  EXPECT_TRUE(receiving.ok() && receiving_peer.ok() && other.ok() && other_peer.ok());
+
+  char buffer[16];
+  Task<absl::StatusOr<size_t>> received =
+      CreateTask(ReceiveSome(&*receiving, absl::MakeSpan(buffer)));
+  Task<uint64_t> other_close = CreateTask(EntersToClose(&*other));
+  Task<uint64_t> own_close = CreateTask(EntersToClose(&*receiving));
+  EXPECT_EQ(co_await other_close, 0u);
+  EXPECT_EQ(co_await own_close, 1u);
+  absl::StatusOr<size_t> got = co_await received;
+  EXPECT_TRUE(!got.ok() || *got == 0);
+}
+
+TEST(StreamTest, CloseSubmitsOnlyForItsOwnDescriptor) {
+  RUN_LOOP_TEST(CloseSubmitsOnlyForItsOwnDescriptor());
+}
+
 // ----- running out of descriptors -----
 
 int OpenDescriptors() {

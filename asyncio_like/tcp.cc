@@ -115,7 +115,7 @@ absl::Status TcpSocket::ShutdownWrite() {
 
 void TcpSocket::Close() {
   if (fd_ < 0) return;
-  EventLoop::SubmitQueuedBeforeClose();
+  EventLoop::SubmitQueuedBeforeClose(fd_);
   // A receive in flight holds its own reference to the socket, so closing
   // the descriptor alone would leave it waiting; shutting down ends it.
   shutdown(fd_, SHUT_RDWR);
@@ -127,7 +127,7 @@ void TcpSocket::Abort() {
   if (fd_ < 0) return;
   const linger reset_on_close = {.l_onoff = 1, .l_linger = 0};
   setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
-  EventLoop::SubmitQueuedBeforeClose();
+  EventLoop::SubmitQueuedBeforeClose(fd_);
   close(fd_);
   fd_ = -1;
 }
@@ -204,7 +204,7 @@ Task<absl::StatusOr<TcpSocket>> TcpListener::Accept() {
 
 void TcpListener::Close() {
   if (fd_ < 0) return;
-  EventLoop::SubmitQueuedBeforeClose();
+  EventLoop::SubmitQueuedBeforeClose(fd_);
   shutdown(fd_, SHUT_RDWR);  // ends an accept in flight
   close(fd_);
   fd_ = -1;

@@ -138,8 +138,17 @@ absl::Status Uring::Enter(bool wait, int64_t timeout_ns) {
   return absl::OkStatus();
 }
 
-void Uring::SubmitQueued() {
-  if (io_uring_sq_ready(&ring_) == 0) return;
+void Uring::SubmitQueuedNaming(int fd) {
+  // Queued: handed out by NextSqe and not yet consumed by the kernel (from
+  // its head, which also covers SQEs a failed submission left behind, to
+  // liburing's local tail).
+  bool named = false;
+  const unsigned kernel_head = io_uring_smp_load_acquire(ring_.sq.khead);
+  for (unsigned i = kernel_head; i != ring_.sq.sqe_tail && !named; ++i) {
+    const io_uring_sqe& sqe = ring_.sq.sqes[i & ring_.sq.ring_mask];
+    named = sqe.fd == fd && !(sqe.flags & IOSQE_FIXED_FILE);
+  }
+  if (!named) return;
   // A failure leaves the SQEs queued for the next Enter, which reports it.
   (void)io_uring_submit(&ring_);
   ++kernel_enters_;

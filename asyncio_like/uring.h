@@ -93,11 +93,12 @@ class Uring {
   // `timeout_ns` passes (negative: no timeout). Without, only enters the
   // kernel if something is queued or in flight.
   absl::Status Enter(bool wait, int64_t timeout_ns);
-  // Submits the queued SQEs now, without waiting. The kernel looks a
-  // descriptor up when its SQE is submitted, so code about to close one
-  // calls this first: a number closed while an SQE naming it is still
-  // queued could be another file's by the time it reaches the kernel.
-  void SubmitQueued();
+  // Submits the queued SQEs now, without waiting, if one of them names
+  // descriptor `fd`. The kernel looks a descriptor up when its SQE is
+  // submitted, so code about to close one calls this first: a number closed
+  // while an SQE naming it is still queued could be another file's by the
+  // time it reaches the kernel.
+  void SubmitQueuedNaming(int fd);
   // Delivers every available completion; returns how many.
   unsigned DispatchCompletions();
   // Cancels every operation in flight and waits for their completions,
