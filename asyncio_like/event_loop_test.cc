@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -583,6 +584,39 @@ Task<std::string> CancelBlockedRead(int fd, EventLoop* loop) {
     co_return "cancelled, in flight: " + std::to_string(loop->uring().in_flight());
   }
   co_return "completed";
+}
+
+// A task that only yields keeps the loop from ever waiting; completions
+// that arrive meanwhile must still reach their tasks.
+Task<int> YieldUntilReadCompletes(int fd, absl::Duration patience) {
+  char buffer[16];
+  Task<int> reader = CreateTask(ReadPipe(fd, buffer, sizeof(buffer)), "reader");
+  const absl::Time give_up = absl::Now() + patience;
+  while (!reader.done() && absl::Now() < give_up) co_await Sleep(absl::ZeroDuration());
+  if (!reader.done()) {
+    reader.Cancel();
+    try {
+      co_await reader;
+    } catch (const CancelledError&) {
+    }
+    co_return -1;
+  }
+  co_return co_await reader;
+}
+
+TEST(KernelOpTest, CompletionsReachTasksWhileAnotherTaskYields) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  Pipe pipe;
+  // The data arrives while the read is in flight and the loop is busy.
+  std::thread writer([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_EQ(write(pipe.fds[1], "late", 4), 4);
+  });
+  absl::StatusOr<int> result =
+      loop->RunUntilComplete(YieldUntilReadCompletes(pipe.fds[0], absl::Seconds(5)));
+  writer.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 4);
 }
 
 TEST(KernelOpTest, CancelledReadIsCancelledInTheKernel) {

@@ -28,11 +28,13 @@ absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
   std::unique_ptr<Uring> uring(new Uring());
   // One thread submits and reaps, so the kernel may run completion work
   // only when that thread enters (DEFER_TASKRUN) and skip interrupting it
-  // (COOP_TASKRUN). Kernels before 6.1 reject these flags; fall back.
+  // (COOP_TASKRUN); it flags pending completion work in the ring
+  // (TASKRUN_FLAG), so that a pass with nothing to submit need not enter
+  // just to look. Kernels before 6.1 reject these flags; fall back.
   const unsigned preferred[] = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-          IORING_SETUP_COOP_TASKRUN,
-      IORING_SETUP_COOP_TASKRUN, 0};
+          IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0};
   int rc = -EINVAL;
   for (unsigned flags : preferred) {
     io_uring_params params;
@@ -111,7 +113,7 @@ void Uring::CancelOperation(Completion* completion) {
 absl::Status Uring::Enter(bool wait, int64_t timeout_ns) {
   int rc;
   if (!wait) {
-    if (io_uring_sq_ready(&ring_) == 0 && in_flight_ == 0) {
+    if (io_uring_sq_ready(&ring_) == 0 && !CompletionWorkPending()) {
       return absl::OkStatus();
     }
     rc = io_uring_submit_and_get_events(&ring_);
@@ -136,6 +138,13 @@ absl::Status Uring::Enter(bool wait, int64_t timeout_ns) {
         absl::StrCat("io_uring_enter failed: ", std::strerror(-rc)));
   }
   return absl::OkStatus();
+}
+
+bool Uring::CompletionWorkPending() const {
+  if (in_flight_ == 0) return false;
+  // Without TASKRUN_FLAG the ring cannot tell; only entering finds out.
+  if (!(ring_.flags & IORING_SETUP_TASKRUN_FLAG)) return true;
+  return IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
 }
 
 void Uring::SubmitQueuedNaming(int fd) {

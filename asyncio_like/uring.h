@@ -91,7 +91,7 @@ class Uring {
   // The one place the loop enters the kernel: submits queued SQEs and
   // collects completions. With `wait`, blocks until a completion arrives or
   // `timeout_ns` passes (negative: no timeout). Without, only enters the
-  // kernel if something is queued or in flight.
+  // kernel if something is queued or completion work is pending.
   absl::Status Enter(bool wait, int64_t timeout_ns);
   // Submits the queued SQEs now, without waiting, if one of them names
   // descriptor `fd`. The kernel looks a descriptor up when its SQE is
@@ -114,6 +114,8 @@ class Uring {
 
  private:
   Uring() = default;
+  // Whether the kernel may hold completions that only an enter delivers.
+  bool CompletionWorkPending() const;
 
   io_uring ring_{};
   uint64_t in_flight_ = 0;
