@@ -221,13 +221,20 @@ MultishotAccept::~MultishotAccept() {
 bool MultishotAccept::Suspend(std::coroutine_handle<> awaiting, PromiseBase* task) {
   task_ = task;
   if (!task->BeginWait(this)) {
-    // A cancellation is pending. Unless the kernel may still complete the
-    // accept, the task goes on at once and TakeResult throws; otherwise it
-    // must wait for the accept's last completion.
-    if (!armed_) return false;
+    // A cancellation is pending: TakeResult throws. Unless the kernel may
+    // still complete the accept, the task goes on at once; otherwise it
+    // waits for the accept's last completion.
+    if (!armed_) {
+      cancel_requested_ = true;
+      return false;
+    }
     Cancel();
     awaiting_ = awaiting;
     return true;
+  }
+  if (!results_.empty()) {
+    task->EndWait();
+    return false;
   }
   if (!armed_) {
     if (!listener_->is_open()) {
@@ -257,11 +264,7 @@ absl::StatusOr<TcpSocket> MultishotAccept::TakeResult() {
     cancel_requested_ = false;
     task_->ThrowIfCancelled(true);
   }
-  if (results_.empty()) {
-    // Suspend let the task go on at once because a cancellation is pending.
-    task_->ThrowIfCancelled(false);
-    return absl::InternalError("accept: resumed without a result");
-  }
+  if (results_.empty()) return absl::InternalError("accept: resumed without a result");
   const int32_t result = results_.front();
   results_.pop_front();
   if (result < 0) return OsError(-result, "accept");

@@ -237,9 +237,9 @@ namespace internal {
 //   }
 //
 // Like a KernelOp it lives in the frame of the one task that awaits it,
-// and, while it is armed, that task awaits nothing else: the kernel may
-// complete it at any time, so it must not be destroyed before its last
-// completion. Cancelling the task in Next() cancels the accept in the
+// and, while it is armed, that task awaits nothing else and lets no
+// exception out of the frame: the kernel may complete it at any time, so
+// it must not be destroyed before its last completion. Cancelling the task in Next() cancels the accept in the
 // kernel; the task resumes (throwing CancelledError) only when that last
 // completion has arrived.
 class MultishotAccept final : private CancellableWait, private Completion {
@@ -252,7 +252,9 @@ class MultishotAccept final : private CancellableWait, private Completion {
 
   class NextOp {
    public:
-    bool await_ready() const { return !acceptor_->results_.empty(); }
+    // Suspend decides, so that a pending cancellation is raised even while
+    // results are queued.
+    bool await_ready() const { return false; }
     template <typename P>
     bool await_suspend(std::coroutine_handle<P> awaiting) {
       return acceptor_->Suspend(awaiting, awaiting.promise().task());
@@ -269,8 +271,9 @@ class MultishotAccept final : private CancellableWait, private Completion {
   NextOp Next() { return NextOp(this); }
 
  private:
-  // await_suspend: arms the accept if needed; false if the task must not
-  // suspend (a result is ready at once).
+  // await_suspend: arms the accept if needed; false if the task goes on at
+  // once (a result is queued, or a cancellation is pending and nothing is
+  // armed).
   bool Suspend(std::coroutine_handle<> awaiting, PromiseBase* task);
   absl::StatusOr<TcpSocket> TakeResult();
   void Complete(int32_t result, uint32_t flags) override;
