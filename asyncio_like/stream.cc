@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -264,11 +266,27 @@ struct Server::State {
   ServerStats stats;
 };
 
+namespace {
+
+// What the exception being handled says, for a status message.
+std::string CurrentExceptionText() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+}  // namespace
+
 Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
   // One multishot accept for all connections. It must not be destroyed
-  // while the kernel may still complete it, so the loop ends only on an
-  // error, which is always the accept's last completion; in particular it is
-  // never armed during the Sleep below.
+  // while the kernel may still complete it, so the loop ends only after the
+  // listener is closed, on an error, which is always the accept's last
+  // completion; for the same reason it is never armed during the Sleep
+  // below, and nothing throws out of the loop body.
   internal::MultishotAccept acceptor(state->listener);
   for (;;) {
     absl::StatusOr<TcpSocket> socket = co_await acceptor.Next();
@@ -282,19 +300,24 @@ Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
       ++state->stats.accept_errors;
       state->stats.last_accept_error = socket.status();
       const int error = ErrnoOf(socket.status()).value_or(0);
-      if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-        // The connection stays in the kernel's backlog; try again once
-        // descriptors or memory may have been freed.
-        co_await Sleep(absl::Milliseconds(100));
-        continue;
-      }
       if (error == ECONNABORTED || error == EINTR) continue;  // the peer gave up first
-      break;
+      // Out of descriptors or memory (the connection waits in the kernel's
+      // backlog meanwhile), or an error nobody expects: try again shortly.
+      co_await Sleep(absl::Milliseconds(100));
+      continue;
     }
     ++state->stats.accepted;
-    Stream stream(*std::move(socket));
-    CreateTask(state->handler(std::move(stream.reader), std::move(stream.writer)),
-               "connection");
+    // Nothing may throw out of this loop while the accept is armed: a
+    // handler that throws before returning its Task costs its connection.
+    try {
+      Stream stream(*std::move(socket));
+      CreateTask(state->handler(std::move(stream.reader), std::move(stream.writer)),
+                 "connection");
+    } catch (...) {
+      ++state->stats.handler_errors;
+      state->stats.last_handler_error =
+          absl::InternalError(absl::StrCat("connection handler threw: ", CurrentExceptionText()));
+    }
   }
 }
 

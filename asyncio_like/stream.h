@@ -213,6 +213,10 @@ struct ServerStats {
   uint64_t accepted = 0;
   uint64_t accept_errors = 0;
   absl::Status last_accept_error;
+  // Connections whose handler threw before returning its Task; each such
+  // connection is closed and the server carries on (asyncio logs it).
+  uint64_t handler_errors = 0;
+  absl::Status last_handler_error;
 };
 
 // A listening server (asyncio.Server). Accepting runs in a task of its own
@@ -252,7 +256,9 @@ class Server {
 //
 // When accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 // the server counts the error, waits 100 ms while the connection waits in
-// the kernel's backlog, and tries again, as asyncio does (with 1 s).
+// the kernel's backlog, and tries again, as asyncio does (with 1 s); it does
+// the same after any other unexpected accept error, so that the server
+// keeps accepting without spinning.
 absl::StatusOr<Server> StartServer(ConnectionHandler handler, const std::string& host,
                                    uint16_t port, int backlog = SOMAXCONN);
 // The same on a socket that already listens (start_server(sock=...)).

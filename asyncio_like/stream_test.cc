@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -688,6 +689,30 @@ Task<void> CloseWhileConnectionsArrive() {
 }
 
 TEST(StreamTest, CloseWhileConnectionsArrive) { RUN_LOOP_TEST(CloseWhileConnectionsArrive()); }
+
+// A handler that throws before returning its Task costs its connection
+// only: the server counts it and serves the next connections.
+Task<void> HandlerThatThrows() {
+  int calls = 0;
+  ConnectionHandler throw_on_first = [&calls](StreamReader reader, StreamWriter writer) {
+    if (++calls == 1) throw std::runtime_error("no handler for you");
+    return EchoConnection(std::move(reader), std::move(writer));
+  };
+  absl::StatusOr<Server> server = StartServer(throw_on_first, "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) co_return;
+  EXPECT_FALSE(co_await EchoedOneByte(server->port()));  // closed unserved
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(co_await EchoedOneByte(server->port()));
+  EXPECT_EQ(server->stats().handler_errors, 1u);
+  EXPECT_NE(server->stats().last_handler_error.message().find("no handler for you"),
+            std::string::npos)
+      << server->stats().last_handler_error;
+  EXPECT_EQ(server->stats().accepted, 4u);
+}
+
+TEST(StreamTest, HandlerThatThrowsCostsOnlyItsConnection) {
+  RUN_LOOP_TEST(HandlerThatThrows());
+}
 
 }  // namespace
 }  // namespace asyncio_like
