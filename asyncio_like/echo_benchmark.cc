@@ -26,7 +26,7 @@
 // the coroutine server's per-round ratios to the baselines.
 //
 // BM_ConnectionChurn opens a new connection for every echo (connections per
-// second and server CPU per connection).
+// second and server CPU per connection), in rounds as BM_Echo does.
 //
 // BM_IdleConnections holds 10,000 idle connections (one echo each) to a
 // server running in a child process and reports the growth of its resident
@@ -156,17 +156,52 @@ std::map<std::pair<std::string, int>, std::vector<EchoFigures>>& MeasuredFigures
   return *figures;
 }
 
-// The coroutine server's ratios to the two baselines within one round.
+struct ChurnFigures {
+  double connections_per_second = 0;
+  double cpu_micros_per_connection = 0;
+  int64_t failures = 0;
+};
+// Every round's churn figures, by server.
+std::map<std::string, std::vector<ChurnFigures>>& MeasuredChurn() {
+  static auto* figures = new std::map<std::string, std::vector<ChurnFigures>>;
+  return *figures;
+}
+
+// The coroutine server's ratios to the two baselines within one round: of
+// its rate (requests or connections per second) and of its CPU per unit.
 struct RoundRatios {
-  double requests_vs_epoll = 0;
-  double requests_vs_raw = 0;
+  double rate_vs_epoll = 0;
+  double rate_vs_raw = 0;
   double cpu_vs_epoll = 0;
   double cpu_vs_raw = 0;
 };
-// Every round's ratios, by connections.
-std::map<int, std::vector<RoundRatios>>& MeasuredRatios() {
-  static auto* ratios = new std::map<int, std::vector<RoundRatios>>;
+// Every round's ratios, by benchmark: "echo/<connections>" or "churn".
+std::map<std::string, std::vector<RoundRatios>>& MeasuredRatios() {
+  static auto* ratios = new std::map<std::string, std::vector<RoundRatios>>;
   return *ratios;
+}
+
+// Records one round's ratios from (rate, cpu) figures by server name.
+void RecordRatios(const std::string& benchmark,
+                  const std::map<std::string, std::pair<double, double>>& round) {
+  const auto& [rate, cpu] = round.at("coroutine");
+  const auto& [epoll_rate, epoll_cpu] = round.at("epoll");
+  const auto& [raw_rate, raw_cpu] = round.at("raw_uring");
+  MeasuredRatios()[benchmark].push_back(RoundRatios{
+      .rate_vs_epoll = rate / epoll_rate,
+      .rate_vs_raw = rate / raw_rate,
+      .cpu_vs_epoll = cpu / epoll_cpu,
+      .cpu_vs_raw = cpu / raw_cpu,
+  });
+}
+
+// The servers in the order of the next round, shuffled per round.
+std::vector<const ServerKind*> NextRoundOrder() {
+  static std::minstd_rand shuffler;
+  std::vector<const ServerKind*> order;
+  for (const ServerKind& kind : ServerKinds()) order.push_back(&kind);
+  std::shuffle(order.begin(), order.end(), shuffler);
+  return order;
 }
 
 double Median(std::vector<double> values) {
@@ -180,8 +215,8 @@ double MedianOf(const std::vector<EchoFigures>& runs, double EchoFigures::*field
   return Median(values);
 }
 
-// The medians of every pair, and the coroutine server's ratios.
-void PrintSummary() {
+// Every server's medians over the echo rounds, by connections.
+void PrintEchoMedians() {
   const auto& figures = MeasuredFigures();
   if (figures.empty()) return;
   std::printf(
@@ -204,19 +239,51 @@ void PrintSummary() {
                   static_cast<unsigned long long>(corrupted));
     }
   }
+}
+
+// Every server's medians over the churn rounds.
+void PrintChurnMedians() {
+  const auto& churn = MeasuredChurn();
+  if (churn.empty()) return;
+  std::printf("\nConnection churn, medians of %d rounds\n"
+              "| server | conn/s | cpu us/conn | failed |\n| --- | ---: | ---: | ---: |\n",
+              kRepetitions);
+  for (const char* server : {"epoll", "raw_uring", "coroutine"}) {
+    auto it = churn.find(server);
+    if (it == churn.end()) continue;
+    std::vector<double> rates, cpus;
+    int64_t failures = 0;
+    for (const ChurnFigures& round : it->second) {
+      rates.push_back(round.connections_per_second);
+      cpus.push_back(round.cpu_micros_per_connection);
+      failures += round.failures;
+    }
+    std::printf("| %s | %.0f | %.2f | %lld |\n", server, Median(rates), Median(cpus),
+                static_cast<long long>(failures));
+  }
+}
+
+// The medians of the coroutine server's per-round ratios, by benchmark.
+void PrintRatios() {
   std::printf("\nCoroutine server against the baselines: medians of the per-round ratios\n"
-              "| connections | req/s vs epoll | req/s vs raw_uring | cpu/req vs epoll | "
-              "cpu/req vs raw_uring |\n| ---: | ---: | ---: | ---: | ---: |\n");
-  for (const auto& [connections, rounds] : MeasuredRatios()) {
+              "| benchmark | rate vs epoll | rate vs raw_uring | cpu vs epoll | "
+              "cpu vs raw_uring |\n| --- | ---: | ---: | ---: | ---: |\n");
+  for (const auto& [benchmark, rounds] : MeasuredRatios()) {
     auto median = [&rounds](double RoundRatios::*field) {
       std::vector<double> values;
       for (const RoundRatios& round : rounds) values.push_back(round.*field);
       return Median(values);
     };
-    std::printf("| %d | %.3f | %.3f | %.3f | %.3f |\n", connections,
-                median(&RoundRatios::requests_vs_epoll), median(&RoundRatios::requests_vs_raw),
+    std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", benchmark.c_str(),
+                median(&RoundRatios::rate_vs_epoll), median(&RoundRatios::rate_vs_raw),
                 median(&RoundRatios::cpu_vs_epoll), median(&RoundRatios::cpu_vs_raw));
   }
+}
+
+void PrintSummary() {
+  PrintEchoMedians();
+  PrintChurnMedians();
+  if (!MeasuredRatios().empty()) PrintRatios();
 }
 
 // One server under the closed-loop load of `connections` connections.
@@ -250,35 +317,23 @@ absl::StatusOr<EchoFigures> MeasureEcho(const ServerKind& kind, int connections)
 void BM_Echo(benchmark::State& state) {
   const int connections = static_cast<int>(state.range(0));
   PinCurrentThreadTo(kClientCpu);
-  static std::minstd_rand shuffler;
   for (auto _ : state) {
-    std::vector<const ServerKind*> order;
-    for (const ServerKind& kind : ServerKinds()) order.push_back(&kind);
-    std::shuffle(order.begin(), order.end(), shuffler);
-    std::map<std::string, EchoFigures> round;
+    std::map<std::string, std::pair<double, double>> round;
     uint64_t corrupted = 0;
-    for (const ServerKind* kind : order) {
+    for (const ServerKind* kind : NextRoundOrder()) {
       absl::StatusOr<EchoFigures> figures = MeasureEcho(*kind, connections);
       if (!figures.ok()) {
         state.SkipWithError(absl::StrCat(kind->name, ": ", figures.status().ToString()).c_str());
         return;
       }
-      round[kind->name] = *figures;
+      round[kind->name] = {figures->requests_per_second, figures->cpu_micros_per_request};
       corrupted += figures->corrupted_bytes;
       MeasuredFigures()[{kind->name, connections}].push_back(*figures);
       state.counters[absl::StrCat(kind->name, "_req/s")] = figures->requests_per_second;
       state.counters[absl::StrCat(kind->name, "_cpu_us/req")] = figures->cpu_micros_per_request;
     }
     state.counters["corrupted"] = static_cast<double>(corrupted);
-    const EchoFigures& coroutine = round["coroutine"];
-    const EchoFigures& epoll = round["epoll"];
-    const EchoFigures& raw = round["raw_uring"];
-    MeasuredRatios()[connections].push_back(RoundRatios{
-        .requests_vs_epoll = coroutine.requests_per_second / epoll.requests_per_second,
-        .requests_vs_raw = coroutine.requests_per_second / raw.requests_per_second,
-        .cpu_vs_epoll = coroutine.cpu_micros_per_request / epoll.cpu_micros_per_request,
-        .cpu_vs_raw = coroutine.cpu_micros_per_request / raw.cpu_micros_per_request,
-    });
+    RecordRatios(absl::StrCat("echo/", connections), round);
   }
 }
 
@@ -315,35 +370,50 @@ bool OneShortConnection(uint16_t port) {
 // Connections per second and server CPU per connection when every request
 // comes on a new connection: accept, a new handler task and its stream
 // state, and close, for every echo.
-void BM_ConnectionChurn(benchmark::State& state, const ServerKind& kind) {
+absl::StatusOr<ChurnFigures> MeasureChurn(const ServerKind& kind) {
+  absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> server = kind.create();
+  if (!server.ok()) return server.status();
+  ServingThread serving(*std::move(server));
+  const uint16_t port = serving.server().port();
+  for (int i = 0; i < 100; ++i) OneShortConnection(port);  // warm-up
+  const absl::Duration cpu_at_start = serving.CpuTime();
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + absl::Milliseconds(500);
+  int64_t connections = 0;
+  ChurnFigures figures;
+  while (absl::Now() < end) {
+    figures.failures += !OneShortConnection(port);
+    ++connections;
+  }
+  const absl::Duration elapsed = absl::Now() - start;
+  const absl::Duration cpu = serving.CpuTime() - cpu_at_start;
+  if (absl::Status served = serving.Stop(); !served.ok()) return served;
+  figures.connections_per_second =
+      static_cast<double>(connections) / absl::ToDoubleSeconds(elapsed);
+  figures.cpu_micros_per_connection = absl::ToDoubleMicroseconds(cpu) / connections;
+  return figures;
+}
+
+void BM_ConnectionChurn(benchmark::State& state) {
   PinCurrentThreadTo(kClientCpu);
   for (auto _ : state) {
-    absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> server = kind.create();
-    if (!server.ok()) {
-      state.SkipWithError(server.status().ToString().c_str());
-      return;
-    }
-    ServingThread serving(*std::move(server));
-    const uint16_t port = serving.server().port();
-    for (int i = 0; i < 100; ++i) OneShortConnection(port);  // warm-up
-    const absl::Duration cpu_at_start = serving.CpuTime();
-    const absl::Time start = absl::Now();
-    const absl::Time end = start + absl::Milliseconds(500);
-    int64_t connections = 0;
+    std::map<std::string, std::pair<double, double>> round;
     int64_t failures = 0;
-    while (absl::Now() < end) {
-      failures += !OneShortConnection(port);
-      ++connections;
+    for (const ServerKind* kind : NextRoundOrder()) {
+      absl::StatusOr<ChurnFigures> figures = MeasureChurn(*kind);
+      if (!figures.ok()) {
+        state.SkipWithError(absl::StrCat(kind->name, ": ", figures.status().ToString()).c_str());
+        return;
+      }
+      round[kind->name] = {figures->connections_per_second, figures->cpu_micros_per_connection};
+      failures += figures->failures;
+      MeasuredChurn()[kind->name].push_back(*figures);
+      state.counters[absl::StrCat(kind->name, "_conn/s")] = figures->connections_per_second;
+      state.counters[absl::StrCat(kind->name, "_cpu_us/conn")] =
+          figures->cpu_micros_per_connection;
     }
-    const absl::Duration elapsed = absl::Now() - start;
-    const absl::Duration cpu = serving.CpuTime() - cpu_at_start;
-    if (absl::Status served = serving.Stop(); !served.ok()) {
-      state.SkipWithError(served.ToString().c_str());
-      return;
-    }
-    state.counters["conn/s"] = static_cast<double>(connections) / absl::ToDoubleSeconds(elapsed);
-    state.counters["cpu_us/conn"] = absl::ToDoubleMicroseconds(cpu) / connections;
     state.counters["failed"] = static_cast<double>(failures);
+    RecordRatios("churn", round);
   }
 }
 
@@ -460,15 +530,12 @@ void RegisterEchoBenchmarks() {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
-  for (const ServerKind& kind : ServerKinds()) {
-    benchmark::RegisterBenchmark(absl::StrCat("BM_ConnectionChurn/", kind.name).c_str(),
-                                 BM_ConnectionChurn, kind)
-        ->Iterations(1)
-        ->Repetitions(kRepetitions)
-        ->ReportAggregatesOnly(true)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-  }
+  benchmark::RegisterBenchmark("BM_ConnectionChurn", BM_ConnectionChurn)
+      ->Iterations(1)
+      ->Repetitions(kRepetitions)
+      ->ReportAggregatesOnly(true)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   for (const ServerKind& kind : ServerKinds()) {
     benchmark::RegisterBenchmark(absl::StrCat("BM_IdleConnections/", kind.name).c_str(),
                                  BM_IdleConnections, kind)
