@@ -209,9 +209,11 @@ double Median(std::vector<double> values) {
   return values.empty() ? 0 : values[values.size() / 2];
 }
 
-double MedianOf(const std::vector<EchoFigures>& runs, double EchoFigures::*field) {
+// The median of one field over the rounds of a server or benchmark.
+template <typename Figures, typename Field>
+double MedianOf(const std::vector<Figures>& rounds, Field Figures::*field) {
   std::vector<double> values;
-  for (const EchoFigures& run : runs) values.push_back(run.*field);
+  for (const Figures& round : rounds) values.push_back(static_cast<double>(round.*field));
   return Median(values);
 }
 
@@ -251,14 +253,11 @@ void PrintChurnMedians() {
   for (const char* server : {"epoll", "raw_uring", "coroutine"}) {
     auto it = churn.find(server);
     if (it == churn.end()) continue;
-    std::vector<double> rates, cpus;
     int64_t failures = 0;
-    for (const ChurnFigures& round : it->second) {
-      rates.push_back(round.connections_per_second);
-      cpus.push_back(round.cpu_micros_per_connection);
-      failures += round.failures;
-    }
-    std::printf("| %s | %.0f | %.2f | %lld |\n", server, Median(rates), Median(cpus),
+    for (const ChurnFigures& round : it->second) failures += round.failures;
+    std::printf("| %s | %.0f | %.2f | %lld |\n", server,
+                MedianOf(it->second, &ChurnFigures::connections_per_second),
+                MedianOf(it->second, &ChurnFigures::cpu_micros_per_connection),
                 static_cast<long long>(failures));
   }
 }
@@ -269,14 +268,11 @@ void PrintRatios() {
               "| benchmark | rate vs epoll | rate vs raw_uring | cpu vs epoll | "
               "cpu vs raw_uring |\n| --- | ---: | ---: | ---: | ---: |\n");
   for (const auto& [benchmark, rounds] : MeasuredRatios()) {
-    auto median = [&rounds](double RoundRatios::*field) {
-      std::vector<double> values;
-      for (const RoundRatios& round : rounds) values.push_back(round.*field);
-      return Median(values);
-    };
     std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", benchmark.c_str(),
-                median(&RoundRatios::rate_vs_epoll), median(&RoundRatios::rate_vs_raw),
-                median(&RoundRatios::cpu_vs_epoll), median(&RoundRatios::cpu_vs_raw));
+                MedianOf(rounds, &RoundRatios::rate_vs_epoll),
+                MedianOf(rounds, &RoundRatios::rate_vs_raw),
+                MedianOf(rounds, &RoundRatios::cpu_vs_epoll),
+                MedianOf(rounds, &RoundRatios::cpu_vs_raw));
   }
 }
 
