@@ -52,6 +52,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -181,27 +182,42 @@ std::map<std::string, std::vector<RoundRatios>>& MeasuredRatios() {
   return *ratios;
 }
 
-// Records one round's ratios from (rate, cpu) figures by server name.
-void RecordRatios(const std::string& benchmark,
-                  const std::map<std::string, std::pair<double, double>>& round) {
-  const auto& [rate, cpu] = round.at("coroutine");
-  const auto& [epoll_rate, epoll_cpu] = round.at("epoll");
-  const auto& [raw_rate, raw_cpu] = round.at("raw_uring");
+// Records one round's ratios of the `rate` and `cpu` fields.
+template <typename Figures>
+void RecordRatios(const std::string& benchmark, const std::map<std::string, Figures>& round,
+                  double Figures::*rate, double Figures::*cpu) {
+  const Figures& coroutine = round.at("coroutine");
+  const Figures& epoll = round.at("epoll");
+  const Figures& raw = round.at("raw_uring");
   MeasuredRatios()[benchmark].push_back(RoundRatios{
-      .rate_vs_epoll = rate / epoll_rate,
-      .rate_vs_raw = rate / raw_rate,
-      .cpu_vs_epoll = cpu / epoll_cpu,
-      .cpu_vs_raw = cpu / raw_cpu,
+      .rate_vs_epoll = coroutine.*rate / epoll.*rate,
+      .rate_vs_raw = coroutine.*rate / raw.*rate,
+      .cpu_vs_epoll = coroutine.*cpu / epoll.*cpu,
+      .cpu_vs_raw = coroutine.*cpu / raw.*cpu,
   });
 }
 
-// The servers in the order of the next round, shuffled per round.
-std::vector<const ServerKind*> NextRoundOrder() {
+// One round: `measure` on every server, in an order shuffled per round.
+// Returns the figures by server name, or fails the benchmark and returns
+// nothing.
+template <typename Figures>
+std::optional<std::map<std::string, Figures>> MeasureRound(
+    benchmark::State& state,
+    const std::function<absl::StatusOr<Figures>(const ServerKind&)>& measure) {
   static std::minstd_rand shuffler;
   std::vector<const ServerKind*> order;
   for (const ServerKind& kind : ServerKinds()) order.push_back(&kind);
   std::shuffle(order.begin(), order.end(), shuffler);
-  return order;
+  std::map<std::string, Figures> round;
+  for (const ServerKind* kind : order) {
+    absl::StatusOr<Figures> figures = measure(*kind);
+    if (!figures.ok()) {
+      state.SkipWithError(absl::StrCat(kind->name, ": ", figures.status().ToString()).c_str());
+      return std::nullopt;
+    }
+    round[kind->name] = *std::move(figures);
+  }
+  return round;
 }
 
 double Median(std::vector<double> values) {
@@ -314,22 +330,19 @@ void BM_Echo(benchmark::State& state) {
   const int connections = static_cast<int>(state.range(0));
   PinCurrentThreadTo(kClientCpu);
   for (auto _ : state) {
-    std::map<std::string, std::pair<double, double>> round;
+    std::optional<std::map<std::string, EchoFigures>> round = MeasureRound<EchoFigures>(
+        state, [connections](const ServerKind& kind) { return MeasureEcho(kind, connections); });
+    if (!round.has_value()) return;
     uint64_t corrupted = 0;
-    for (const ServerKind* kind : NextRoundOrder()) {
-      absl::StatusOr<EchoFigures> figures = MeasureEcho(*kind, connections);
-      if (!figures.ok()) {
-        state.SkipWithError(absl::StrCat(kind->name, ": ", figures.status().ToString()).c_str());
-        return;
-      }
-      round[kind->name] = {figures->requests_per_second, figures->cpu_micros_per_request};
-      corrupted += figures->corrupted_bytes;
-      MeasuredFigures()[{kind->name, connections}].push_back(*figures);
-      state.counters[absl::StrCat(kind->name, "_req/s")] = figures->requests_per_second;
-      state.counters[absl::StrCat(kind->name, "_cpu_us/req")] = figures->cpu_micros_per_request;
+    for (const auto& [name, figures] : *round) {
+      corrupted += figures.corrupted_bytes;
+      MeasuredFigures()[{name, connections}].push_back(figures);
+      state.counters[absl::StrCat(name, "_req/s")] = figures.requests_per_second;
+      state.counters[absl::StrCat(name, "_cpu_us/req")] = figures.cpu_micros_per_request;
     }
     state.counters["corrupted"] = static_cast<double>(corrupted);
-    RecordRatios(absl::StrCat("echo/", connections), round);
+    RecordRatios(absl::StrCat("echo/", connections), *round, &EchoFigures::requests_per_second,
+                 &EchoFigures::cpu_micros_per_request);
   }
 }
 
@@ -393,23 +406,19 @@ absl::StatusOr<ChurnFigures> MeasureChurn(const ServerKind& kind) {
 void BM_ConnectionChurn(benchmark::State& state) {
   PinCurrentThreadTo(kClientCpu);
   for (auto _ : state) {
-    std::map<std::string, std::pair<double, double>> round;
+    std::optional<std::map<std::string, ChurnFigures>> round =
+        MeasureRound<ChurnFigures>(state, MeasureChurn);
+    if (!round.has_value()) return;
     int64_t failures = 0;
-    for (const ServerKind* kind : NextRoundOrder()) {
-      absl::StatusOr<ChurnFigures> figures = MeasureChurn(*kind);
-      if (!figures.ok()) {
-        state.SkipWithError(absl::StrCat(kind->name, ": ", figures.status().ToString()).c_str());
-        return;
-      }
-      round[kind->name] = {figures->connections_per_second, figures->cpu_micros_per_connection};
-      failures += figures->failures;
-      MeasuredChurn()[kind->name].push_back(*figures);
-      state.counters[absl::StrCat(kind->name, "_conn/s")] = figures->connections_per_second;
-      state.counters[absl::StrCat(kind->name, "_cpu_us/conn")] =
-          figures->cpu_micros_per_connection;
+    for (const auto& [name, figures] : *round) {
+      failures += figures.failures;
+      MeasuredChurn()[name].push_back(figures);
+      state.counters[absl::StrCat(name, "_conn/s")] = figures.connections_per_second;
+      state.counters[absl::StrCat(name, "_cpu_us/conn")] = figures.cpu_micros_per_connection;
     }
     state.counters["failed"] = static_cast<double>(failures);
-    RecordRatios("churn", round);
+    RecordRatios("churn", *round, &ChurnFigures::connections_per_second,
+                 &ChurnFigures::cpu_micros_per_connection);
   }
 }
 
