@@ -1,6 +1,9 @@
 #include "asyncio_like/stream.h"
 
 #include <algorithm>
+#include <liburing.h>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -15,25 +18,104 @@
 namespace asyncio_like {
 namespace internal {
 
-// The state a reader and a writer share. The fields every Read(span) and
-// Drain look at come first, next to each other.
-struct StreamConnection {
-  explicit StreamConnection(TcpSocket s) : socket(std::move(s)) {}
+// The state a reader and a writer share, and the connection's background
+// send. The fields every Read(span) and Write look at come first.
+//
+// Writes go to `sending` while no send is in flight, and start one; while
+// one is, they go to `pending`, which becomes the next send. The send is a
+// Completion of its own, not a task's await: it outlives the Write that
+// started it, and even the reader and writer. When both are dropped with a
+// send in flight, the connection stays alive (`orphaned`) until the last
+// send completes, then closes; if the loop shuts down first, Abandon frees
+// it.
+struct StreamConnection final : private Completion {
+  // The reader and writer share it through this, with Release as deleter.
+  static std::shared_ptr<StreamConnection> Make(TcpSocket socket) {
+    return std::shared_ptr<StreamConnection>(new StreamConnection(std::move(socket)), &Release);
+  }
 
   TcpSocket socket;
   bool eof = false;
-  bool draining = false;
+  bool send_in_flight = false;
   bool closing = false;
+  bool orphaned = false;
   // Received bytes not yet consumed: read_buffer[read_begin, read_end).
   size_t read_begin = 0;
   size_t read_end = 0;
+  // The bytes of the send in flight, of which the first `sent` are taken.
+  std::string sending;
+  size_t sent = 0;
+  std::string pending;
   absl::Status write_error;
-  // Written bytes not yet sent. A Drain sends straight from here; Writes
-  // that arrive while it is in flight go to written_while_draining, which
-  // is appended when the drain ends.
-  std::string write_buffer;
-  std::string written_while_draining;
+  StreamWriter::DrainOp* drain_waiters = nullptr;
   std::vector<char> read_buffer;
+
+  size_t unsent() const { return sending.size() - sent + pending.size(); }
+
+  // Sends `sending` from `sent` on, on the running loop. Fails the writer
+  // with EPIPE if the socket is closed.
+  void StartSend() {
+    if (!socket.is_open()) {
+      FailWrites(OsError(EPIPE, "send on a closed stream"));
+      return;
+    }
+    send_in_flight = true;
+    Uring& uring = EventLoop::Current()->uring();
+    io_uring_sqe* sqe = uring.NextSqe();
+    // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
+    io_uring_prep_send(sqe, socket.fd(), sending.data() + sent, sending.size() - sent,
+                       MSG_NOSIGNAL);
+    uring.PrepareCompletion(sqe, this);
+  }
+
+  void Complete(int32_t result, uint32_t) override {
+    send_in_flight = false;
+    if (result < 0) {
+      FailWrites(OsError(-result, "send"));
+    } else {
+      sent += static_cast<size_t>(result);
+      if (sent == sending.size()) {
+        sending.clear();  // both keep their allocations
+        sent = 0;
+        sending.swap(pending);
+      }
+      if (!sending.empty()) StartSend();
+    }
+    if (drain_waiters != nullptr) WakeDrainWaiters();
+    if (send_in_flight) return;
+    if (orphaned) {
+      delete this;
+    } else if (closing) {
+      socket.Close();
+    }
+  }
+
+  void Abandon() override {
+    send_in_flight = false;
+    FailWrites(OsError(ECANCELED, "send abandoned: the event loop closed"));
+    if (orphaned) delete this;
+  }
+
+  // Drops what is unsent; Drain, Close and later Writes report `error`.
+  void FailWrites(absl::Status error) {
+    if (write_error.ok()) write_error = std::move(error);
+    sending.clear();
+    sent = 0;
+    pending.clear();
+  }
+
+  void WakeDrainWaiters() {
+    StreamWriter::DrainOp** link = &drain_waiters;
+    while (*link != nullptr) {
+      StreamWriter::DrainOp* waiter = *link;
+      if (waiter->Satisfied()) {
+        *link = waiter->next_waiter_;
+        waiter->Wake();
+      } else {
+        link = &waiter->next_waiter_;
+      }
+    }
+  }
 
   size_t buffered() const { return read_end - read_begin; }
   absl::string_view buffered_view() const {
@@ -67,6 +149,26 @@ struct StreamConnection {
     }
     read_end += *n;
     co_return true;
+  }
+
+ private:
+  explicit StreamConnection(TcpSocket s) : socket(std::move(s)) {}
+  ~StreamConnection() {
+    // Drains still waiting belong to frames the loop is destroying, in no
+    // particular order: they must not unlink themselves from freed memory.
+    for (StreamWriter::DrainOp* w = drain_waiters; w != nullptr; w = w->next_waiter_) {
+      w->waiting_ = false;
+    }
+  }
+
+  // When the reader and writer are gone: a send in flight still finishes,
+  // and frees the connection when it completes.
+  static void Release(StreamConnection* connection) {
+    if (connection->send_in_flight) {
+      connection->orphaned = true;
+    } else {
+      delete connection;
+    }
   }
 };
 
@@ -163,90 +265,97 @@ bool StreamReader::AtEof() const { return connection_->eof && connection_->buffe
 
 void StreamWriter::Write(absl::string_view data) {
   internal::StreamConnection& c = *connection_;
-  (c.draining ? c.written_while_draining : c.write_buffer).append(data.data(), data.size());
+  if (data.empty() || !c.write_error.ok()) return;
+  if (c.send_in_flight) {
+    c.pending.append(data.data(), data.size());
+    return;
+  }
+  c.sending.append(data.data(), data.size());
+  // Outside a running loop the bytes wait for the next Drain or Close.
+  if (EventLoop::Current() != nullptr) c.StartSend();
 }
 
-StreamWriter::DrainOp StreamWriter::Drain() { return DrainOp(connection_.get()); }
+StreamWriter::DrainOp StreamWriter::Drain() {
+  return DrainOp(connection_.get(), kWriteHighWater, kWriteLowWater);
+}
+
+StreamWriter::DrainOp::~DrainOp() {
+  if (waiting_) Unlink();  // a frame destroyed while it waits
+}
 
 bool StreamWriter::DrainOp::await_ready() {
   internal::StreamConnection& c = *connection_;
-  if (!c.write_error.ok()) {
-    result_ = c.write_error;
-    return true;
-  }
-  if (c.draining) {
-    result_ = absl::FailedPreconditionError("Drain: another task is draining this writer");
-    return true;
-  }
-  if (c.write_buffer.empty()) return true;
-  if (!c.socket.is_open()) {
-    result_ = OsError(EPIPE, "send on a closed stream");
-    return true;
-  }
-  // Writes that arrive while this send is in flight wait for the next Drain.
-  c.draining = true;
-  send_.emplace(c.socket,
-                absl::MakeConstSpan(c.write_buffer.data(), c.write_buffer.size()));
-  return false;
+  // Bytes written outside a running loop start now.
+  if (!c.send_in_flight && !c.sending.empty() && c.write_error.ok()) c.StartSend();
+  return !c.write_error.ok() || c.unsent() <= wait_above_;
+}
+
+bool StreamWriter::DrainOp::Suspend(std::coroutine_handle<> awaiting,
+                                    internal::PromiseBase* task) {
+  task_ = task;
+  if (!task->BeginWait(this)) return false;  // a pending cancellation
+  awaiting_ = awaiting;
+  waiting_ = true;
+  next_waiter_ = connection_->drain_waiters;
+  connection_->drain_waiters = this;
+  return true;
+}
+
+bool StreamWriter::DrainOp::Satisfied() const {
+  return !connection_->write_error.ok() || connection_->unsent() <= wake_at_;
+}
+
+void StreamWriter::DrainOp::Wake() {
+  waiting_ = false;
+  task_->EndWait();
+  task_->loop()->Schedule(awaiting_, task_);
+}
+
+void StreamWriter::DrainOp::Unlink() {
+  DrainOp** link = &connection_->drain_waiters;
+  while (*link != this) link = &(*link)->next_waiter_;
+  *link = next_waiter_;
+  waiting_ = false;
+}
+
+bool StreamWriter::DrainOp::Cancel() {
+  // Only the wait ends; the bytes keep going out.
+  Unlink();
+  cancelled_ = true;
+  task_->EndWait();
+  task_->loop()->Schedule(awaiting_, task_);
+  return true;
 }
 
 absl::Status StreamWriter::DrainOp::await_resume() {
-  if (!send_.has_value()) return std::move(result_);
-  internal::StreamConnection& c = *connection_;
-  absl::Status sent;
-  try {
-    sent = send_->await_resume();
-  } catch (const CancelledError&) {
-    // The unsent rest stays buffered, ahead of what was written meanwhile.
-    c.write_buffer.erase(0, c.write_buffer.size() - send_->unsent().size());
-    EndDrain(c);
-    throw;
-  }
-  c.write_buffer.clear();  // keeps its allocation for the next Writes
-  if (!sent.ok()) c.write_error = sent;
-  EndDrain(c);
-  return sent;
-}
-
-void StreamWriter::DrainOp::EndDrain(internal::StreamConnection& c) {
-  c.draining = false;
-  if (c.written_while_draining.empty()) return;
-  if (c.write_buffer.empty()) {
-    c.write_buffer.swap(c.written_while_draining);
-  } else {
-    c.write_buffer.append(c.written_while_draining);
-  }
-  c.written_while_draining.clear();
+  if (task_ != nullptr) task_->ThrowIfCancelled(cancelled_);
+  return connection_->write_error;
 }
 
 Task<absl::Status> StreamWriter::WriteEof() {
-  absl::Status drained = co_await Drain();
-  if (!drained.ok()) co_return drained;
+  absl::Status sent = co_await DrainOp(connection_.get(), 0, 0);
+  if (!sent.ok()) co_return sent;
   co_return connection_->socket.ShutdownWrite();
 }
 
 Task<absl::Status> StreamWriter::Close() {
   internal::StreamConnection& c = *connection_;
-  if (c.closing) co_return absl::OkStatus();
+  // From here on the last send closes the socket, even if this wait is
+  // cancelled.
   c.closing = true;
-  absl::Status drained = absl::OkStatus();
-  if (c.socket.is_open() && buffered() > 0) drained = co_await Drain();
+  absl::Status sent = co_await DrainOp(&c, 0, 0);
   c.socket.Close();
-  co_return drained;
+  co_return sent;
 }
 
 bool StreamWriter::IsClosing() const { return connection_->closing; }
 
-size_t StreamWriter::buffered() const {
-  const internal::StreamConnection& c = *connection_;
-  // During a drain, the bytes in flight are being sent.
-  return c.draining ? c.written_while_draining.size() : c.write_buffer.size();
-}
+size_t StreamWriter::buffered() const { return connection_->unsent(); }
 
 // ----- Stream, OpenConnection -----
 
 Stream::Stream(TcpSocket socket)
-    : reader(std::make_shared<internal::StreamConnection>(std::move(socket))),
+    : reader(internal::StreamConnection::Make(std::move(socket))),
       writer(reader.connection_) {}
 
 Task<absl::StatusOr<Stream>> OpenConnection(std::string host, uint16_t port,

@@ -34,11 +34,14 @@
 // if the stream ends first. Socket failures are OsError statuses
 // (tcp_errors.h): IsConnectionReset(), IsBrokenPipe(), ...
 //
-// One difference from asyncio: Write only appends to the writer's buffer,
-// and Drain (or Close) sends it. asyncio's write() starts sending at once;
-// here the bytes of several Writes go to the kernel in one send when the
-// task drains. Always await Drain() after writing (asyncio's documentation
-// asks for the same), before waiting for a reply.
+// Writing works as in asyncio: Write hands the bytes to the kernel at once
+// (a send submitted with the loop's next kernel entry) and returns without
+// waiting; bytes written while a send is in flight follow in the next one.
+// Drain is flow control: it returns at once while fewer than
+// kWriteHighWater bytes are unsent, and otherwise waits until the peer has
+// taken all but kWriteLowWater of them (asyncio's defaults, 64 and 16 KiB).
+// Close and WriteEof wait until everything is sent. A writer dropped
+// without Close still sends what it holds, then closes the connection.
 //
 // Read(span) and Drain(), which run once per request in a server, are
 // awaitables rather than Tasks (ReadOp, DrainOp): they complete without a
@@ -141,22 +144,34 @@ class StreamWriter {
  public:
   class DrainOp;
 
-  // Appends `data` to the buffer; nothing is sent until Drain or Close.
+  // Drain waits while more than kWriteHighWater bytes are unsent, until
+  // no more than kWriteLowWater are (asyncio's transport defaults).
+  static constexpr size_t kWriteHighWater = 64 * 1024;
+  static constexpr size_t kWriteLowWater = kWriteHighWater / 4;
+
+  // Starts sending `data` (or queues it behind the send in flight) and
+  // returns at once; the bytes are copied. After a send failed, written
+  // bytes are dropped and Drain reports the failure, as asyncio does once
+  // a connection is lost.
   void Write(absl::string_view data);
-  // `co_await writer.Drain()`: sends everything buffered; yields an
-  // absl::Status when the kernel has taken it all. Fails with the
-  // connection's error (reset, broken pipe, ...), which every later Drain
-  // reports too. If the waiting task is cancelled, what was not sent yet
-  // stays buffered, ahead of later Writes, for the next Drain or Close.
+  // `co_await writer.Drain()`: yields an absl::Status once the unsent bytes
+  // are at most kWriteLowWater, without suspending if they are at most
+  // kWriteHighWater. Fails with the connection's error (reset, broken pipe,
+  // ...), which every later Drain reports too. Cancelling the waiting task
+  // stops only the wait: the bytes are still sent, in order.
   DrainOp Drain();
-  // Drains, then half-closes: the peer reads end of stream (write_eof).
+  // Waits until everything written is sent, then half-closes: the peer
+  // reads end of stream (write_eof).
   Task<absl::Status> WriteEof();
-  // Drains what is buffered, then closes the connection (close() followed
-  // by wait_closed()). A Read waiting on the same connection ends with end
-  // of stream. Returns the error of the final drain, if any.
+  // Closes the connection once everything written is sent, and waits for
+  // that (close() followed by wait_closed()). A Read waiting on the same
+  // connection ends with end of stream. If the waiting task is cancelled,
+  // the connection still closes after the last send. Returns the
+  // connection's write error, if a send failed.
   Task<absl::Status> Close();
   bool IsClosing() const;
-  // Bytes written but not yet sent.
+  // Bytes written but not yet taken by the kernel
+  // (transport.get_write_buffer_size()).
   size_t buffered() const;
 
  private:
@@ -168,27 +183,43 @@ class StreamWriter {
   std::shared_ptr<internal::StreamConnection> connection_;
 };
 
-// The awaitable StreamWriter::Drain() returns.
-class StreamWriter::DrainOp {
+// The awaitable StreamWriter::Drain() returns; Close and WriteEof use it to
+// wait for the last send.
+class StreamWriter::DrainOp : private internal::CancellableWait {
  public:
   DrainOp(const DrainOp&) = delete;
   DrainOp& operator=(const DrainOp&) = delete;
+  ~DrainOp();
 
   bool await_ready();
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> awaiting) {
-    return send_->await_suspend(awaiting);
+    return Suspend(awaiting, awaiting.promise().task());
   }
   absl::Status await_resume();
 
  private:
   friend class StreamWriter;
-  explicit DrainOp(internal::StreamConnection* connection) : connection_(connection) {}
-  static void EndDrain(internal::StreamConnection& c);
+  friend struct internal::StreamConnection;
+  // Waits if more than `wait_above` bytes are unsent, until at most
+  // `wake_at` are.
+  DrainOp(internal::StreamConnection* connection, size_t wait_above, size_t wake_at)
+      : connection_(connection), wait_above_(wait_above), wake_at_(wake_at) {}
+  bool Suspend(std::coroutine_handle<> awaiting, internal::PromiseBase* task);
+  bool Cancel() override;
+  // Called by the connection when its sends have progressed or failed.
+  bool Satisfied() const;
+  void Wake();
+  void Unlink();
 
   internal::StreamConnection* connection_;
-  absl::Status result_;  // when no send was needed
-  std::optional<internal::SendAllOp> send_;
+  size_t wait_above_;
+  size_t wake_at_;
+  internal::PromiseBase* task_ = nullptr;
+  std::coroutine_handle<> awaiting_;
+  DrainOp* next_waiter_ = nullptr;  // the connection's list of waiters
+  bool waiting_ = false;
+  bool cancelled_ = false;
 };
 
 // Both halves of a connection.

@@ -81,6 +81,7 @@ void Uring::CancelAllAndDrain() {
         if (data != 0 && data != LIBURING_UDATA_TIMEOUT &&
             !(cqe->flags & IORING_CQE_F_MORE)) {
           --in_flight_;
+          reinterpret_cast<Completion*>(data)->Abandon();
         }
       }
       io_uring_cq_advance(&ring_, seen);

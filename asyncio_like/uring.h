@@ -61,6 +61,12 @@ namespace asyncio_like {
 class Completion {
  public:
   virtual void Complete(int32_t result, uint32_t flags) = 0;
+  // Called instead of Complete for an operation's last completion when the
+  // ring is drained at shutdown (CancelAllAndDrain). An operation that no
+  // task frame owns (a stream's background send) releases itself here;
+  // one that lives in a task frame has nothing to do, since the frame is
+  // destroyed after the drain.
+  virtual void Abandon() {}
 
  protected:
   ~Completion() = default;
@@ -102,7 +108,8 @@ class Uring {
   // Delivers every available completion; returns how many.
   unsigned DispatchCompletions();
   // Cancels every operation in flight and waits for their completions,
-  // consuming them without delivering them. For shutdown.
+  // passing each operation's last one to Completion::Abandon instead of
+  // Complete. For shutdown.
   void CancelAllAndDrain();
 
   uint64_t in_flight() const { return in_flight_; }
