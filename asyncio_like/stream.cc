@@ -96,7 +96,8 @@ struct StreamConnection final : private Completion {
     if (orphaned) delete this;
   }
 
-  // Drops what is unsent; Drain, Close and later Writes report `error`.
+  // Drops what is unsent; Drain and Close report `error` from now on, and
+  // later Writes are dropped.
   void FailWrites(absl::Status error) {
     if (write_error.ok()) write_error = std::move(error);
     sending.clear();
