@@ -48,6 +48,8 @@ struct StreamConnection final : private Completion {
   std::string pending;
   absl::Status write_error;
   StreamWriter::DrainOp* drain_waiters = nullptr;
+  size_t write_high_water = 0;
+  size_t write_low_water = 0;
   std::vector<char> read_buffer;
 
   size_t unsent() const { return sending.size() - sent + pending.size(); }
@@ -277,7 +279,19 @@ void StreamWriter::Write(absl::string_view data) {
 }
 
 StreamWriter::DrainOp StreamWriter::Drain() {
-  return DrainOp(connection_.get(), kWriteHighWater, kWriteLowWater);
+  internal::StreamConnection& c = *connection_;
+  return DrainOp(&c, c.write_high_water, c.write_low_water);
+}
+
+absl::Status StreamWriter::SetWriteBufferLimits(size_t high, size_t low) {
+  if (low > high) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SetWriteBufferLimits: the low-water mark (", low, ") exceeds the high-water mark (",
+        high, ")"));
+  }
+  connection_->write_high_water = high;
+  connection_->write_low_water = low;
+  return absl::OkStatus();
 }
 
 StreamWriter::DrainOp::~DrainOp() {

@@ -37,11 +37,15 @@
 // Writing works as in asyncio: Write hands the bytes to the kernel at once
 // (a send submitted with the loop's next kernel entry) and returns without
 // waiting; bytes written while a send is in flight follow in the next one.
-// Drain is flow control: it returns at once while fewer than
-// kWriteHighWater bytes are unsent, and otherwise waits until the peer has
-// taken all but kWriteLowWater of them (asyncio's defaults, 64 and 16 KiB).
-// Close and WriteEof wait until everything is sent. A writer dropped
-// without Close still sends what it holds, then closes the connection.
+// Drain is flow control: it waits while more than the writer's high-water
+// mark is unsent, until at most its low-water mark is
+// (SetWriteBufferLimits, asyncio's transport.set_write_buffer_limits).
+// Both marks are 0 by default, so Drain returns once the kernel has taken
+// everything written, usually on the next loop pass; asyncio's defaults,
+// 64 and 16 KiB, let Drain return at once, which costs a server more
+// kernel work per request (README.md, "Echo benchmark"). Close and WriteEof
+// wait until everything is sent. A writer dropped without Close still
+// sends what it holds, then closes the connection.
 //
 // Read(span) and Drain(), which run once per request in a server, are
 // awaitables rather than Tasks (ReadOp, DrainOp): they complete without a
@@ -144,22 +148,22 @@ class StreamWriter {
  public:
   class DrainOp;
 
-  // Drain waits while more than kWriteHighWater bytes are unsent, until
-  // no more than kWriteLowWater are (asyncio's transport defaults).
-  static constexpr size_t kWriteHighWater = 64 * 1024;
-  static constexpr size_t kWriteLowWater = kWriteHighWater / 4;
-
   // Starts sending `data` (or queues it behind the send in flight) and
   // returns at once; the bytes are copied. After a send failed, written
   // bytes are dropped and Drain reports the failure, as asyncio does once
   // a connection is lost.
   void Write(absl::string_view data);
   // `co_await writer.Drain()`: yields an absl::Status once the unsent bytes
-  // are at most kWriteLowWater, without suspending if they are at most
-  // kWriteHighWater. Fails with the connection's error (reset, broken pipe,
-  // ...), which every later Drain reports too. Cancelling the waiting task
-  // stops only the wait: the bytes are still sent, in order.
+  // are at most the low-water mark, without suspending if they are at most
+  // the high-water mark (by default: once all are sent, without suspending
+  // if none are unsent). Fails with the connection's error (reset, broken
+  // pipe, ...), which every later Drain reports too. Cancelling the waiting
+  // task stops only the wait: the bytes are still sent, in order.
   DrainOp Drain();
+  // Sets the marks Drain uses (transport.set_write_buffer_limits); asyncio's
+  // defaults are SetWriteBufferLimits(64 * 1024, 16 * 1024). InvalidArgument
+  // if low > high.
+  absl::Status SetWriteBufferLimits(size_t high, size_t low);
   // Waits until everything written is sent, then half-closes: the peer
   // reads end of stream (write_eof).
   Task<absl::Status> WriteEof();

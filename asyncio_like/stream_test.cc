@@ -452,11 +452,34 @@ Task<ParkedPair> ConnectToParked() {
 // read: its sends stay in flight until the peer reads.
 constexpr size_t kMoreThanSocketBuffers = size_t{32} << 20;
 
+Task<void> DrainWaitsUntilTheKernelHasTakenEverything() {
+  ParkedPair pair = co_await ConnectToParked();
+  if (!pair.client.has_value()) co_return;
+  StreamWriter& writer = pair.client->writer;
+  writer.Write(std::string(1000, 'a'));
+  EXPECT_EQ(writer.buffered(), 1000u);  // submitted, not yet sent
+  EXPECT_TRUE((co_await writer.Drain()).ok());
+  EXPECT_EQ(writer.buffered(), 0u);
+  absl::StatusOr<std::string> received = co_await pair.parked->reader.ReadExactly(1000);
+  EXPECT_EQ(received.value_or("?"), std::string(1000, 'a'));
+  (void)co_await pair.parked->writer.Close();
+  EXPECT_TRUE((co_await writer.Close()).ok());
+}
+
+TEST(StreamTest, DrainWaitsUntilTheKernelHasTakenEverything) {
+  RUN_LOOP_TEST(DrainWaitsUntilTheKernelHasTakenEverything());
+}
+
+constexpr size_t kHighWater = 64 * 1024;  // asyncio's defaults
+constexpr size_t kLowWater = 16 * 1024;
+
 Task<void> DrainWaitsOnlyAboveTheHighWaterMark() {
   ParkedPair pair = co_await ConnectToParked();
   if (!pair.client.has_value()) co_return;
   StreamWriter& writer = pair.client->writer;
   EventLoop& loop = *EventLoop::Current();
+  EXPECT_TRUE(writer.SetWriteBufferLimits(kHighWater, kLowWater).ok());
+  EXPECT_EQ(writer.SetWriteBufferLimits(1, 2).code(), absl::StatusCode::kInvalidArgument);
 
   // A little: Drain returns without suspending, though nothing was read.
   writer.Write(std::string(1000, 'a'));
@@ -470,11 +493,11 @@ Task<void> DrainWaitsOnlyAboveTheHighWaterMark() {
   Task<absl::Status> drain = CreateTask(DrainOf(&writer), "blocked-drain");
   co_await Sleep(absl::Milliseconds(20));
   EXPECT_FALSE(drain.done());
-  EXPECT_GT(writer.buffered(), StreamWriter::kWriteHighWater);
+  EXPECT_GT(writer.buffered(), kHighWater);
   Task<absl::StatusOr<std::string>> received =
       CreateTask(pair.parked->reader.ReadExactly(1000 + big.size()), "reader");
   EXPECT_TRUE((co_await drain).ok());
-  EXPECT_LE(writer.buffered(), StreamWriter::kWriteLowWater);
+  EXPECT_LE(writer.buffered(), kLowWater);
   absl::StatusOr<std::string> all = co_await received;
   EXPECT_TRUE(all.ok() && *all == std::string(1000, 'a') + big);
   (void)co_await pair.parked->writer.Close();
