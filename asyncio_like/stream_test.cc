@@ -542,19 +542,28 @@ Task<void> CancelledDrainStopsOnlyTheWait() {
   (void)co_await writer.Close();
 }
 
-TEST(StreamTest, CancelledDrainStopsOnlyTheWait) { RUN_LOOP_TEST(CancelledDrainStopsOnlyTheWait()); }
+TEST(StreamTest, CancelledDrainStopsOnlyTheWait) {
+  RUN_LOOP_TEST(CancelledDrainStopsOnlyTheWait());
+}
 
 // Writes `bytes` and returns, dropping the reader and writer unclosed.
-Task<void> WriteAndDrop(std::string bytes, StreamReader, StreamWriter writer) {
-  writer.Write(bytes);
+Task<void> WriteAndDrop(const std::string* bytes, StreamReader, StreamWriter writer) {
+  writer.Write(*bytes);
   co_return;
+}
+
+// A server that runs WriteAndDrop; `bytes` must outlive it.
+absl::StatusOr<Server> StartWriteAndDropServer(const std::string& bytes) {
+  return StartServer(
+      [&bytes](StreamReader r, StreamWriter w) {
+        return WriteAndDrop(&bytes, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
 }
 
 Task<void> DroppedWriterStillSendsEverything() {
   const std::string bytes = Pattern(size_t{8} << 20);
-  absl::StatusOr<Server> server = StartServer(
-      [&bytes](StreamReader r, StreamWriter w) { return WriteAndDrop(bytes, std::move(r), std::move(w)); },
-      "127.0.0.1", 0);
+  absl::StatusOr<Server> server = StartWriteAndDropServer(bytes);
   EXPECT_TRUE(server.ok());
   absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
   EXPECT_TRUE(client.ok());
@@ -584,9 +593,7 @@ int OpenDescriptors() {
 
 Task<void> DropWhilePeerDoesNotRead(std::shared_ptr<std::optional<Stream>> client) {
   const std::string bytes = Pattern(kMoreThanSocketBuffers);
-  absl::StatusOr<Server> server = StartServer(
-      [&bytes](StreamReader r, StreamWriter w) { return WriteAndDrop(bytes, std::move(r), std::move(w)); },
-      "127.0.0.1", 0);
+  absl::StatusOr<Server> server = StartWriteAndDropServer(bytes);
   EXPECT_TRUE(server.ok());
   absl::StatusOr<Stream> connected = co_await OpenConnection("127.0.0.1", server->port());
   EXPECT_TRUE(connected.ok());
