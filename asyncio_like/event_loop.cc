@@ -53,6 +53,8 @@ EventLoop::EventLoop(LoopOptions options, std::unique_ptr<Uring> uring)
 
 EventLoop::~EventLoop() {
   // Operations in flight may write into task frames: finish them first.
+  // Deferred ones never reached the kernel.
+  deferred_ops_.clear();
   uring_->CancelAllAndDrain();
   while (live_head_ != nullptr) {
     internal::PromiseBase* task = live_head_;
@@ -130,7 +132,8 @@ absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
   current_loop = this;
   absl::Status status;
   while (task != nullptr ? !task->done() : live_head_ != nullptr) {
-    if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == 0) {
+    if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == 0 &&
+        deferred_ops_.empty()) {
       status = absl::FailedPreconditionError(absl::StrCat(
           "deadlock: <Task name='",
           task != nullptr ? task->name() : live_head_->name(),
@@ -157,7 +160,8 @@ absl::Status EventLoop::CancelAllAndDrain() {
 
 absl::Status EventLoop::RunOnce() {
   ++stats_.iterations;
-  bool wait = ready_.empty();
+  // Deferred operations must not wait behind a blocking entry.
+  bool wait = ready_.empty() && deferred_ops_.empty();
   int64_t timeout_ns = -1;
   if (wait) {
     if (std::optional<int64_t> deadline = timers_.NextDeadline()) {
@@ -167,6 +171,10 @@ absl::Status EventLoop::RunOnce() {
   }
   absl::Status status = uring_->Enter(wait, timeout_ns);
   if (!status.ok()) return status;
+  // Their SQEs go to the kernel with the next entry. (SubmitDeferred never
+  // defers again, so the list does not change while it is walked.)
+  for (internal::KernelOpBase* op : deferred_ops_) op->SubmitDeferred();
+  deferred_ops_.clear();
   uring_->DispatchCompletions();
   FireDueTimers();
   RunReady();

@@ -172,6 +172,7 @@ class EventLoop {
     return timers_.Add(deadline_ns, timer);
   }
   void CancelTimer(uint32_t slot) { timers_.Cancel(slot); }
+  void SubmitAfterNextEnter(internal::KernelOpBase* op) { deferred_ops_.push_back(op); }
 
  private:
   explicit EventLoop(LoopOptions options, std::unique_ptr<Uring> uring);
@@ -198,6 +199,9 @@ class EventLoop {
   std::unique_ptr<Uring> uring_;
   ReadyQueue ready_;
   std::deque<absl::AnyInvocable<void()>> callbacks_;
+  // Kernel operations to submit after the next kernel entry
+  // (KernelOp::SubmitAfterNextEnter).
+  std::vector<internal::KernelOpBase*> deferred_ops_;
   internal::TimerHeap timers_;
   std::thread::id owner_thread_;
   bool running_ = false;

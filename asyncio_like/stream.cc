@@ -48,8 +48,9 @@ struct StreamConnection final : private Completion {
   std::string pending;
   absl::Status write_error;
   StreamWriter::DrainOp* drain_waiters = nullptr;
-  size_t write_high_water = 0;
-  size_t write_low_water = 0;
+  // Drain's marks, asyncio's defaults.
+  size_t write_high_water = 64 * 1024;
+  size_t write_low_water = 16 * 1024;
   std::vector<char> read_buffer;
 
   size_t unsent() const { return sending.size() - sent + pending.size(); }
@@ -143,8 +144,11 @@ struct StreamConnection final : private Completion {
       read_begin = 0;
     }
     if (read_buffer.size() - read_end < kChunk) read_buffer.resize(read_end + kChunk);
-    absl::StatusOr<size_t> n = co_await socket.Receive(
+    TransferOp<ReceivePrep> receive = socket.Receive(
         absl::MakeSpan(read_buffer.data() + read_end, read_buffer.size() - read_end));
+    // The reply is still on its way: the answer cannot be here yet.
+    if (send_in_flight) receive.SubmitAfterNextEnter();
+    absl::StatusOr<size_t> n = co_await receive;
     if (!n.ok()) co_return n.status();
     if (*n == 0) {
       eof = true;
@@ -204,6 +208,8 @@ bool StreamReader::ReadOp::await_ready() {
   if (c.eof) return true;
   receive_.emplace(internal::ReceivePrep{c.socket.fd(), buffer_.data(), buffer_.size()},
                    "recv");
+  // The reply is still on its way: the answer cannot be here yet.
+  if (c.send_in_flight) receive_->SubmitAfterNextEnter();
   return receive_->await_ready();  // true on a closed socket (EBADF)
 }
 

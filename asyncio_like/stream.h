@@ -28,24 +28,26 @@
 //   absl::StatusOr<std::string> line = co_await stream->reader.ReadUntil("\n");
 //
 // Partial reads and writes are handled inside: ReadExactly and ReadUntil
-// collect as many receives as they need, Drain continues after partial
-// sends. End of stream is not an error: Read returns 0 bytes, AtEof() turns
-// true; ReadExactly and ReadUntil report OUT_OF_RANGE [IncompleteReadError]
+// collect as many receives as they need, and the connection continues
+// after partial sends. End of stream is not an error: Read returns 0
+// bytes, AtEof() turns true; ReadExactly and ReadUntil report OUT_OF_RANGE [IncompleteReadError]
 // if the stream ends first. Socket failures are OsError statuses
 // (tcp_errors.h): IsConnectionReset(), IsBrokenPipe(), ...
 //
 // Writing works as in asyncio: Write hands the bytes to the kernel at once
 // (a send submitted with the loop's next kernel entry) and returns without
 // waiting; bytes written while a send is in flight follow in the next one.
-// Drain is flow control: it waits while more than the writer's high-water
-// mark is unsent, until at most its low-water mark is
-// (SetWriteBufferLimits, asyncio's transport.set_write_buffer_limits).
-// Both marks are 0 by default, so Drain returns once the kernel has taken
-// everything written, usually on the next loop pass; asyncio's defaults,
-// 64 and 16 KiB, let Drain return at once, which costs a server more
-// kernel work per request (README.md, "Echo benchmark"). Close and WriteEof
-// wait until everything is sent. A writer dropped without Close still
-// sends what it holds, then closes the connection.
+// Drain is flow control, with asyncio's marks: it returns at once unless
+// more than 64 KiB are unsent, and then waits until at most 16 KiB are
+// (SetWriteBufferLimits changes them, as transport.set_write_buffer_limits
+// does). Close and WriteEof wait until everything is sent. A writer dropped
+// without Close still sends what it holds, then closes the connection.
+//
+// A receive issued while the connection's send is in flight (a server
+// reading the next request right after writing its reply) reaches the
+// kernel one loop pass later: the peer cannot have answered yet, and a
+// receive submitted together with the reply would only arm a poll on an
+// empty socket (uring.h, KernelOp::SubmitAfterNextEnter).
 //
 // Read(span) and Drain(), which run once per request in a server, are
 // awaitables rather than Tasks (ReadOp, DrainOp): they complete without a
@@ -155,14 +157,13 @@ class StreamWriter {
   void Write(absl::string_view data);
   // `co_await writer.Drain()`: yields an absl::Status once the unsent bytes
   // are at most the low-water mark, without suspending if they are at most
-  // the high-water mark (by default: once all are sent, without suspending
-  // if none are unsent). Fails with the connection's error (reset, broken
+  // the high-water mark. Fails with the connection's error (reset, broken
   // pipe, ...), which every later Drain reports too. Cancelling the waiting
   // task stops only the wait: the bytes are still sent, in order.
   DrainOp Drain();
-  // Sets the marks Drain uses (transport.set_write_buffer_limits); asyncio's
-  // defaults are SetWriteBufferLimits(64 * 1024, 16 * 1024). InvalidArgument
-  // if low > high.
+  // Sets the marks Drain uses (transport.set_write_buffer_limits); the
+  // defaults are asyncio's, 64 KiB and 16 KiB. With (0, 0), Drain returns
+  // once the kernel has taken everything. InvalidArgument if low > high.
   absl::Status SetWriteBufferLimits(size_t high, size_t low);
   // Waits until everything written is sent, then half-closes: the peer
   // reads end of stream (write_eof).

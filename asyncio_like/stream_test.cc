@@ -373,6 +373,65 @@ Task<void> CancelledReadLeavesTheKernel() {
 
 TEST(StreamTest, CancelledReadLeavesTheKernel) { RUN_LOOP_TEST(CancelledReadLeavesTheKernel()); }
 
+// Writes, then reads at once: the receive waits a loop pass, since the
+// reply it follows has not reached the kernel yet.
+Task<absl::StatusOr<size_t>> WriteThenRead(StreamWriter* writer, StreamReader* reader,
+                                           char* buffer, size_t size) {
+  writer->Write("ping");
+  co_return co_await reader->Read(absl::MakeSpan(buffer, size));
+}
+
+Task<void> ReadAfterWriteWaitsOnePass() {
+  auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);
+  absl::StatusOr<Server> server = StartServer(
+      [server_writer](StreamReader r, StreamWriter w) {
+        return Silent(server_writer, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok());
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok());
+  if (!client.ok()) co_return;
+  co_await Sleep(absl::Milliseconds(10));  // the server has accepted
+  EventLoop& loop = *EventLoop::Current();
+  const uint64_t in_flight_before = loop.uring().in_flight();
+  char buffer[16];
+
+  // The receive reaches the kernel a pass after the send, and gets the
+  // answer.
+  Task<absl::StatusOr<size_t>> answered =
+      CreateTask(WriteThenRead(&client->writer, &client->reader, buffer, sizeof buffer), "r1");
+  co_await Sleep(absl::ZeroDuration());  // `answered` wrote and waits to receive
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the send only
+  co_await Sleep(absl::Milliseconds(10));
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the receive only
+  server_writer->Write("pong");
+  absl::StatusOr<size_t> n = co_await answered;
+  EXPECT_TRUE(n.ok() && *n == 4 && absl::string_view(buffer, 4) == "pong");
+
+  // Cancelled before it reached the kernel: it ends at once, and leaves
+  // nothing in flight.
+  Task<absl::StatusOr<size_t>> cancelled =
+      CreateTask(WriteThenRead(&client->writer, &client->reader, buffer, sizeof buffer), "r2");
+  co_await Sleep(absl::ZeroDuration());
+  EXPECT_FALSE(cancelled.done());
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the send only
+  EXPECT_TRUE(cancelled.Cancel());
+  bool raised = false;
+  try {
+    (void)co_await cancelled;
+  } catch (const CancelledError&) {
+    raised = true;
+  }
+  EXPECT_TRUE(raised);
+  EXPECT_TRUE((co_await client->writer.WriteEof()).ok());  // the send is done
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before);
+  (void)co_await server_writer->Close();
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, ReadAfterWriteWaitsOnePass) { RUN_LOOP_TEST(ReadAfterWriteWaitsOnePass()); }
+
 Task<void> ReadTimesOut() {
   auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);
   absl::StatusOr<Server> silent = StartServer(
@@ -452,10 +511,12 @@ Task<ParkedPair> ConnectToParked() {
 // read: its sends stay in flight until the peer reads.
 constexpr size_t kMoreThanSocketBuffers = size_t{32} << 20;
 
+// With marks of 0, Drain returns once the kernel has taken every byte.
 Task<void> DrainWaitsUntilTheKernelHasTakenEverything() {
   ParkedPair pair = co_await ConnectToParked();
   if (!pair.client.has_value()) co_return;
   StreamWriter& writer = pair.client->writer;
+  EXPECT_TRUE(writer.SetWriteBufferLimits(0, 0).ok());
   writer.Write(std::string(1000, 'a'));
   EXPECT_EQ(writer.buffered(), 1000u);  // submitted, not yet sent
   EXPECT_TRUE((co_await writer.Drain()).ok());
@@ -470,7 +531,8 @@ TEST(StreamTest, DrainWaitsUntilTheKernelHasTakenEverything) {
   RUN_LOOP_TEST(DrainWaitsUntilTheKernelHasTakenEverything());
 }
 
-constexpr size_t kHighWater = 64 * 1024;  // asyncio's defaults
+// Drain's default marks, asyncio's.
+constexpr size_t kHighWater = 64 * 1024;
 constexpr size_t kLowWater = 16 * 1024;
 
 Task<void> DrainWaitsOnlyAboveTheHighWaterMark() {
@@ -478,7 +540,6 @@ Task<void> DrainWaitsOnlyAboveTheHighWaterMark() {
   if (!pair.client.has_value()) co_return;
   StreamWriter& writer = pair.client->writer;
   EventLoop& loop = *EventLoop::Current();
-  EXPECT_TRUE(writer.SetWriteBufferLimits(kHighWater, kLowWater).ok());
   EXPECT_EQ(writer.SetWriteBufferLimits(1, 2).code(), absl::StatusCode::kInvalidArgument);
 
   // A little: Drain returns without suspending, though nothing was read.

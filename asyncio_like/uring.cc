@@ -199,6 +199,28 @@ io_uring_sqe* KernelOpBase::Begin(std::coroutine_handle<> awaiting,
   return task->loop()->uring().NextSqe();
 }
 
+bool KernelOpBase::BeginDeferred(std::coroutine_handle<> awaiting, PromiseBase* task,
+                                 PrepareFunction prepare) {
+  task_ = task;
+  if (!task->BeginWait(this)) return false;
+  awaiting_ = awaiting;
+  prepare_ = prepare;
+  task->loop()->SubmitAfterNextEnter(this);
+  return true;
+}
+
+void KernelOpBase::SubmitDeferred() {
+  PrepareFunction prepare = prepare_;
+  prepare_ = nullptr;
+  if (cancel_requested_) {
+    KernelOpBase::Complete(-ECANCELED, 0);  // never reached the kernel
+    return;
+  }
+  io_uring_sqe* sqe = NextSqe();
+  prepare(this, sqe);
+  Submit(sqe);
+}
+
 io_uring_sqe* KernelOpBase::NextSqe() { return task_->loop()->uring().NextSqe(); }
 
 void KernelOpBase::Submit(io_uring_sqe* sqe) {
@@ -214,7 +236,8 @@ void KernelOpBase::Complete(int32_t result, uint32_t) {
 bool KernelOpBase::Cancel() {
   if (!cancel_requested_) {
     cancel_requested_ = true;
-    task_->loop()->uring().CancelOperation(this);
+    // Not submitted yet: SubmitDeferred wakes the task instead.
+    if (prepare_ == nullptr) task_->loop()->uring().CancelOperation(this);
   }
   return true;
 }

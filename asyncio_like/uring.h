@@ -35,6 +35,15 @@
 // KernelOpBase::Complete only when the task is to be woken, so the task is
 // resumed once for the whole operation.
 //
+// An operation can also wait one loop pass before it reaches the kernel
+// (KernelOp::SubmitAfterNextEnter): its SQE is filled only after the loop's
+// next kernel entry, so it is submitted with the entry after that. A stream
+// does this for a receive issued while a send of the same connection is in
+// flight: in a request/response protocol the peer cannot have answered a
+// reply that has not left yet, so a receive submitted together with the
+// reply would only find an empty socket and arm a poll, where one pass
+// later the answer has often arrived.
+//
 // An operation that completes more than once (a multishot accept or receive)
 // implements Completion directly: CQEs carrying IORING_CQE_F_MORE leave it in
 // flight. Code that needs a completion without a waiting task (a wakeup
@@ -150,6 +159,12 @@ class KernelOpBase : private CancellableWait, private Completion {
   // Returns an SQE to prepare, or nullptr if a pending cancellation means
   // the task must not suspend.
   io_uring_sqe* Begin(std::coroutine_handle<> awaiting, PromiseBase* task);
+  // Like Begin, but the SQE is filled by `prepare` after the loop's next
+  // kernel entry. Returns false if a pending cancellation means the task
+  // must not suspend.
+  using PrepareFunction = void (*)(KernelOpBase* op, io_uring_sqe* sqe);
+  bool BeginDeferred(std::coroutine_handle<> awaiting, PromiseBase* task,
+                     PrepareFunction prepare);
   void Submit(io_uring_sqe* sqe);
   // Wakes the task with `result`. An operation of several SQEs overrides
   // this, and instead of calling it submits its next SQE (NextSqe, then
@@ -159,10 +174,15 @@ class KernelOpBase : private CancellableWait, private Completion {
   bool cancel_requested() const { return cancel_requested_; }
 
  private:
+  friend class ::asyncio_like::EventLoop;
   bool Cancel() override;
+  // Called by the loop after its kernel entry for an operation begun with
+  // BeginDeferred: submits it, or wakes the task if it was cancelled.
+  void SubmitDeferred();
 
   PromiseBase* task_ = nullptr;
   std::coroutine_handle<> awaiting_;
+  PrepareFunction prepare_ = nullptr;  // set while waiting for SubmitDeferred
   int32_t result_ = 0;
   bool cancel_requested_ = false;
 };
@@ -177,8 +197,13 @@ class KernelOp : public internal::KernelOpBase {
  public:
   explicit KernelOp(Prep prep) : prep_(std::move(prep)) {}
 
+  // Call before awaiting: the operation reaches the kernel one loop pass
+  // later than it would (see the top of this file).
+  void SubmitAfterNextEnter() { deferred_ = true; }
+
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> awaiting) {
+    if (deferred_) return BeginDeferred(awaiting, awaiting.promise().task(), &Prepare);
     io_uring_sqe* sqe = Begin(awaiting, awaiting.promise().task());
     if (sqe == nullptr) return false;
     prep_(sqe);
@@ -187,7 +212,12 @@ class KernelOp : public internal::KernelOpBase {
   }
 
  private:
+  static void Prepare(KernelOpBase* op, io_uring_sqe* sqe) {
+    static_cast<KernelOp*>(op)->prep_(sqe);
+  }
+
   Prep prep_;
+  bool deferred_ = false;
 };
 
 template <typename Prep>
