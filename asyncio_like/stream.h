@@ -30,9 +30,10 @@
 // Partial reads and writes are handled inside: ReadExactly and ReadUntil
 // collect as many receives as they need, and the connection continues
 // after partial sends. End of stream is not an error: Read returns 0
-// bytes, AtEof() turns true; ReadExactly and ReadUntil report OUT_OF_RANGE [IncompleteReadError]
-// if the stream ends first. Socket failures are OsError statuses
-// (tcp_errors.h): IsConnectionReset(), IsBrokenPipe(), ...
+// bytes, AtEof() turns true; ReadExactly and ReadUntil report
+// OUT_OF_RANGE [IncompleteReadError] if the stream ends first. Socket
+// failures are OsError statuses (tcp_errors.h): IsConnectionReset(),
+// IsBrokenPipe(), ...
 //
 // Writing works as in asyncio: Write hands the bytes to the kernel at once
 // (a send submitted with the loop's next kernel entry) and returns without
