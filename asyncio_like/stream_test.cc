@@ -320,6 +320,20 @@ TEST(StreamTest, WriteToClosedConnection) { RUN_LOOP_TEST(WriteToClosedConnectio
 
 // ----- cancellation -----
 
+// Cancels `task` and awaits it; true if the cancellation was taken and the
+// task ended with CancelledError.
+template <typename T>
+Task<bool> CancelAndAwait(Task<T>& task) {
+  if (!task.Cancel()) co_return false;
+  bool raised = false;
+  try {
+    (void)co_await task;
+  } catch (const CancelledError&) {
+    raised = true;
+  }
+  co_return raised;
+}
+
 Task<absl::StatusOr<size_t>> ReadInto(StreamReader* reader, char* buffer, size_t size) {
   co_return co_await reader->Read(absl::MakeSpan(buffer, size));
 }
@@ -351,14 +365,7 @@ Task<void> CancelledReadLeavesTheKernel() {
   EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the receive
 
   const absl::Time cancelled_at = absl::Now();
-  EXPECT_TRUE(read.Cancel());
-  bool raised = false;
-  try {
-    (void)co_await read;
-  } catch (const CancelledError&) {
-    raised = true;
-  }
-  EXPECT_TRUE(raised);
+  EXPECT_TRUE(co_await CancelAndAwait(read));
   EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(1));
   // The kernel's receive is gone, not merely ignored...
   EXPECT_EQ(loop.uring().in_flight(), in_flight_before);
@@ -372,65 +379,6 @@ Task<void> CancelledReadLeavesTheKernel() {
 }
 
 TEST(StreamTest, CancelledReadLeavesTheKernel) { RUN_LOOP_TEST(CancelledReadLeavesTheKernel()); }
-
-// Writes, then reads at once: the receive waits a loop pass, since the
-// reply it follows has not reached the kernel yet.
-Task<absl::StatusOr<size_t>> WriteThenRead(StreamWriter* writer, StreamReader* reader,
-                                           char* buffer, size_t size) {
-  writer->Write("ping");
-  co_return co_await reader->Read(absl::MakeSpan(buffer, size));
-}
-
-Task<void> ReadAfterWriteWaitsOnePass() {
-  auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);
-  absl::StatusOr<Server> server = StartServer(
-      [server_writer](StreamReader r, StreamWriter w) {
-        return Silent(server_writer, std::move(r), std::move(w));
-      },
-      "127.0.0.1", 0);
-  EXPECT_TRUE(server.ok());
-  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
-  EXPECT_TRUE(client.ok());
-  if (!client.ok()) co_return;
-  co_await Sleep(absl::Milliseconds(10));  // the server has accepted
-  EventLoop& loop = *EventLoop::Current();
-  const uint64_t in_flight_before = loop.uring().in_flight();
-  char buffer[16];
-
-  // The receive reaches the kernel a pass after the send, and gets the
-  // answer.
-  Task<absl::StatusOr<size_t>> answered =
-      CreateTask(WriteThenRead(&client->writer, &client->reader, buffer, sizeof buffer), "r1");
-  co_await Sleep(absl::ZeroDuration());  // `answered` wrote and waits to receive
-  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the send only
-  co_await Sleep(absl::Milliseconds(10));
-  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the receive only
-  server_writer->Write("pong");
-  absl::StatusOr<size_t> n = co_await answered;
-  EXPECT_TRUE(n.ok() && *n == 4 && absl::string_view(buffer, 4) == "pong");
-
-  // Cancelled before it reached the kernel: it ends at once, and leaves
-  // nothing in flight.
-  Task<absl::StatusOr<size_t>> cancelled =
-      CreateTask(WriteThenRead(&client->writer, &client->reader, buffer, sizeof buffer), "r2");
-  co_await Sleep(absl::ZeroDuration());
-  EXPECT_FALSE(cancelled.done());
-  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the send only
-  EXPECT_TRUE(cancelled.Cancel());
-  bool raised = false;
-  try {
-    (void)co_await cancelled;
-  } catch (const CancelledError&) {
-    raised = true;
-  }
-  EXPECT_TRUE(raised);
-  EXPECT_TRUE((co_await client->writer.WriteEof()).ok());  // the send is done
-  EXPECT_EQ(loop.uring().in_flight(), in_flight_before);
-  (void)co_await server_writer->Close();
-  (void)co_await client->writer.Close();
-}
-
-TEST(StreamTest, ReadAfterWriteWaitsOnePass) { RUN_LOOP_TEST(ReadAfterWriteWaitsOnePass()); }
 
 Task<void> ReadTimesOut() {
   auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);
@@ -511,6 +459,51 @@ Task<ParkedPair> ConnectToParked() {
 // read: its sends stay in flight until the peer reads.
 constexpr size_t kMoreThanSocketBuffers = size_t{32} << 20;
 
+// Writes, then reads at once: the receive waits a loop pass, since the
+// reply it follows has not reached the kernel yet.
+Task<absl::StatusOr<size_t>> WriteThenRead(StreamWriter* writer, StreamReader* reader,
+                                           char* buffer, size_t size) {
+  writer->Write("ping");
+  co_return co_await reader->Read(absl::MakeSpan(buffer, size));
+}
+
+Task<void> ReadAfterWriteWaitsOnePass() {
+  ParkedPair pair = co_await ConnectToParked();
+  if (!pair.client.has_value()) co_return;
+  Stream* client = &*pair.client;
+  StreamWriter* server_writer = &pair.parked->writer;
+  EventLoop& loop = *EventLoop::Current();
+  const uint64_t in_flight_before = loop.uring().in_flight();
+  char buffer[16];
+
+  // The receive reaches the kernel a pass after the send, and gets the
+  // answer.
+  Task<absl::StatusOr<size_t>> answered =
+      CreateTask(WriteThenRead(&client->writer, &client->reader, buffer, sizeof buffer), "r1");
+  co_await Sleep(absl::ZeroDuration());  // `answered` wrote and waits to receive
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the send only
+  co_await Sleep(absl::Milliseconds(10));
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the receive only
+  server_writer->Write("pong");
+  absl::StatusOr<size_t> n = co_await answered;
+  EXPECT_TRUE(n.ok() && *n == 4 && absl::string_view(buffer, 4) == "pong");
+
+  // Cancelled before it reached the kernel: it ends at once, and leaves
+  // nothing in flight.
+  Task<absl::StatusOr<size_t>> cancelled =
+      CreateTask(WriteThenRead(&client->writer, &client->reader, buffer, sizeof buffer), "r2");
+  co_await Sleep(absl::ZeroDuration());
+  EXPECT_FALSE(cancelled.done());
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before + 1);  // the send only
+  EXPECT_TRUE(co_await CancelAndAwait(cancelled));
+  EXPECT_TRUE((co_await client->writer.WriteEof()).ok());  // the send is done
+  EXPECT_EQ(loop.uring().in_flight(), in_flight_before);
+  (void)co_await server_writer->Close();
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, ReadAfterWriteWaitsOnePass) { RUN_LOOP_TEST(ReadAfterWriteWaitsOnePass()); }
+
 // With marks of 0, Drain returns once the kernel has taken every byte.
 Task<void> DrainWaitsUntilTheKernelHasTakenEverything() {
   ParkedPair pair = co_await ConnectToParked();
@@ -580,14 +573,7 @@ Task<void> CancelledDrainStopsOnlyTheWait() {
   EXPECT_FALSE(drain.done());
   writer.Write("mid");  // queued behind the send in flight
   const absl::Time cancelled_at = absl::Now();
-  EXPECT_TRUE(drain.Cancel());
-  bool raised = false;
-  try {
-    (void)co_await drain;
-  } catch (const CancelledError&) {
-    raised = true;
-  }
-  EXPECT_TRUE(raised);
+  EXPECT_TRUE(co_await CancelAndAwait(drain));
   EXPECT_LT(absl::Now() - cancelled_at, absl::Seconds(1));
   // Nothing was dropped: the bytes are still on their way, in order.
   EXPECT_GT(writer.buffered(), 3u);
