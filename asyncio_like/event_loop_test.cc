@@ -1,6 +1,7 @@
 #include "asyncio_like/event_loop.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -490,6 +491,36 @@ TEST(EventLoopTest, BadRingSizeIsAnError) {
   options.ring_entries = 0;
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options);
   EXPECT_TRUE(absl::IsInvalidArgument(loop.status())) << loop.status();
+}
+
+// Rings pin memory that counts against RLIMIT_MEMLOCK unless the process
+// has CAP_IPC_LOCK (as in Bazel's test sandbox). With a limit no ring fits
+// under, creating a loop is a clear ResourceExhausted error.
+TEST(EventLoopTest, RingOverTheLockedMemoryLimitIsResourceExhausted) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_MEMLOCK, &saved), 0);
+  rlimit lowered = saved;
+  lowered.rlim_cur = 16 * 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_MEMLOCK, &lowered), 0);
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+  setrlimit(RLIMIT_MEMLOCK, &saved);
+  if (absl::IsUnavailable(loop.status())) GTEST_SKIP() << loop.status();
+  if (loop.ok()) GTEST_SKIP() << "locked memory is not limited here (CAP_IPC_LOCK)";
+  EXPECT_TRUE(absl::IsResourceExhausted(loop.status())) << loop.status();
+  EXPECT_NE(loop.status().message().find("RLIMIT_MEMLOCK (ulimit -l: 16 KiB)"),
+            absl::string_view::npos)
+      << loop.status();
+}
+
+// The kernel releases a closed ring's pinned memory asynchronously; a
+// program that closes loops and opens new ones in quick succession (a test
+// suite, a tool calling Run repeatedly) must not fail for it.
+TEST(EventLoopTest, LoopsOpenedAndClosedInQuickSuccession) {
+  for (int i = 0; i < 200; ++i) {
+    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+    if (absl::IsUnavailable(loop.status())) GTEST_SKIP() << loop.status();
+    ASSERT_TRUE(loop.ok()) << "loop " << i << ": " << loop.status();
+  }
 }
 
 TEST(EventLoopTest, AThrowingCallbackDoesNotStopTheLoop) {

@@ -1,16 +1,20 @@
 #include "asyncio_like/uring.h"
 
 #include <liburing.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
 
 namespace asyncio_like {
@@ -18,6 +22,8 @@ namespace asyncio_like {
 namespace {
 // How many completions ahead DispatchCompletions prefetches.
 constexpr unsigned kPrefetchDistance = 4;
+// How long Create waits for locked memory held by rings just closed.
+constexpr absl::Duration kLockedMemoryWait = absl::Seconds(1);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
@@ -35,14 +41,41 @@ absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
           IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0};
-  int rc = -EINVAL;
-  for (unsigned flags : preferred) {
-    io_uring_params params;
-    std::memset(&params, 0, sizeof(params));
-    params.flags = flags | IORING_SETUP_CQSIZE;
-    params.cq_entries = entries * 2;
-    rc = io_uring_queue_init_params(entries, &uring->ring_, &params);
-    if (rc != -EINVAL) break;
+  auto set_up = [&]() {
+    int rc = -EINVAL;
+    for (unsigned flags : preferred) {
+      io_uring_params params;
+      std::memset(&params, 0, sizeof(params));
+      params.flags = flags | IORING_SETUP_CQSIZE;
+      params.cq_entries = entries * 2;
+      rc = io_uring_queue_init_params(entries, &uring->ring_, &params);
+      if (rc != -EINVAL) break;
+    }
+    return rc;
+  };
+  int rc = set_up();
+  // A ring's memory is pinned, and without CAP_IPC_LOCK (in most containers
+  // and sandboxes) it counts against RLIMIT_MEMLOCK. The kernel releases a
+  // closed ring's pages asynchronously, up to some 150 ms later when many
+  // rings close together, so a process that closes loops and opens new
+  // ones quickly can find the limit full for a moment: wait for that.
+  const absl::Time give_up = absl::Now() + kLockedMemoryWait;
+  while (rc == -ENOMEM && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+    rc = set_up();
+  }
+  if (rc == -ENOMEM) {
+    rlimit limit{};
+    getrlimit(RLIMIT_MEMLOCK, &limit);
+    // SQEs and the SQ index array, and twice as many CQEs.
+    const uint64_t ring_kib = (uint64_t{entries} * (64 + 4) + uint64_t{entries} * 2 * 16) / 1024;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "io_uring_setup: out of locked memory (ENOMEM). A ring of ", entries,
+        " entries pins about ", ring_kib, " KiB, which counts against RLIMIT_MEMLOCK (ulimit -l: ",
+        limit.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                        : absl::StrCat(limit.rlim_cur / 1024, " KiB"),
+        ") for processes without CAP_IPC_LOCK; raise the limit, or use fewer or smaller rings "
+        "(LoopOptions::ring_entries)"));
   }
   if (rc == -ENOSYS || rc == -EPERM) {
     return absl::UnavailableError(absl::StrCat(

@@ -86,8 +86,10 @@ class Uring {
  public:
   // Sets the ring up with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN |
   // COOP_TASKRUN where the kernel has them, plain otherwise. Returns
-  // Unavailable if io_uring is disabled or blocked (ENOSYS, EPERM), and
-  // InvalidArgument unless 1 <= entries <= 32768.
+  // Unavailable if io_uring is disabled or blocked (ENOSYS, EPERM),
+  // InvalidArgument unless 1 <= entries <= 32768, and ResourceExhausted if
+  // the ring's pinned memory does not fit under RLIMIT_MEMLOCK, after
+  // waiting up to 1 s for rings closed just before to release theirs.
   static absl::StatusOr<std::unique_ptr<Uring>> Create(unsigned entries);
 
   Uring(const Uring&) = delete;
