@@ -1,9 +1,8 @@
 #include "asyncio_like/stream.h"
 
-#include <algorithm>
 #include <liburing.h>
-#include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -65,9 +64,7 @@ struct StreamConnection final : private Completion {
     send_in_flight = true;
     Uring& uring = EventLoop::Current()->uring();
     io_uring_sqe* sqe = uring.NextSqe();
-    // MSG_NOSIGNAL: a closed peer is an EPIPE status, not a SIGPIPE.
-    io_uring_prep_send(sqe, socket.fd(), sending.data() + sent, sending.size() - sent,
-                       MSG_NOSIGNAL);
+    SendPrep{socket.fd(), sending.data() + sent, sending.size() - sent}(sqe);
     uring.PrepareCompletion(sqe, this);
   }
 
