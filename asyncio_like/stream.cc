@@ -340,8 +340,7 @@ bool StreamWriter::DrainOp::Cancel() {
   // Only the wait ends; the bytes keep going out.
   Unlink();
   cancelled_ = true;
-  task_->EndWait();
-  task_->loop()->Schedule(awaiting_, task_);
+  Wake();
   return true;
 }
 

@@ -215,6 +215,8 @@ class StreamWriter::DrainOp : private internal::CancellableWait {
   bool Cancel() override;
   // Called by the connection when its sends have progressed or failed.
   bool Satisfied() const;
+  // Puts the waiting task back on the ready queue (the connection has
+  // unlinked this wait, or Cancel has).
   void Wake();
   void Unlink();
 
