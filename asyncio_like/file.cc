@@ -21,23 +21,27 @@ Task<absl::StatusOr<File>> File::Open(std::string path, int flags, mode_t mode) 
   co_return File(result);
 }
 
+namespace {
+
+// Closes `fd` at once, after handing the kernel any queued operation that
+// names it.
+void CloseNow(int fd) {
+  if (fd < 0) return;
+  EventLoop::SubmitQueuedBeforeClose(fd);
+  close(fd);
+}
+
+}  // namespace
+
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) {
-      EventLoop::SubmitQueuedBeforeClose(fd_);
-      close(fd_);
-    }
+    CloseNow(fd_);
     fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
 
-File::~File() {
-  if (fd_ >= 0) {
-    EventLoop::SubmitQueuedBeforeClose(fd_);
-    close(fd_);
-  }
-}
+File::~File() { CloseNow(fd_); }
 
 Task<absl::StatusOr<size_t>> File::ReadAt(uint64_t offset, absl::Span<char> buffer) {
   if (fd_ < 0) co_return OsError(EBADF, "read from a closed file");
