@@ -239,9 +239,9 @@ namespace internal {
 // Like a KernelOp it lives in the frame of the one task that awaits it,
 // and, while it is armed, that task awaits nothing else and lets no
 // exception out of the frame: the kernel may complete it at any time, so
-// it must not be destroyed before its last completion. Cancelling the task in Next() cancels the accept in the
-// kernel; the task resumes (throwing CancelledError) only when that last
-// completion has arrived.
+// it must not be destroyed before its last completion. Cancelling the task
+// in Next() cancels the accept in the kernel; the task resumes (throwing
+// CancelledError) only when that last completion has arrived.
 class MultishotAccept final : private CancellableWait, private Completion {
  public:
   explicit MultishotAccept(const TcpListener& listener) : listener_(&listener) {}
