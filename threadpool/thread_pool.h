@@ -38,9 +38,9 @@
 // a faster submitter, each hand-over moving the lock between CPUs: it lets
 // the queue fill for 1 µs before taking, and then takes a batch. (A
 // submitter waiting for that result has queued nothing yet, so a round
-// trip never waits; and a worker whose share of a short queue stays one task
-// however long it waits, in a pool of many workers, stops waiting.) Tasks a worker has
-// taken but not started are still pending: Cancel() and
+// trip never waits; and a worker whose share of a short queue stays one
+// task however long it waits, in a pool of many workers, stops waiting.)
+// Tasks a worker has taken but not started are still pending: Cancel() and
 // Shutdown(cancel_futures=true) reach them.
 //
 // Rules:
