@@ -2,14 +2,6 @@
 
 namespace threadpool::internal {
 
-absl::Status CheckTimeout(absl::Duration timeout) {
-  if (timeout < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "timeout must not be negative, got ", absl::FormatDuration(timeout)));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status InvalidFutureError() {
   return absl::FailedPreconditionError(
       "the future is not valid (default-constructed or moved-from)");

@@ -135,15 +135,23 @@ TEST(FutureTest, ZeroTimeoutPollsWithoutWaiting) {
   EXPECT_TRUE(f->Result(absl::ZeroDuration()).ok());
 }
 
-TEST(FutureTest, NegativeTimeoutIsInvalidArgument) {
+TEST(FutureTest, NegativeTimeoutCountsAsZero) {
   auto pool = MakePool(1);
+  Blocker blocker;
+  absl::StatusOr<Future<void>> pending = pool->Submit(blocker.Task());
   absl::StatusOr<Future<int>> f = pool->Submit([] { return 1; });
-  ASSERT_TRUE(f.ok());
-  absl::StatusOr<int> r = f->Result(absl::Milliseconds(-1));
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("negative"));
+  ASSERT_TRUE(pending.ok() && f.ok());
+  // Not done: a negative timeout polls, as zero does, and reports a timeout.
+  EXPECT_EQ(f->Result(absl::Milliseconds(-1)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(f->Exception(absl::Seconds(-5)).code(),
-            absl::StatusCode::kInvalidArgument);
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THROW(f->ResultOrThrow(absl::Seconds(-1)), TimeoutError);
+  blocker.release.Notify();
+  ASSERT_TRUE(f->Result().ok());
+  // Done: a negative timeout reads the outcome.
+  EXPECT_EQ(*f->Result(absl::Milliseconds(-1)), 1);
+  EXPECT_TRUE(f->Exception(-absl::InfiniteDuration()).ok());
 }
 
 TEST(FutureTest, CancelSucceedsOnlyWhilePending) {

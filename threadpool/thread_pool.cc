@@ -296,7 +296,7 @@ void ThreadPoolExecutor::Break(const absl::Status& initializer_error) {
   {
     absl::MutexLock lock(&mu_);
     if (broken_.ok()) {
-      broken_ = absl::FailedPreconditionError(absl::StrCat(
+      broken_ = BrokenThreadPoolStatus(absl::StrCat(
           "broken thread pool: a thread initializer failed, the thread pool "
           "is not usable anymore: ",
           initializer_error.message()));

@@ -16,8 +16,12 @@
 //       ThreadPoolExecutor::Create({.max_workers = 4});
 //   absl::StatusOr<Future<int>> f = (*pool)->Submit([](int x) { return x * x; }, 7);
 //   absl::StatusOr<int> v = f->Result();                     // 49
-//   absl::StatusOr<std::vector<int>> squares =
+//   absl::StatusOr<MapResults<int>> squares =
 //       (*pool)->Map([](int x) { return x * x; }, std::vector<int>{1, 2, 3});
+//   for (absl::StatusOr<int> square : *squares) ...          // 1, 4, 9
+//
+// Submit, Map and the Future they return are common to every Executor
+// (executor.h); this class adds the pool, Schedule and stats.
 //
 // How work is handed out. Pending tasks wait in one FIFO queue guarded by the
 // pool's mutex. An idle worker sleeps on its own condition variable, listed
@@ -74,6 +78,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "threadpool/errors.h"
+#include "threadpool/executor.h"
 #include "threadpool/future.h"
 #include "threadpool/internal/task.h"
 #include "threadpool/internal/task_queue.h"
@@ -90,11 +96,12 @@ struct ThreadPoolOptions {
   std::string thread_name_prefix = {};
   // Run once in each worker thread before it takes any task. If it returns
   // an error or throws, the pool is broken: the queued tasks fail with a
-  // "broken thread pool" FailedPrecondition error, and so do later submits.
+  // BrokenThreadPool error (errors.h: a FailedPrecondition that
+  // IsBrokenThreadPool() recognises), and so do later submits.
   std::function<absl::Status()> initializer = {};
 };
 
-class ThreadPoolExecutor {
+class ThreadPoolExecutor final : public Executor {
  public:
   // The most tasks a worker takes from the queue at once.
   static constexpr size_t kMaxBatch = 64;
@@ -115,19 +122,12 @@ class ThreadPoolExecutor {
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
   // Shutdown(/*wait=*/true).
-  ~ThreadPoolExecutor();
+  ~ThreadPoolExecutor() override;
 
-  // Schedules fn(args...) and returns its future. The callable and arguments
-  // are moved or copied into the task (like std::thread); fn's result type R
-  // gives Future<T>: T = U for absl::StatusOr<U>, void for absl::Status or
-  // void, R otherwise. Errors: InvalidArgument for an empty callable (a null
-  // function pointer, std::function or AnyInvocable), FailedPrecondition
-  // after Shutdown ("cannot schedule new futures after shutdown") or once the
-  // pool is broken.
-  template <typename F, typename... Args>
-  auto Submit(F&& fn, Args&&... args)
-      -> absl::StatusOr<Future<internal::FutureValueT<
-          std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>>;
+  // Submit(fn, args...) and Map(fn, inputs...): see Executor (executor.h).
+  // Both fail with FailedPrecondition after Shutdown ("cannot schedule new
+  // futures after shutdown") and with BrokenThreadPool once the pool is
+  // broken.
 
   // Fire and forget: runs `task()` with no future, for when nobody reads the
   // result. Cheaper than Submit: a small trivially copyable callable (say, a
@@ -138,23 +138,12 @@ class ThreadPoolExecutor {
   template <typename F>
   absl::Status Schedule(F&& task);
 
-  // fn(input) for each input, run concurrently; the results in input order,
-  // or the first error in input order (a task's error, a timeout, a submit
-  // error), in which case the tasks not yet started are cancelled, as
-  // leaving Python's map() iterator early does. `timeout` is measured from
-  // the call, as in Python. fn is copied into each task, and each input too.
-  template <typename F, typename Range>
-  auto Map(const F& fn, const Range& inputs,
-           absl::Duration timeout = absl::InfiniteDuration())
-      -> absl::StatusOr<std::vector<internal::FutureValueT<
-          std::invoke_result_t<F, const std::ranges::range_value_t<Range>&>>>>;
-
   // Stops accepting tasks. With cancel_futures, every task not yet started
   // is cancelled (its future reports Cancelled) and never runs; otherwise the
   // queued tasks still run. With wait, returns once every worker has exited
   // (so every task that will run has run). Safe to call more than once and
   // from several threads.
-  void Shutdown(bool wait = true, bool cancel_futures = false);
+  void Shutdown(bool wait = true, bool cancel_futures = false) override;
 
   Stats stats() const;
   int max_workers() const { return max_workers_; }
@@ -165,7 +154,7 @@ class ThreadPoolExecutor {
   ThreadPoolExecutor(int max_workers, std::string thread_name_prefix,
                      std::function<absl::Status()> initializer);
 
-  absl::Status Enqueue(internal::Task&& task);
+  absl::Status Enqueue(internal::Task&& task) override;
   void StartWorker() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop(Worker* self);
   // Waits for work and moves a batch of it to `self`; false once the worker
@@ -213,27 +202,6 @@ class ThreadPoolExecutor {
   absl::Mutex join_mu_;
 };
 
-template <typename F, typename... Args>
-auto ThreadPoolExecutor::Submit(F&& fn, Args&&... args)
-    -> absl::StatusOr<Future<internal::FutureValueT<
-        std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>>> {
-  using T = internal::FutureValueT<
-      std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
-  if (internal::IsEmptyCallable<std::decay_t<F>>(fn)) {
-    return absl::InvalidArgumentError("Submit: the callable is empty");
-  }
-  auto call = [fn = std::forward<F>(fn),
-               ... args = std::forward<Args>(args)]() mutable -> decltype(auto) {
-    return std::invoke(std::move(fn), std::move(args)...);
-  };
-  auto* state = new internal::TaskState<T, decltype(call)>(std::move(call));
-  // One reference for the queue, one for the returned future.
-  state->Ref();
-  Future<T> future = internal::FutureAccess::Adopt<T>(state);
-  if (absl::Status s = Enqueue(internal::Task(state)); !s.ok()) return s;
-  return future;
-}
-
 template <typename F>
 absl::Status ThreadPoolExecutor::Schedule(F&& task) {
   if constexpr (std::is_null_pointer_v<std::decay_t<F>>) {
@@ -246,44 +214,6 @@ absl::Status ThreadPoolExecutor::Schedule(F&& task) {
     }
     return Enqueue(internal::Task::FromCallable(std::forward<F>(task)));
   }
-}
-
-template <typename F, typename Range>
-auto ThreadPoolExecutor::Map(const F& fn, const Range& inputs,
-                             absl::Duration timeout)
-    -> absl::StatusOr<std::vector<internal::FutureValueT<
-        std::invoke_result_t<F, const std::ranges::range_value_t<Range>&>>>> {
-  using T = internal::FutureValueT<
-      std::invoke_result_t<F, const std::ranges::range_value_t<Range>&>>;
-  static_assert(!std::is_void_v<T>,
-                "Map needs a function that returns a value; use Submit and "
-                "Wait for functions without one");
-  if (absl::Status s = internal::CheckTimeout(timeout); !s.ok()) return s;
-  const absl::Time deadline = absl::Now() + timeout;
-  std::vector<Future<T>> futures;
-  auto cancel_from = [&futures](size_t first) {
-    for (size_t i = first; i < futures.size(); ++i) futures[i].Cancel();
-  };
-  for (const auto& input : inputs) {
-    absl::StatusOr<Future<T>> f = Submit(fn, input);
-    if (!f.ok()) {
-      cancel_from(0);
-      return f.status();
-    }
-    futures.push_back(*std::move(f));
-  }
-  std::vector<T> results;
-  results.reserve(futures.size());
-  for (size_t i = 0; i < futures.size(); ++i) {
-    absl::StatusOr<T> r = std::move(futures[i]).Result(
-        std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    if (!r.ok()) {
-      cancel_from(i + 1);
-      return r.status();
-    }
-    results.push_back(*std::move(r));
-  }
-  return results;
 }
 
 }  // namespace threadpool

@@ -13,8 +13,9 @@
 //
 // Both treat their input as a set: a future listed twice is reported once, in
 // the position of its first occurrence. A cancelled future counts as done.
-// The timeout is measured from the call; a negative timeout or an invalid
-// (default-constructed) future is an InvalidArgument error.
+// The timeout is measured from the call, and a negative one counts as zero
+// (as in Python); an invalid (default-constructed) future is an
+// InvalidArgument error.
 
 #ifndef THREADPOOL_WAIT_H_
 #define THREADPOOL_WAIT_H_
@@ -98,7 +99,7 @@ absl::StatusOr<WaitResult<T>> Wait(
     absl::Span<const Future<T>> futures,
     ReturnWhen return_when = ReturnWhen::kAllCompleted,
     absl::Duration timeout = absl::InfiniteDuration()) {
-  if (absl::Status s = internal::CheckTimeout(timeout); !s.ok()) return s;
+  timeout = internal::NonNegative(timeout);
   absl::StatusOr<std::vector<internal::FutureStateBase*>> states =
       internal::DistinctStates(internal::StatesOf(futures));
   if (!states.ok()) return states.status();
@@ -153,10 +154,7 @@ class AsCompletedRange {
   };
 
   AsCompletedRange(absl::Span<const Future<T>> futures, absl::Duration timeout) {
-    if (absl::Status s = internal::CheckTimeout(timeout); !s.ok()) {
-      current_ = s;
-      return;
-    }
+    timeout = internal::NonNegative(timeout);
     absl::StatusOr<std::vector<internal::FutureStateBase*>> states =
         internal::DistinctStates(internal::StatesOf(futures));
     if (!states.ok()) {

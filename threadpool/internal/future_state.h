@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -40,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "threadpool/errors.h"
 
 namespace threadpool {
 
@@ -151,10 +153,12 @@ class FutureStateBase {
   std::unique_ptr<Listeners> listeners_ ABSL_GUARDED_BY(mu());
 };
 
-// The typed part: the task's outcome. The worker writes `result_` before
-// publishing FINISHED (release), and readers read it after observing done()
-// (acquire); readers additionally hold mu() so that one reader moving the
-// value out cannot race another reading it.
+// The typed part: the task's outcome. The worker writes `result_` (and, if
+// the task threw, `exception_`) before publishing FINISHED (release), and
+// readers read them after observing done() (acquire); readers additionally
+// hold mu() so that one reader moving the value out cannot race another
+// reading it. `exception_` is null unless the task threw, so a task that
+// returns pays nothing for it beyond a null pointer.
 template <typename T>
 class FutureState : public FutureStateBase {
  public:
@@ -185,6 +189,10 @@ class FutureState : public FutureStateBase {
     }
   }
 
+  // The exception the task threw, null if it threw none (it succeeded or
+  // returned an error status).
+  const std::exception_ptr& exception() const { return exception_; }
+
   void Abandon(const absl::Status& why) final {
     if (absl::IsCancelled(why)) {
       Cancel();
@@ -194,10 +202,39 @@ class FutureState : public FutureStateBase {
     }
   }
 
+  // Python's Future.set_result / set_exception, for a future created by its
+  // user (settable()): the first call on a pending or running future sets
+  // it; any later call, or one on a cancelled future, is InvalidStateError.
+  absl::Status SetOutcome(ResultOr<T> result, std::exception_ptr exception) {
+    {
+      absl::MutexLock lock(&mu());
+      if (!settable_) {
+        return InvalidStateStatus(
+            "only a future made by Future::Create can be set; the executor "
+            "sets the futures it returns");
+      }
+      // A pending future is claimed by moving it to RUNNING, which a
+      // concurrent Cancel cannot undo; a running one by the flag.
+      if (claimed_ || (status() != kRunning && !SetRunning())) {
+        return AlreadyDoneError();
+      }
+      claimed_ = true;
+    }
+    // Nobody reads the outcome before FINISHED is published.
+    SetResult(std::move(result), std::move(exception));
+    return absl::OkStatus();
+  }
+
+  bool settable() const { return settable_; }
+
  protected:
-  void SetResult(ResultOr<T> result) {
+  FutureState() = default;
+  explicit FutureState(bool settable) : settable_(settable) {}
+
+  void SetResult(ResultOr<T> result, std::exception_ptr exception) {
     const bool failed = !result.ok();
     result_ = std::move(result);
+    exception_ = std::move(exception);
     Finish(failed);
   }
 
@@ -206,9 +243,30 @@ class FutureState : public FutureStateBase {
     return absl::FailedPreconditionError(
         "the result was already moved out of this future");
   }
+  absl::Status AlreadyDoneError() const {
+    return InvalidStateStatus(status() == kCancelled
+                                  ? "CANCELLED: the future was cancelled"
+                                  : "FINISHED: the future already has its "
+                                    "result or exception");
+  }
 
   ResultOr<T> result_;
+  std::exception_ptr exception_;
+  const bool settable_ = false;
+  bool claimed_ ABSL_GUARDED_BY(mu()) = false;
   bool taken_ ABSL_GUARDED_BY(mu()) = false;
+};
+
+// The state of a future created by its user (Future<T>::Create): no task,
+// resolved by SetOutcome, Cancel, or SetRunningOrNotifyCancel.
+template <typename T>
+class UserFutureState final : public FutureState<T> {
+ public:
+  UserFutureState() : FutureState<T>(/*settable=*/true) {}
+  // Never queued, so never run by a worker.
+  void Run(absl::FunctionRef<void()>) override {}
+  // PENDING -> RUNNING (true); false if cancelled.
+  bool MarkRunning() { return this->SetRunning(); }
 };
 
 }  // namespace internal

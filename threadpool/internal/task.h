@@ -23,6 +23,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "threadpool/errors.h"
 #include "threadpool/internal/future_state.h"
 
 namespace threadpool::internal {
@@ -45,10 +46,11 @@ struct FutureValue<absl::StatusOr<U>> {
 template <typename R>
 using FutureValueT = typename FutureValue<std::remove_cvref_t<R>>::type;
 
-// Calls `fn` and turns whatever it produces or throws into a ResultOr<T>.
-// A thrown exception becomes absl::UnknownError carrying its what() message.
+// Calls `fn` and turns whatever it produces or throws into a ResultOr<T>. A
+// thrown exception is kept in `exception` (only then is it written), and
+// its status view (StatusOfException) becomes the error.
 template <typename T, typename Fn>
-ResultOr<T> InvokeCapturingErrors(Fn&& fn) {
+ResultOr<T> InvokeCapturingErrors(Fn&& fn, std::exception_ptr& exception) {
   try {
     if constexpr (std::is_void_v<std::invoke_result_t<Fn&&>>) {
       std::invoke(std::forward<Fn>(fn));
@@ -56,9 +58,14 @@ ResultOr<T> InvokeCapturingErrors(Fn&& fn) {
     } else {
       return std::invoke(std::forward<Fn>(fn));
     }
+  } catch (const StatusError& e) {
+    exception = std::current_exception();
+    return e.status();
   } catch (const std::exception& e) {
+    exception = std::current_exception();
     return absl::UnknownError(e.what());
   } catch (...) {
+    exception = std::current_exception();
     return absl::UnknownError(
         "the task threw an exception not derived from std::exception");
   }
@@ -87,10 +94,11 @@ class TaskState final : public FutureState<T> {
       fn_.reset();
       return;
     }
-    ResultOr<T> result = InvokeCapturingErrors<T>(std::move(*fn_));
+    std::exception_ptr exception;
+    ResultOr<T> result = InvokeCapturingErrors<T>(std::move(*fn_), exception);
     fn_.reset();
     before_publish();
-    this->SetResult(std::move(result));
+    this->SetResult(std::move(result), std::move(exception));
   }
 
  private:
@@ -145,6 +153,9 @@ class Task {
   // holds) while the task runs.
   void Run(absl::FunctionRef<void()> before_publish) && {
     ops_->run(storage_, before_publish);
+  }
+  void Run() && {
+    std::move(*this).Run([] {});
   }
 
   // The future's state, or nullptr for a scheduled task.
