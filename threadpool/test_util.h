@@ -3,7 +3,9 @@
 #ifndef THREADPOOL_TEST_UTIL_H_
 #define THREADPOOL_TEST_UTIL_H_
 
+#include <exception>
 #include <memory>
+#include <system_error>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -11,6 +13,46 @@
 #include "threadpool/thread_pool.h"
 
 namespace threadpool::testing {
+
+// The prepared futures of CPython's test_concurrent_futures/util.py, built
+// the way create_future() builds them: a user-created future driven into
+// each state. EXCEPTION_FUTURE holds an OSError (std::system_error here),
+// SUCCESSFUL_FUTURE the result 42.
+enum class PreparedState {
+  kPending,
+  kRunning,
+  kCancelled,
+  kCancelledAndNotified,
+  kException,
+  kSuccessful,
+};
+
+inline Future<int> PreparedFuture(PreparedState state) {
+  Future<int> f = Future<int>::Create();
+  switch (state) {
+    case PreparedState::kPending:
+      break;
+    case PreparedState::kRunning:
+      EXPECT_TRUE(*f.SetRunningOrNotifyCancel());
+      break;
+    case PreparedState::kCancelled:
+      EXPECT_TRUE(f.Cancel());
+      break;
+    case PreparedState::kCancelledAndNotified:
+      EXPECT_TRUE(f.Cancel());
+      EXPECT_FALSE(*f.SetRunningOrNotifyCancel());
+      break;
+    case PreparedState::kException:
+      EXPECT_TRUE(f.SetException(std::make_exception_ptr(std::system_error(
+                                     std::make_error_code(std::errc::io_error))))
+                      .ok());
+      break;
+    case PreparedState::kSuccessful:
+      EXPECT_TRUE(f.SetResult(42).ok());
+      break;
+  }
+  return f;
+}
 
 // A pool that must be creatable; fails the test otherwise.
 inline std::unique_ptr<ThreadPoolExecutor> MakePool(ThreadPoolOptions options) {
