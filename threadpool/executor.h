@@ -31,8 +31,10 @@
 // (Map(fn, a, b) calls fn(a[i], b[i])); the timeout bounds the whole
 // iteration, measured from the Map call; the first error (the task's own,
 // or the timeout) is the last element, and the tasks after it are
-// cancelled, as they are when the consumer stops early (the MapResults is
-// destroyed) -- tasks already running run on. chunksize is accepted and
+// cancelled, as they are when the consumer stops early (a MapResults whose
+// iteration began is destroyed) -- tasks already running run on. A
+// MapResults dropped before its first element was asked for cancels
+// nothing, as an unstarted Python generator runs no `finally`. chunksize is accepted and
 // ignored, as Python's ThreadPoolExecutor ignores it (it batches arguments
 // to worker processes). If iterating an input range throws, the exception
 // leaves Map unchanged and the tasks submitted so far run, as in Python; if
@@ -113,16 +115,23 @@ class MapResults {
         next_(std::exchange(other.next_, 0)),
         current_(std::move(other.current_)),
         exception_(std::move(other.exception_)),
+        started_(other.started_),
         stopped_(other.stopped_),
         finished_(other.finished_) {
     other.futures_.clear();
   }
   MapResults& operator=(MapResults&&) = delete;
   MapResults(const MapResults&) = delete;
-  ~MapResults() { CancelFrom(next_); }
+  // Cancels the tasks not handed out, once iteration has begun. Like
+  // Python's generator, which runs its `finally` only if it was started, a
+  // MapResults dropped unread cancels nothing: every task runs.
+  ~MapResults() {
+    if (started_) CancelFrom(next_);
+  }
 
   // Waits for the first result.
   Iterator begin() {
+    started_ = true;
     Advance();
     return Iterator(this);
   }
@@ -186,6 +195,7 @@ class MapResults {
   size_t next_ = 0;
   std::optional<ResultOr<T>> current_;
   std::exception_ptr exception_;
+  bool started_ = false;
   bool stopped_ = false;
   bool finished_ = false;
 };

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -168,6 +169,9 @@ void ThreadPoolExecutor::WorkerLoop(Worker* self) {
   if (initializer_) {
     absl::Status s = RunInitializer(initializer_);
     if (!s.ok()) {
+      // Python logs the initializer's exception before breaking the pool.
+      std::fprintf(stderr, "threadpool: exception in initializer: %s\n",
+                   std::string(s.message()).c_str());
       Break(s);
       return;
     }
