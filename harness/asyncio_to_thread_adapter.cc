@@ -1,6 +1,7 @@
 // The asyncio + to_thread model: the event loop keeps the I/O and offloads
-// CPU work and blocking calls with RunInExecutor to a threadpool executor,
-// as asyncio.to_thread does with the loop's default ThreadPoolExecutor.
+// CPU work and blocking calls to a threadpool::ThreadPoolExecutor with
+// futures_bridge::RunInExecutor, as asyncio.to_thread does with the loop's
+// default ThreadPoolExecutor (loop.run_in_executor(None, fn)).
 //
 // As in CPython, the loop thread and the pool's workers are interpreter
 // threads under one GIL (gil_model's new GIL): each holds it while it runs
@@ -11,8 +12,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,9 +24,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
-#include "asyncio_like/executor.h"
 #include "asyncio_like/task.h"
-#include "asyncio_like/to_thread.h"
+#include "futures_bridge/wrap_future.h"
 #include "gil_model/gil.h"
 #include "harness/adapters.h"
 #include "harness/measure.h"
@@ -39,31 +37,12 @@ namespace harness {
 namespace {
 
 using asyncio_like::CreateTask;
-using asyncio_like::RunInExecutor;
 using asyncio_like::Sleep;
 using asyncio_like::Task;
+using futures_bridge::RunInExecutor;
 
-// threadpool's executor behind asyncio_like's Executor interface.
-class PoolExecutor final : public asyncio_like::Executor {
- public:
-  explicit PoolExecutor(threadpool::ThreadPoolExecutor& pool) : pool_(pool) {}
-  void Execute(absl::AnyInvocable<void() &&> work) override {
-    // The loop only offloads while the pool is running, so Schedule cannot
-    // fail here; if it did, the awaiting task would never resume, so stop.
-    absl::Status s = pool_.Schedule(std::move(work));
-    if (!s.ok()) {
-      std::fprintf(stderr, "harness: executor refused work: %s\n",
-                   std::string(s.message()).c_str());
-      std::abort();
-    }
-  }
-
- private:
-  threadpool::ThreadPoolExecutor& pool_;
-};
-
-// The GIL, a pool of interpreter threads (destroyed first), and the
-// executor the loop offloads to. The loop thread attaches for the lifetime
+// The GIL and a pool of interpreter threads (destroyed first), the executor
+// the loop offloads to. The loop thread attaches for the lifetime
 // of the object.
 class OffloadRuntime {
  public:
@@ -80,27 +59,24 @@ class OffloadRuntime {
              .initializer = [raw] { return AttachToGil(*raw, "worker"); }});
     if (!pool.ok()) return pool.status();
     runtime->pool_ = *std::move(pool);
-    runtime->executor_ = std::make_unique<PoolExecutor>(*runtime->pool_);
     if (absl::Status s = AttachToGil(*raw, "loop"); !s.ok()) return s;
     runtime->loop_attached_ = true;
     return runtime;
   }
 
   ~OffloadRuntime() {
-    executor_.reset();
     pool_.reset();
     if (loop_attached_) DetachFromGil();
   }
 
   const gil_model::BytecodeWork& bytecode() const { return gil_->work(); }
-  asyncio_like::Executor& executor() { return *executor_; }
+  threadpool::ThreadPoolExecutor& executor() { return *pool_; }
 
  private:
   OffloadRuntime() = default;
 
   std::unique_ptr<gil_model::Gil> gil_;
   std::unique_ptr<threadpool::ThreadPoolExecutor> pool_;
-  std::unique_ptr<PoolExecutor> executor_;
   bool loop_attached_ = false;
 };
 
