@@ -117,8 +117,8 @@ TEST(ThreadPoolExecutorTest, test_map_exception) {
 }
 
 TEST(ThreadPoolExecutorTest, test_map_timeout) {
+  absl::Notification release;  // outlives the pool's workers
   auto executor = MakePool(kWorkerCount);
-  absl::Notification release;
   std::vector<absl::Status> results;
   {
     absl::StatusOr<MapResults<void>> map = executor->Map(
@@ -147,8 +147,8 @@ TEST(ThreadPoolExecutorTest, test_shutdown_race_issue12456) {
 }
 
 TEST(ThreadPoolExecutorTest, test_no_stale_references) {
+  absl::Notification my_object_collected;  // outlives the pool's workers
   auto executor = MakePool(kWorkerCount);
-  absl::Notification my_object_collected;
   auto my_object = std::shared_ptr<int>(
       new int(0), [&my_object_collected](int* p) {
         delete p;

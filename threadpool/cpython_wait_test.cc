@@ -32,22 +32,24 @@ using ::threadpool::testing::PreparedState;
 constexpr int kWorkerCount = 5;
 
 // A task standing in for time.sleep(t): it runs until the test (or its
-// destructor) releases it.
+// destructor) releases it. The task shares the notification, so the
+// Sleeper may go before its task has finished waking up.
 class Sleeper {
  public:
   ~Sleeper() { Release(); }
   auto Task() {
-    return [this] {
-      release_.WaitForNotification();
+    return [release = release_] {
+      release->WaitForNotification();
       return 0;
     };
   }
   void Release() {
-    if (!release_.HasBeenNotified()) release_.Notify();
+    if (!release_->HasBeenNotified()) release_->Notify();
   }
 
  private:
-  absl::Notification release_;
+  std::shared_ptr<absl::Notification> release_ =
+      std::make_shared<absl::Notification>();
 };
 
 int Mul(int x, int y) { return x * y; }

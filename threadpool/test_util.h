@@ -66,15 +66,21 @@ inline std::unique_ptr<ThreadPoolExecutor> MakePool(int max_workers) {
   return MakePool(ThreadPoolOptions{.max_workers = max_workers});
 }
 
-// Occupies a worker until Release(); Started() is notified once it runs.
+// Occupies a worker until release is notified; started is notified once it
+// runs. The task shares the notifications, so a Blocker may go out of scope
+// while its task is still waking up.
 struct Blocker {
-  absl::Notification started;
-  absl::Notification release;
+  std::shared_ptr<absl::Notification> started_state =
+      std::make_shared<absl::Notification>();
+  std::shared_ptr<absl::Notification> release_state =
+      std::make_shared<absl::Notification>();
+  absl::Notification& started = *started_state;
+  absl::Notification& release = *release_state;
 
   auto Task() {
-    return [this] {
-      started.Notify();
-      release.WaitForNotification();
+    return [started = started_state, release = release_state] {
+      started->Notify();
+      release->WaitForNotification();
     };
   }
 };
