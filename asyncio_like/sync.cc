@@ -129,12 +129,15 @@ Task<void> Event::Wait() {
   co_await waiters_.Wait();
 }
 
-Task<void> Lock::Acquire() {
+bool Lock::TryAcquire() {
   // Fairness: a free lock is taken at once only if nobody (still) waits.
-  if (!locked_ && waiters_.AllCancelled()) {
-    locked_ = true;
-    co_return;
-  }
+  if (locked_ || !waiters_.AllCancelled()) return false;
+  locked_ = true;
+  return true;
+}
+
+Task<void> Lock::Acquire() {
+  if (TryAcquire()) co_return;
   try {
     co_await waiters_.Wait();
   } catch (...) {
@@ -169,7 +172,8 @@ Task<void> Condition::Wait() {
   }
   // The lock must be held again on the way out, even when cancelled; a
   // cancellation while re-acquiring is remembered and raised afterwards.
-  while (true) {
+  // TryAcquire() first spares the frame of an Acquire() that would not wait.
+  while (!lock_->TryAcquire()) {
     try {
       co_await Acquire();
       break;

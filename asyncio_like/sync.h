@@ -180,6 +180,10 @@ class Lock {
   size_t waiters() const { return waiters_.size(); }
 
  private:
+  friend class Condition;
+
+  // Acquire()'s path that does not wait; false if Acquire() would wait.
+  bool TryAcquire();
   void WakeUpFirst();
 
   bool locked_ = false;
