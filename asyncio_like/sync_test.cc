@@ -1,5 +1,7 @@
 #include "asyncio_like/sync.h"
 
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -242,6 +244,163 @@ TEST(QueueTest, GetterCancelledAfterWakeupPassesTheItemOn) {
   }());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, 42);
+}
+
+// `async with`: the guard releases on the way out, however the body ends.
+TEST(LockGuardTest, ReleasesOnExceptionAndCancellation) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto status = loop->RunUntilComplete([]() -> Task<void> {
+    Lock lock;
+    auto throws = [](Lock* lock) -> Task<void> {
+      auto held = co_await ScopedLock(*lock);
+      throw std::runtime_error("body failed");
+    };
+    EXPECT_THROW(co_await throws(&lock), std::runtime_error);
+    EXPECT_FALSE(lock.locked());
+
+    auto sleeps = [](Lock* lock) -> Task<void> {
+      auto held = co_await ScopedLock(*lock);
+      co_await Sleep(absl::Hours(1));
+    };
+    Task<void> holder = CreateTask(sleeps(&lock));
+    co_await Sleep(absl::Milliseconds(1));
+    EXPECT_TRUE(lock.locked());
+    Task<void> next = CreateTask(lock.Acquire());
+    co_await Sleep(absl::Milliseconds(1));
+    holder.Cancel();
+    try {
+      co_await holder;
+    } catch (const CancelledError&) {
+    }
+    co_await next;  // The cancelled holder's guard let the lock go.
+    EXPECT_TRUE(lock.locked());
+    lock.Release();
+  }());
+  ASSERT_TRUE(status.ok()) << status;
+}
+
+TEST(LockGuardTest, MovesAndUnlocksEarly) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto status = loop->RunUntilComplete([]() -> Task<void> {
+    BoundedSemaphore slots(2);
+    LockGuard<BoundedSemaphore> a = co_await ScopedLock(slots);
+    LockGuard<BoundedSemaphore> b = std::move(a);
+    EXPECT_FALSE(a.owns_lock());
+    EXPECT_TRUE(b.owns_lock());
+    EXPECT_EQ(slots.value(), 1);
+    b.Unlock();
+    EXPECT_FALSE(b.owns_lock());
+    EXPECT_EQ(slots.value(), 2);  // Released once, not twice.
+  }());
+  ASSERT_TRUE(status.ok()) << status;
+}
+
+TEST(ConditionTest, GuardStaysValidWhenWaitIsCancelled) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto status = loop->RunUntilComplete([]() -> Task<void> {
+    Condition cond;
+    auto waits = [](Condition* cond) -> Task<void> {
+      auto held = co_await ScopedLock(*cond);
+      co_await cond->Wait();
+    };
+    Task<void> waiter = CreateTask(waits(&cond));
+    co_await Sleep(absl::Milliseconds(1));
+    co_await cond.Acquire();  // Contend: the waiter must wait for the lock.
+    waiter.Cancel();
+    co_await Sleep(absl::Milliseconds(1));
+    EXPECT_FALSE(waiter.done());  // Still re-acquiring.
+    cond.Release();
+    try {
+      co_await waiter;
+    } catch (const CancelledError&) {
+    }
+    EXPECT_TRUE(waiter.cancelled());
+    EXPECT_FALSE(cond.locked());  // Re-acquired, then released by the guard.
+  }());
+  ASSERT_TRUE(status.ok()) << status;
+}
+
+TEST(BadInputTest, ErrorsSayWhatWentWrong) {
+  Lock lock;
+  try {
+    lock.Release();
+    ADD_FAILURE() << "no exception";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "Lock is not acquired");
+  }
+  BoundedSemaphore bounded(1);
+  try {
+    bounded.Release();
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "BoundedSemaphore released too many times");
+  }
+  EXPECT_EQ(bounded.value(), 1);
+  try {
+    Semaphore negative(-1);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "Semaphore initial value must be >= 0");
+  }
+  try {
+    Barrier none(0);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "parties must be > 0");
+  }
+  Condition cond;
+  EXPECT_THROW(cond.Notify(), std::logic_error);
+}
+
+TEST(BarrierTest, AbortBreaksEveryWaiter) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto status = loop->RunUntilComplete([]() -> Task<void> {
+    Barrier barrier(4);
+    std::vector<Task<size_t>> waiters;
+    for (int i = 0; i < 3; ++i) waiters.push_back(CreateTask(barrier.Wait()));
+    co_await Sleep(absl::Milliseconds(1));
+    EXPECT_EQ(barrier.n_waiting(), 3);
+    co_await barrier.Abort();
+    for (Task<size_t>& waiter : waiters) {
+      EXPECT_THROW(co_await waiter, BrokenBarrierError);
+    }
+    EXPECT_TRUE(barrier.broken());
+    EXPECT_EQ(barrier.n_waiting(), 0);
+    EXPECT_THROW(co_await barrier.Wait(), BrokenBarrierError);
+    co_await barrier.Reset();
+    EXPECT_FALSE(barrier.broken());
+  }());
+  ASSERT_TRUE(status.ok()) << status;
+}
+
+TEST(QueueTest, ShutdownWakesEveryBlockedGetterAndPutter) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto status = loop->RunUntilComplete([]() -> Task<void> {
+    Queue<std::unique_ptr<int>> empty;
+    std::vector<Task<std::unique_ptr<int>>> getters;
+    for (int i = 0; i < 3; ++i) getters.push_back(CreateTask(empty.Get()));
+    Queue<std::unique_ptr<int>> full(1);
+    EXPECT_TRUE(full.PutNowait(std::make_unique<int>(1)).ok());
+    Task<void> putter = CreateTask(full.Put(std::make_unique<int>(2)));
+    co_await Sleep(absl::Milliseconds(1));
+    EXPECT_EQ(empty.waiting_getters(), 3u);
+    EXPECT_EQ(full.waiting_putters(), 1u);
+    empty.Shutdown();
+    full.Shutdown(/*immediate=*/true);
+    for (auto& getter : getters) EXPECT_THROW(co_await getter, QueueShutDown);
+    EXPECT_THROW(co_await putter, QueueShutDown);
+    EXPECT_EQ(full.size(), 0u);  // Discarded (and freed: LSan checks).
+    EXPECT_EQ(full.unfinished_tasks(), 0u);
+  }());
+  ASSERT_TRUE(status.ok()) << status;
+}
+
+TEST(QueueTest, PriorityQueueTakesACustomOrder) {
+  PriorityQueue<int, std::greater<int>> largest_first;
+  for (int i : {2, 5, 1, 4}) ASSERT_TRUE(largest_first.PutNowait(i).ok());
+  std::vector<int> out;
+  while (!largest_first.empty()) out.push_back(*largest_first.GetNowait());
+  EXPECT_EQ(out, (std::vector<int>{5, 4, 2, 1}));
 }
 
 TEST(EventTest, LoopShutdownWithWaitersOfAnEventInAnotherFrame) {

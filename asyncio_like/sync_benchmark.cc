@@ -1,0 +1,188 @@
+// Queue and Condition figures beside CPython 3.13 doing the same work.
+//
+//   tools/bazel run -c opt //asyncio_like:sync_benchmark
+//
+// Workloads (sync_benchmark.py is the same code on asyncio):
+//   - QueuePutGet/<maxsize>: a producer task puts N integers, a consumer
+//     task gets them; the cost per item. maxsize 1 makes every item a task
+//     switch each way; 128 lets the tasks run in batches.
+//   - ConditionNotifyWake: two tasks hand a turn back and forth under one
+//     Condition (WaitFor, then Notify); the cost per hand-over.
+//
+// Costs are CPU time of the process per operation (the machine is shared,
+// so wall time would also count other processes). After the Google
+// Benchmark runs, the binary runs the Python script with
+// `PYENV_VERSION=3.13.0 python3` and prints each figure beside CPython's,
+// as a ratio. --python_script=PATH overrides where the script is looked for.
+#include <time.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/queue.h"
+#include "asyncio_like/sync.h"
+#include "asyncio_like/task.h"
+#include "benchmark/benchmark.h"
+
+namespace asyncio_like {
+namespace {
+
+// The last (longest) run's CPU nanoseconds per operation, by workload name
+// as the Python script prints it.
+std::map<std::string, double>& Figures() {
+  static auto* figures = new std::map<std::string, double>;
+  return *figures;
+}
+
+int64_t ProcessCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::unique_ptr<EventLoop> MakeLoop(benchmark::State& state) {
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+  if (!loop.ok()) {
+    state.SkipWithError(std::string(loop.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(loop);
+}
+
+constexpr int64_t kItems = 20000;
+
+Task<void> Producer(Queue<int64_t>* q, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) co_await q->Put(i);
+}
+
+Task<void> Consumer(Queue<int64_t>* q, int64_t n, int64_t* sum) {
+  for (int64_t i = 0; i < n; ++i) *sum += co_await q->Get();
+}
+
+Task<void> QueueRound(int64_t n, size_t maxsize, int64_t* sum) {
+  Queue<int64_t> q(maxsize);
+  Task<void> consumer = CreateTask(Consumer(&q, n, sum));
+  Task<void> producer = CreateTask(Producer(&q, n));
+  co_await producer;
+  co_await consumer;
+}
+
+void BM_QueuePutGet(benchmark::State& state) {
+  std::unique_ptr<EventLoop> loop = MakeLoop(state);
+  if (loop == nullptr) return;
+  const size_t maxsize = static_cast<size_t>(state.range(0));
+  int64_t sum = 0;
+  const int64_t start = ProcessCpuNanos();
+  for (auto _ : state) {
+    absl::Status status = loop->RunUntilComplete(QueueRound(kItems, maxsize, &sum));
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+  }
+  const int64_t items = state.iterations() * kItems;
+  if (sum != state.iterations() * (kItems * (kItems - 1) / 2)) {
+    state.SkipWithError("items lost or duplicated");
+  }
+  state.SetItemsProcessed(items);
+  const double ns = static_cast<double>(ProcessCpuNanos() - start) / items;
+  state.counters["cpu_ns_per_item"] = ns;
+  Figures()["queue_put_get_maxsize_" + std::to_string(maxsize)] = ns;
+}
+BENCHMARK(BM_QueuePutGet)->Arg(1)->Arg(128)->MinTime(0.3);
+
+struct PingPong {
+  Condition cond;
+  int turn = 0;
+};
+
+Task<void> Player(PingPong* game, int me, int64_t rounds) {
+  auto held = co_await ScopedLock(game->cond);
+  for (int64_t i = 0; i < rounds; ++i) {
+    co_await game->cond.WaitFor([game, me] { return game->turn == me; });
+    game->turn = 1 - me;
+    game->cond.Notify();
+  }
+}
+
+Task<void> ConditionRound(int64_t rounds) {
+  PingPong game;
+  Task<void> a = CreateTask(Player(&game, 0, rounds));
+  Task<void> b = CreateTask(Player(&game, 1, rounds));
+  co_await a;
+  co_await b;
+}
+
+void BM_ConditionNotifyWake(benchmark::State& state) {
+  std::unique_ptr<EventLoop> loop = MakeLoop(state);
+  if (loop == nullptr) return;
+  constexpr int64_t kRounds = kItems / 2;
+  const int64_t start = ProcessCpuNanos();
+  for (auto _ : state) {
+    absl::Status status = loop->RunUntilComplete(ConditionRound(kRounds));
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+  }
+  const int64_t handovers = state.iterations() * 2 * kRounds;
+  state.SetItemsProcessed(handovers);
+  const double ns = static_cast<double>(ProcessCpuNanos() - start) / handovers;
+  state.counters["cpu_ns_per_handover"] = ns;
+  Figures()["condition_notify_wake"] = ns;
+}
+BENCHMARK(BM_ConditionNotifyWake)->MinTime(0.3);
+
+// Runs the CPython script and prints its figures beside ours.
+void CompareWithCPython(const std::string& script) {
+  const std::string command =
+      "PYENV_VERSION=3.13.0 python3 '" + script + "' " + std::to_string(kItems);
+  std::printf("\nCPython 3.13 on the same workloads: %s\n", command.c_str());
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    std::printf("could not run python3\n");
+    return;
+  }
+  std::map<std::string, double> cpython;
+  char name[128];
+  double ns = 0;
+  while (std::fscanf(pipe, "%127s %lf", name, &ns) == 2) cpython[name] = ns;
+  const int rc = pclose(pipe);
+  if (rc != 0 || cpython.empty()) {
+    std::printf("python3 failed (status %d); no comparison\n", rc);
+    return;
+  }
+  std::printf("\n| workload | asyncio_like CPU ns/op | CPython CPU ns/op | speed-up |\n");
+  std::printf("|---|---:|---:|---:|\n");
+  for (const auto& [workload, ours] : Figures()) {
+    auto theirs = cpython.find(workload);
+    if (theirs == cpython.end()) continue;
+    std::printf("| %s | %.1f | %.1f | %.1fx |\n", workload.c_str(), ours,
+                theirs->second, theirs->second / ours);
+  }
+}
+
+}  // namespace
+}  // namespace asyncio_like
+
+int main(int argc, char** argv) {
+  // `bazel run` starts the binary in its runfiles tree, where the script is.
+  std::string script = "asyncio_like/sync_benchmark.py";
+  const std::string flag = "--python_script=";
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind(flag, 0) == 0) {
+      script = arg.substr(flag.size());
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  asyncio_like::CompareWithCPython(script);
+  return 0;
+}
