@@ -5,10 +5,9 @@
 //   Timeout timeout(absl::Seconds(2));
 //   std::string body = co_await timeout.Run(ReadAll(stream));
 //
-//   // async with asyncio.timeout_at(when) as t: ... t.reschedule(later)
-//   Timeout at = TimeoutAt(EventLoop::NowNanos() + 1'000'000'000);
-//   co_await at.Run(Work(&at));   // Work may call at.Reschedule(...)
-//   if (at.Expired()) ...         // never true here: Run threw TimeoutError
+//   // async with asyncio.timeout_at(loop.time() + 1) as t: await work(t)
+//   Timeout t = TimeoutAt(EventLoop::NowNanos() + 1'000'000'000);
+//   co_await t.Run(Work(&t));   // Work may move the deadline: t->Reschedule()
 //
 //   // await asyncio.wait_for(compute(), 0.1)
 //   int n = co_await WaitFor(Compute(), absl::Milliseconds(100));
