@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -16,8 +17,13 @@ namespace {
 
 // Loop time `delay` from now, saturating at the clock's range.
 int64_t DeadlineAfter(absl::Duration delay) {
-  return absl::ToInt64Nanoseconds(absl::Nanoseconds(EventLoop::NowNanos()) +
-                                  delay);
+  // ToInt64Nanoseconds saturates; so does the sum (the clock is positive).
+  int64_t deadline;
+  if (__builtin_add_overflow(EventLoop::NowNanos(),
+                             absl::ToInt64Nanoseconds(delay), &deadline)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return deadline;
 }
 
 }  // namespace
@@ -28,7 +34,8 @@ void ThrowTimeoutFromCurrent() { std::throw_with_nested(TimeoutError()); }
 
 }  // namespace internal
 
-Timeout::Timeout(absl::Duration delay) {
+Timeout::Timeout(absl::Duration delay)
+    : from_delay_(true), passed_at_creation_(delay <= absl::ZeroDuration()) {
   if (delay != absl::InfiniteDuration()) when_ = DeadlineAfter(delay);
 }
 
@@ -39,7 +46,11 @@ void Timeout::Enter(internal::PromiseBase* task) {
   state_ = State::kEntered;
   task_ = task;
   cancelling_at_entry_ = task->cancel_requests();
-  Arm();
+  // A deadline made from a delay was that far ahead when it was computed,
+  // which is just before entry in `Timeout t(d); co_await t.Run(...)`: no
+  // second clock read to tell whether it has passed (a third of the cost
+  // of a timeout that does not expire).
+  Arm(from_delay_ ? std::optional<bool>(passed_at_creation_) : std::nullopt);
 }
 
 void Timeout::Exit(std::exception_ptr error) {
@@ -77,12 +88,12 @@ void Timeout::Reschedule(std::optional<int64_t> when_ns) {
   }
   when_ = when_ns;
   Disarm();
-  Arm();
+  Arm(std::nullopt);
 }
 
-void Timeout::Arm() {
+void Timeout::Arm(std::optional<bool> passed) {
   if (!when_.has_value()) return;
-  if (*when_ <= EventLoop::NowNanos()) {
+  if (passed.has_value() ? *passed : *when_ <= EventLoop::NowNanos()) {
     ExpireSoon();
     return;
   }

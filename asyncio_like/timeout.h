@@ -34,8 +34,12 @@
 // result normally; any other exception passes through unchanged.
 //
 // Deadlines are on the loop's clock, EventLoop::NowNanos() (asyncio's
-// loop.time()); std::nullopt means none. A deadline already passed cancels
-// the body at its first await (asyncio's timeout(0)). The expiry runs like
+// loop.time()); std::nullopt means none. A deadline already passed on entry
+// cancels the body at its first await (asyncio's timeout(0)). Timeout(delay)
+// takes the clock once, at construction, and on entry treats the deadline
+// as passed only if `delay` was not positive: one constructed long before
+// it is entered, whose deadline passed meanwhile, expires from the timer on
+// the next loop pass instead of ahead of the steps readied after entry. The expiry runs like
 // asyncio's timer callback, after the steps already ready in that loop pass:
 // a task woken by its result in the same pass as the deadline keeps the
 // result.
@@ -109,7 +113,9 @@ class Timeout : private internal::Timer {
   void Enter(internal::PromiseBase* task);
   // Leaves the scope: rethrows `error`, or throws TimeoutError in its place.
   void Exit(std::exception_ptr error);
-  void Arm();
+  // Starts the wait for the deadline; `passed` says whether it has passed,
+  // if known without reading the clock.
+  void Arm(std::optional<bool> passed);
   void Disarm();
   void Fire() override;
   void ExpireSoon();
@@ -121,6 +127,8 @@ class Timeout : private internal::Timer {
   uint32_t cancelling_at_entry_ = 0;
   uint32_t slot_ = 0;
   bool armed_ = false;
+  bool from_delay_ = false;
+  bool passed_at_creation_ = false;
   // The expiry queued to run after the ready steps: it holds this pointer,
   // which Disarm() clears when the scope ends (or moves) first.
   std::shared_ptr<Timeout*> pending_expiry_;

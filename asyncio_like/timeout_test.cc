@@ -366,7 +366,7 @@ TEST(TimeoutTest, DurationsAtTheEdges) {
     out += std::to_string(co_await nan.Run(After(absl::Milliseconds(1), 2)));
     EXPECT_EQ(nan.When(), std::nullopt);
     Timeout past(-absl::InfiniteDuration());
-    EXPECT_EQ(past.When(), std::numeric_limits<int64_t>::min());
+    EXPECT_LT(past.When().value_or(0), 0);  // Before the clock's start.
     try {
       co_await past.Run(After(absl::Seconds(10), 3));
     } catch (const TimeoutError&) {
