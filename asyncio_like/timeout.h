@@ -35,14 +35,14 @@
 //
 // Deadlines are on the loop's clock, EventLoop::NowNanos() (asyncio's
 // loop.time()); std::nullopt means none. A deadline already passed on entry
-// cancels the body at its first await (asyncio's timeout(0)). Timeout(delay)
-// takes the clock once, at construction, and on entry treats the deadline
-// as passed only if `delay` was not positive: one constructed long before
-// it is entered, whose deadline passed meanwhile, expires from the timer on
-// the next loop pass instead of ahead of the steps readied after entry. The expiry runs like
-// asyncio's timer callback, after the steps already ready in that loop pass:
-// a task woken by its result in the same pass as the deadline keeps the
-// result.
+// cancels the body at its first await (asyncio's timeout(0)). The expiry
+// runs like asyncio's timer callback, after the steps already ready in that
+// loop pass: a task woken by its result in the same pass as the deadline
+// keeps the result. Timeout(delay) reads the clock once, at construction,
+// and on entry takes the deadline as passed only if `delay` was not
+// positive; so one constructed long before it is entered, whose deadline
+// passed meanwhile, expires from the timer on the next loop pass, where
+// asyncio would queue the expiry at entry.
 #ifndef ASYNCIO_LIKE_TIMEOUT_H_
 #define ASYNCIO_LIKE_TIMEOUT_H_
 
@@ -172,8 +172,10 @@ namespace internal {
 // (timeout=None). A zero or negative timeout never starts a coroutine
 // (TimeoutError at once); a scheduled task that is done gives its result, and
 // one still pending is cancelled and awaited: its result if it swallowed the
-// cancellation, else TimeoutError. Cancelling the awaiting task cancels
-// `task` too. Throws std::invalid_argument for an empty Task.
+// cancellation, else TimeoutError (CancelledError if the awaiting task was
+// cancelled meanwhile; unlike asyncio, which then returns at once, it still
+// waits for `task` to finish). Cancelling the awaiting task cancels `task`
+// too. Throws std::invalid_argument for an empty Task.
 template <typename T>
 Task<T> WaitFor(Task<T> task, absl::Duration timeout) {
   if (!task.valid()) throw std::invalid_argument("WaitFor: empty Task");
