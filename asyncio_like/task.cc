@@ -211,6 +211,11 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
   if (!root_) {
     return continuation_ ? continuation_ : std::noop_coroutine();
   }
+  if (must_cancel_ && !exception_) {
+    // Cancelled after its last await: it ends cancelled, as in asyncio.
+    must_cancel_ = false;
+    exception_ = std::make_exception_ptr(CancelledError(cancel_message()));
+  }
   waiting_on_ = nullptr;
   loop_->OnRootFinished(this);
   while (callbacks_head_ != nullptr) {

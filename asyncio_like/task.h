@@ -416,7 +416,13 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
       return target_->handle_;
     }
     waiter_ = parent.task();
+    if (target_ == waiter_) throw std::logic_error("Task cannot await on itself");
     if (target_->loop_ != waiter_->loop_) ThrowOtherLoop();
+    // asyncio: a cancellation pending when the task blocks goes to the task
+    // it blocks on, and the wait ends when that one has finished.
+    if (waiter_->must_cancel_ && target_->RequestCancel(waiter_->cancel_message())) {
+      waiter_->must_cancel_ = false;
+    }
     if (!waiter_->BeginWait(this)) return awaiting;
     awaiting_ = awaiting;
     on_done = &TaskAwaiter::OnDone;
