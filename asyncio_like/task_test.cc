@@ -887,6 +887,46 @@ TEST(TaskTest, test_sleep_zero) {
   EXPECT_EQ(result, 11);
 }
 
+TEST(TaskTest, test_task_basics) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<int> result = RunTest(loop.get(), []() -> Task<int> {
+    auto inner1 = []() -> Task<int> { co_return 42; };
+    auto inner2 = []() -> Task<int> { co_return 1000; };
+    int a = co_await inner1();
+    int b = co_await inner2();
+    co_return a + b;
+  }());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 1042);
+}
+
+// CoroutineGatherTests.test_cancellation_broadcast: cancelling the task that
+// awaits a gather cancels every child, and the wait they block on.
+TEST(TaskTest, test_cancellation_broadcast) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    int proof = 0;
+    Task<void> waiter = CreateTask(SleepForever());
+    auto inner = [](Task<void>* waiter, int* proof) -> Task<void> {
+      co_await *waiter;
+      *proof += 1;
+    };
+    Task<void> child1 = CreateTask(inner(&waiter, &proof));
+    Task<void> child2 = CreateTask(inner(&waiter, &proof));
+    Task<void> f = CreateTask([](Task<void>* child1, Task<void>* child2, int* proof) -> Task<void> {
+      co_await Gather(std::move(*child1), std::move(*child2));
+      *proof += 100;
+    }(&child1, &child2, &proof));
+    co_await RunBriefly();
+    EXPECT_TRUE(f.Cancel());
+    EXPECT_TRUE((co_await CancellationOf(f)).has_value());
+    EXPECT_TRUE(waiter.cancelled());
+    co_await RunBriefly();
+    EXPECT_EQ(proof, 0);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 // ----- Beyond CPython's tests: the rest of the introspection API -----
 
 TEST(TaskTest, ResultAndExceptionBeforeDoneAreInvalidState) {
