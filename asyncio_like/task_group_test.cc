@@ -88,7 +88,11 @@ const TaskGroupError& Nested(const TaskGroupError& error, size_t i) {
 // test instead of hanging it.
 template <typename T>
 RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
-  return loop->RunUntilComplete(WaitFor(std::move(main), absl::Seconds(20)));
+  Timeout deadline(absl::Seconds(20));
+  RunResult<T> result = loop->RunUntilComplete(deadline.Run(std::move(main)));
+  // A deadline that had to cancel the test may still have let it pass.
+  EXPECT_FALSE(deadline.expired()) << "the test ran into its 20 s deadline";
+  return result;
 }
 
 Task<int> SleepThen(absl::Duration d, int v) {

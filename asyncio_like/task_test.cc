@@ -35,7 +35,11 @@ static_assert(!std::is_base_of_v<std::exception, CancelledError>);
 
 template <typename T>
 RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
-  return loop->RunUntilComplete(WaitFor(std::move(main), absl::Seconds(20)));
+  Timeout deadline(absl::Seconds(20));
+  RunResult<T> result = loop->RunUntilComplete(deadline.Run(std::move(main)));
+  // A deadline that had to cancel the test may still have let it pass.
+  EXPECT_FALSE(deadline.expired()) << "the test ran into its 20 s deadline";
+  return result;
 }
 
 // A few loop passes (CPython's test_utils.run_briefly).
