@@ -42,6 +42,10 @@ RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
   return result;
 }
 
+struct ZeroDivisionLike : std::runtime_error {
+  ZeroDivisionLike() : std::runtime_error("division by zero") {}
+};
+
 // A few loop passes (CPython's test_utils.run_briefly).
 Task<void> RunBriefly() {
   for (int i = 0; i < 3; ++i) co_await Sleep(absl::ZeroDuration());
@@ -927,6 +931,90 @@ TEST(TaskTest, test_cancellation_broadcast) {
     EXPECT_TRUE(waiter.cancelled());
     co_await RunBriefly();
     EXPECT_EQ(proof, 0);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// FutureGatherTests.test_one_cancellation. Deliberately different in one
+// point: the gathering task ends with the child's CancelledError, and a task
+// that ends with CancelledError counts as cancelled() here, where asyncio's
+// gathering future keeps it as its exception (cancelled() is False).
+TEST(TaskTest, test_one_cancellation) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    SimpleFuture a, c, e;
+    Task<void> b = CreateTask(SleepForever());
+    Task<void> d = CreateTask(SleepForever());
+    auto as_int = [](Task<void>* t) -> Task<int> {
+      co_await *t;
+      co_return 0;
+    };
+    std::vector<Task<int>> children;
+    children.push_back(Await(&a));
+    children.push_back(as_int(&b));
+    children.push_back(Await(&c));
+    children.push_back(as_int(&d));
+    children.push_back(Await(&e));
+    Task<std::vector<int>> fut = CreateTask(Gather(std::move(children)));
+    int callbacks = 0;
+    fut.AddDoneCallback([&callbacks](TaskRef) { ++callbacks; });
+    co_await RunBriefly();
+    a.SetResult(1);
+    b.Cancel();
+    co_await RunBriefly();
+    EXPECT_TRUE(fut.done());
+    co_await Sleep(absl::ZeroDuration());  // Done callbacks run a pass later.
+    EXPECT_EQ(callbacks, 1);
+    EXPECT_TRUE(fut.cancelled());  // asyncio: False, with exception() a CancelledError.
+    EXPECT_THROW(fut.Exception(), CancelledError);
+    // Does nothing to the finished gather.
+    c.SetResult(3);
+    d.Cancel();
+    e.SetException(std::make_exception_ptr(std::runtime_error("late")));
+    co_await RunBriefly();
+    EXPECT_EQ(callbacks, 1);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_result_exception_one_cancellation) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    SimpleFuture a, b, d, f;
+    Task<int> c = CreateTask(SleepThen(kForever, 0));
+    Task<int> e = CreateTask(SleepThen(kForever, 0));
+    std::vector<Task<int>> children;
+    children.push_back(Await(&a));
+    children.push_back(Await(&b));
+    children.push_back(std::move(c));
+    children.push_back(Await(&d));
+    children.push_back(std::move(e));
+    children.push_back(Await(&f));
+    TaskRef c_ref = children[2], e_ref = children[4];
+    Task<std::vector<Outcome<int>>> fut = CreateTask(GatherOutcomes(std::move(children)));
+    int callbacks = 0;
+    fut.AddDoneCallback([&callbacks](TaskRef) { ++callbacks; });
+    a.SetResult(1);
+    b.SetException(std::make_exception_ptr(ZeroDivisionLike()));
+    c_ref.Cancel();
+    co_await RunBriefly();
+    EXPECT_FALSE(fut.done());
+    d.SetResult(3);
+    e_ref.Cancel();
+    f.SetException(std::make_exception_ptr(std::logic_error("runtime")));
+    std::vector<Outcome<int>> res = co_await fut;
+    if (res.size() != 6u) {
+      ADD_FAILURE() << res.size() << " outcomes";
+      co_return;
+    }
+    EXPECT_EQ(res[0].value(), 1);
+    EXPECT_THROW(std::rethrow_exception(res[1].exception()), ZeroDivisionLike);
+    EXPECT_TRUE(res[2].cancelled());
+    EXPECT_EQ(res[3].value(), 3);
+    EXPECT_TRUE(res[4].cancelled());
+    EXPECT_THROW(std::rethrow_exception(res[5].exception()), std::logic_error);
+    co_await Sleep(absl::ZeroDuration());
+    EXPECT_EQ(callbacks, 1);
   }());
   EXPECT_TRUE(status.ok()) << status;
 }
