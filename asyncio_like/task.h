@@ -30,8 +30,9 @@
 // result type is absl::Status or absl::StatusOr<U> reports errors as values,
 // which the awaiter receives unchanged. Cancellation follows asyncio: Cancel()
 // requests it, and the task sees a CancelledError thrown at the await point
-// where it is suspended (or at its next one, if it is not suspended). The
-// task may catch it, clean up and rethrow, or even carry on.
+// where it is suspended (or at its next one, if it is not suspended; a task
+// that returns before another await ends cancelled). The task may catch it,
+// clean up and rethrow, or even carry on.
 //
 // CancelledError deliberately does not derive from std::exception, for the
 // reason Python 3.8 moved asyncio.CancelledError from Exception to

@@ -14,11 +14,14 @@
 //     Task<int> a = group.CreateTask(Fetch("a"));
 //     group.CreateTask(Fetch("b"));
 //     co_return;
-//   }());
+//   });
 //   // Every child has finished here.
 //
-// The body is a coroutine lambda, as above, or any Task<T>, such as a
+// The body is a coroutine lambda, as above (it must contain a co_await or
+// co_return to be a coroutine; one that is not runs at the call, before the
+// group is entered, and its CreateTask throws), or any Task<T>, such as a
 // coroutine called with the group: `co_await group.Run(Body(group))`.
+// Run returns the body's result.
 //
 // GCC 12 destroys a temporary closure written inside a `co_await`
 // expression twice (a compiler bug; see the README). A closure that
@@ -56,10 +59,10 @@
 #ifndef ASYNCIO_LIKE_TASK_GROUP_H_
 #define ASYNCIO_LIKE_TASK_GROUP_H_
 
+#include <coroutine>
 #include <cstddef>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
