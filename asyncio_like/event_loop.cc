@@ -52,6 +52,7 @@ EventLoop::EventLoop(LoopOptions options, std::unique_ptr<Uring> uring)
 }
 
 EventLoop::~EventLoop() {
+  closing_ = true;
   // Operations in flight may write into task frames: finish them first.
   // Deferred ones never reached the kernel.
   deferred_ops_.clear();
@@ -70,6 +71,25 @@ void EventLoop::AtClose(absl::AnyInvocable<void()> callback) {
 
 EventLoop* EventLoop::Current() { return current_loop; }
 
+std::vector<TaskRef> EventLoop::AllTasks() const {
+  std::vector<TaskRef> tasks;
+  tasks.reserve(pending_tasks_);
+  for (internal::PromiseBase* task = live_head_; task != nullptr; task = task->live_next_) {
+    tasks.emplace_back(task);
+  }
+  return tasks;
+}
+
+TaskRef CurrentTask() {
+  EventLoop* loop = EventLoop::Current();
+  return TaskRef(loop != nullptr ? loop->current_task() : nullptr);
+}
+
+std::vector<TaskRef> AllTasks() {
+  EventLoop* loop = EventLoop::Current();
+  return loop != nullptr ? loop->AllTasks() : std::vector<TaskRef>();
+}
+
 void EventLoop::SubmitQueuedBeforeClose(int fd) {
   if (current_loop != nullptr) current_loop->uring_->SubmitQueuedNaming(fd);
 }
@@ -84,7 +104,7 @@ void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {
   task->task_ = task;
   task->loop_ = this;
   task->id_ = ++next_task_id_;
-  if (!name.empty()) task->name_ = std::make_unique<std::string>(std::move(name));
+  if (!name.empty()) task->SetName(std::move(name));
   task->live_next_ = live_head_;
   if (live_head_ != nullptr) live_head_->live_prev_ = task;
   live_head_ = task;
@@ -240,6 +260,8 @@ void EventLoop::RunCallback(absl::AnyInvocable<void()>& callback) {
     callback();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "Exception in callback: %s\n", e.what());
+  } catch (const CancelledError& e) {
+    std::fprintf(stderr, "Exception in callback: CancelledError: %s\n", e.what());
   } catch (...) {
     std::fprintf(stderr, "Exception in callback: unknown exception\n");
   }

@@ -154,6 +154,10 @@ class EventLoop {
 
   // Number of scheduled tasks that have not finished.
   uint64_t pending_tasks() const { return pending_tasks_; }
+  // The scheduled tasks that have not finished (asyncio.all_tasks(loop)).
+  std::vector<TaskRef> AllTasks() const;
+  // True while the loop is being destroyed (its task frames with it).
+  bool closing() const { return closing_; }
   // The task whose step is running, or nullptr between steps.
   internal::PromiseBase* current_task() const { return current_task_; }
   LoopStats stats() const;
@@ -205,6 +209,7 @@ class EventLoop {
   internal::TimerHeap timers_;
   std::thread::id owner_thread_;
   bool running_ = false;
+  bool closing_ = false;
   internal::PromiseBase* current_task_ = nullptr;
   internal::PromiseBase* live_head_ = nullptr;  // Pending roots.
   uint64_t pending_tasks_ = 0;
@@ -223,6 +228,13 @@ Task<T> CreateTask(Task<T> task, std::string name = {}) {
   }
   return loop->CreateTask(std::move(task), std::move(name));
 }
+
+// The task running on this thread's loop (asyncio.current_task()); an
+// empty TaskRef outside a task.
+TaskRef CurrentTask();
+
+// The unfinished tasks of this thread's running loop (asyncio.all_tasks()).
+std::vector<TaskRef> AllTasks();
 
 // `co_await Sleep(d)`: suspends the task for at least `d` (asyncio.sleep).
 // A zero or negative duration yields once to the other ready tasks.

@@ -3,6 +3,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -29,8 +30,8 @@ CompletionSet::~CompletionSet() {
   for (Watch& watch : watches_) watch.Unlink();
 }
 
-void CompletionSet::CancelAll() {
-  for (Watch& watch : watches_) watch.task->RequestCancel();
+void CompletionSet::CancelAll(const std::string& message) {
+  for (Watch& watch : watches_) watch.task->RequestCancel(message);
 }
 
 void CompletionSet::OnDone(DoneCallback* callback, PromiseBase*) {
@@ -64,11 +65,12 @@ size_t CompletionSet::Resume() {
 // for them; the gather then ends with CancelledError.
 bool CompletionSet::Cancel() {
   cancel_requested_ = true;
-  CancelAll();
+  CancelAll(waiter_->cancel_message());
   return true;
 }
 
 Task<void> GatherWait(std::vector<PromiseBase*> tasks, bool return_exceptions) {
+  PromiseBase* waiter = co_await CurrentTask();
   CompletionSet set(std::move(tasks));
   bool cancelled = false;
   while (!set.all_reported()) {
@@ -83,7 +85,7 @@ Task<void> GatherWait(std::vector<PromiseBase*> tasks, bool return_exceptions) {
       // The cancellation arrived while this task was not suspended in the
       // set: forward it to the children as well.
       cancelled = true;
-      set.CancelAll();
+      set.CancelAll(waiter->cancel_message());
       continue;
     }
     if (set.cancel_requested()) cancelled = true;
@@ -93,7 +95,8 @@ Task<void> GatherWait(std::vector<PromiseBase*> tasks, bool return_exceptions) {
       std::rethrow_exception(finished->exception());
     }
   }
-  if (cancelled) throw CancelledError();
+  // asyncio's gather passes the cancel message on.
+  if (cancelled) throw CancelledError(waiter->cancel_message());
 }
 
 }  // namespace internal

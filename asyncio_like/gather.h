@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -79,7 +80,8 @@ class CompletionSet : private CancellableWait {
   PromiseBase* task(size_t index) const { return watches_[index].task; }
   // True once the waiting task was cancelled while waiting here.
   bool cancel_requested() const { return cancel_requested_; }
-  void CancelAll();
+  // Cancels every task, with the message of the cancellation that caused it.
+  void CancelAll(const std::string& message);
 
   // `co_await set.Next()`: the index of the next task to finish.
   class NextAwaiter {

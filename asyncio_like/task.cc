@@ -3,13 +3,28 @@
 #include <coroutine>
 #include <cstdio>
 #include <exception>
+#include <functional>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "asyncio_like/event_loop.h"
 
 namespace asyncio_like {
 namespace internal {
+
+// The rarely used part of a root's state, allocated on first use.
+struct TaskExtras {
+  std::string name;
+  std::string cancel_message;
+  std::vector<std::pair<uint64_t, std::function<void(TaskRef)>>> done_callbacks;
+  uint64_t next_callback_id = 0;
+  // Queued runs of done callbacks that still need the frame.
+  int pins = 0;
+};
+
 namespace {
 
 // asyncio logs "Task exception was never retrieved" when a failed task is
@@ -19,6 +34,8 @@ void ReportUnobservedException(const PromiseBase& task) {
   try {
     std::rethrow_exception(task.exception());
   } catch (const std::exception& e) {
+    what = e.what();
+  } catch (const CancelledError& e) {
     what = e.what();
   } catch (...) {
   }
@@ -66,20 +83,99 @@ PromiseBase::~PromiseBase() {
       !IsCancelledError(exception_)) {
     ReportUnobservedException(*this);
   }
+  delete extras_;
 }
 
+TaskExtras& PromiseBase::extras() {
+  if (extras_ == nullptr) extras_ = new TaskExtras;
+  return *extras_;
+}
+
+bool PromiseBase::pinned() const { return extras_ != nullptr && extras_->pins > 0; }
+
 std::string PromiseBase::name() const {
-  if (name_ != nullptr) return *name_;
+  if (extras_ != nullptr && !extras_->name.empty()) return extras_->name;
   return absl::StrCat("Task-", id_);
 }
+
+void PromiseBase::SetName(std::string name) { task_->extras().name = std::move(name); }
+
+std::string PromiseBase::cancel_message() const {
+  return extras_ != nullptr ? extras_->cancel_message : std::string();
+}
+
+void PromiseBase::ThrowCancelled() const {
+  throw CancelledError(task_->cancel_message());
+}
+
+uint64_t PromiseBase::AddUserDoneCallback(std::function<void(TaskRef)> fn) {
+  TaskExtras& extras = this->extras();
+  uint64_t id = ++extras.next_callback_id;
+  extras.done_callbacks.emplace_back(id, std::move(fn));
+  if (done_) ScheduleUserCallbacks();
+  return id;
+}
+
+size_t PromiseBase::RemoveUserDoneCallback(uint64_t id) {
+  if (extras_ == nullptr) return 0;
+  auto& callbacks = extras_->done_callbacks;
+  for (auto it = callbacks.begin(); it != callbacks.end(); ++it) {
+    if (it->first == id) {
+      callbacks.erase(it);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// A queued run of a finished task's done callbacks (taken from the task
+// when it is queued, as asyncio's call_soon takes them). It pins the frame;
+// the last pin of a frame that no handle owns frees it, whether the run ran
+// or was dropped (a loop destroyed with it still queued).
+class PromiseBase::UserCallbackRun {
+ public:
+  explicit UserCallbackRun(PromiseBase* task)
+      : task_(task), callbacks_(std::move(task->extras_->done_callbacks)) {
+    task->extras_->done_callbacks.clear();
+    ++task->extras_->pins;
+  }
+  UserCallbackRun(UserCallbackRun&& other) noexcept
+      : task_(std::exchange(other.task_, nullptr)),
+        callbacks_(std::move(other.callbacks_)) {}
+  UserCallbackRun& operator=(UserCallbackRun&&) = delete;
+  ~UserCallbackRun() {
+    if (task_ != nullptr) Unpin(task_);
+  }
+
+  void operator()() {
+    // If a callback throws, the destructor unpins.
+    for (auto& [id, fn] : callbacks_) fn(TaskRef(task_));
+    Unpin(std::exchange(task_, nullptr));
+  }
+
+ private:
+  static void Unpin(PromiseBase* task) {
+    if (--task->extras_->pins == 0 && task->owner_ == nullptr) task->handle_.destroy();
+  }
+
+  PromiseBase* task_;
+  std::vector<std::pair<uint64_t, std::function<void(TaskRef)>>> callbacks_;
+};
+
+void PromiseBase::ScheduleUserCallbacks() {
+  if (extras_ == nullptr || extras_->done_callbacks.empty()) return;
+  loop_->CallSoon(UserCallbackRun(this));
+}
+
 
 bool PromiseBase::finished_with_cancellation() const {
   return done_ && exception_ && IsCancelledError(exception_);
 }
 
-bool PromiseBase::RequestCancel() {
+bool PromiseBase::RequestCancel(std::string message) {
   if (done_) return false;
   ++cancel_requests_;
+  if (!message.empty() || extras_ != nullptr) extras().cancel_message = std::move(message);
   if (waiting_on_ != nullptr && waiting_on_->Cancel()) return true;
   must_cancel_ = true;
   return true;
@@ -106,7 +202,7 @@ void PromiseBase::AddDoneCallback(DoneCallback* callback) {
 void PromiseBase::ThrowIfCancelledBeforeStart() {
   if (root_ && must_cancel_) {
     must_cancel_ = false;
-    throw CancelledError();
+    ThrowCancelled();
   }
 }
 
@@ -115,6 +211,11 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
   if (!root_) {
     return continuation_ ? continuation_ : std::noop_coroutine();
   }
+  if (must_cancel_ && !exception_) {
+    // Cancelled after its last await: it ends cancelled, as in asyncio.
+    must_cancel_ = false;
+    exception_ = std::make_exception_ptr(CancelledError(cancel_message()));
+  }
   waiting_on_ = nullptr;
   loop_->OnRootFinished(this);
   while (callbacks_head_ != nullptr) {
@@ -122,7 +223,8 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
     callback->Unlink();
     callback->on_done(callback, this);
   }
-  if (owner_ == nullptr) handle_.destroy();
+  ScheduleUserCallbacks();
+  if (owner_ == nullptr && !pinned()) handle_.destroy();
   return std::noop_coroutine();
 }
 
@@ -132,7 +234,7 @@ void TaskBase::Release() noexcept {
   promise_ = nullptr;
   promise->owner_ = nullptr;
   // A running root keeps running and frees itself when it finishes.
-  if (promise->root_ && !promise->done_) return;
+  if (promise->root_ && (!promise->done_ || promise->pinned())) return;
   promise->handle_.destroy();
 }
 
@@ -140,5 +242,58 @@ void ScheduleFromTask(PromiseBase* task, std::coroutine_handle<> handle) {
   task->loop()->Schedule(handle, task);
 }
 
+void ThrowOtherLoop() {
+  throw std::logic_error("a task awaited a task that belongs to a different event loop");
+}
+
 }  // namespace internal
+
+bool TaskRef::done() const { return promise_ != nullptr && promise_->done(); }
+
+bool TaskRef::cancelled() const {
+  return done() && promise_->finished_with_cancellation();
+}
+
+bool TaskRef::Cancel(std::string message) {
+  return promise_ != nullptr && promise_->is_root() &&
+         promise_->RequestCancel(std::move(message));
+}
+
+uint32_t TaskRef::cancelling() const {
+  return promise_ != nullptr ? promise_->cancel_requests() : 0;
+}
+
+uint32_t TaskRef::Uncancel() {
+  return promise_ != nullptr ? promise_->Uncancel() : 0;
+}
+
+std::string TaskRef::name() const { return promise_ != nullptr ? promise_->name() : ""; }
+
+void TaskRef::SetName(std::string name) {
+  if (promise_ != nullptr) promise_->SetName(std::move(name));
+}
+
+uint64_t TaskRef::AddDoneCallback(std::function<void(TaskRef)> fn) {
+  if (promise_ == nullptr || !promise_->is_root()) {
+    throw std::logic_error("AddDoneCallback needs a scheduled task");
+  }
+  return promise_->AddUserDoneCallback(std::move(fn));
+}
+
+size_t TaskRef::RemoveDoneCallback(uint64_t id) {
+  return promise_ != nullptr ? promise_->RemoveUserDoneCallback(id) : 0;
+}
+
+void TaskRef::CheckDone(const char* what) const {
+  if (!done()) throw InvalidStateError(what);
+}
+
+std::exception_ptr TaskRef::Exception() const {
+  CheckDone("Exception is not set.");
+  const std::exception_ptr& exception = promise_->exception();
+  if (!exception) return nullptr;
+  promise_->mark_exception_observed();
+  if (internal::IsCancelledError(exception)) std::rethrow_exception(exception);
+  return exception;
+}
 }  // namespace asyncio_like

@@ -30,8 +30,23 @@
 // result type is absl::Status or absl::StatusOr<U> reports errors as values,
 // which the awaiter receives unchanged. Cancellation follows asyncio: Cancel()
 // requests it, and the task sees a CancelledError thrown at the await point
-// where it is suspended (or at its next one, if it is not suspended). The
-// task may catch it, clean up and rethrow, or even carry on.
+// where it is suspended (or at its next one, if it is not suspended; a task
+// that returns before another await ends cancelled). The task may catch it,
+// clean up and rethrow, or even carry on.
+//
+// CancelledError deliberately does not derive from std::exception, for the
+// reason Python 3.8 moved asyncio.CancelledError from Exception to
+// BaseException: cancellation is a request to stop, not an error, and the
+// everyday `catch (const std::exception&)` (Python's `except Exception`)
+// must not swallow it, or a cancelled task would carry on as if nothing had
+// happened and whoever cancelled it would wait forever. Catch it by name to
+// clean up, then rethrow; `catch (...)` still sees it.
+//
+// Introspection follows asyncio.Task: Cancel(msg), cancelling(), Uncancel(),
+// Result() and Exception() on a finished task (InvalidStateError before),
+// SetName(), AddDoneCallback(). CurrentTask() and AllTasks() (event_loop.h)
+// give TaskRef views of running tasks; Shield() protects a task from its
+// awaiter's cancellation.
 //
 // Awaited lvalues give a reference to the result (`T& r = co_await task`),
 // awaited rvalues move it out (`T r = co_await std::move(task)`), so
@@ -45,6 +60,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <functional>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -57,18 +73,40 @@ namespace asyncio_like {
 
 class EventLoop;
 
-// Thrown at a cancelled task's await point (asyncio.CancelledError).
-class CancelledError : public std::exception {
+// Thrown at a cancelled task's await point (asyncio.CancelledError). Not a
+// std::exception: see the header comment.
+class CancelledError {
  public:
-  const char* what() const noexcept override { return "task was cancelled"; }
+  CancelledError() = default;
+  // `message` is the one given to Task::Cancel(msg) (Python's
+  // CancelledError.args[0]).
+  explicit CancelledError(std::string message) : message_(std::move(message)) {}
+  // The cancel message; empty if none was given.
+  const std::string& message() const { return message_; }
+  // The message, or "cancelled" without one.
+  const char* what() const noexcept {
+    return message_.empty() ? "cancelled" : message_.c_str();
+  }
+
+ private:
+  std::string message_;
+};
+
+// Result() or Exception() of a task that has not finished
+// (asyncio.InvalidStateError).
+class InvalidStateError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
 };
 
 template <typename T = void>
 class Task;
+class TaskRef;
 
 namespace internal {
 
 class PromiseBase;
+struct TaskExtras;
 
 // A suspension point at which a task can be cancelled: a timer, a wait list,
 // a kernel operation, another task. While a task is suspended on one, the
@@ -119,14 +157,23 @@ class PromiseBase {
   uint64_t id() const { return id_; }
   // "Task-<id>" unless a name was given.
   std::string name() const;
+  void SetName(std::string name);
   bool finished_with_cancellation() const;
   const std::exception_ptr& exception() const { return exception_; }
   void mark_exception_observed() { exception_observed_ = true; }
 
-  // Python's Task.cancel(), Task.cancelling() and Task.uncancel().
-  bool RequestCancel();
+  // Python's Task.cancel(msg), Task.cancelling() and Task.uncancel().
+  bool RequestCancel(std::string message = {});
   uint32_t cancel_requests() const { return cancel_requests_; }
   uint32_t Uncancel();
+  // The message of the latest cancellation request ("" if none).
+  std::string cancel_message() const;
+
+  // Python's Task.add_done_callback(fn) and remove_done_callback: `fn` runs
+  // on a later loop pass (call_soon) once the task has finished. Returns an
+  // id for RemoveDoneCallback, which returns how many it removed.
+  uint64_t AddUserDoneCallback(std::function<void(TaskRef)> fn);
+  size_t RemoveUserDoneCallback(uint64_t id);
 
   // Await points: BeginWait() returns false when a cancellation is pending,
   // in which case the awaiter must not suspend (its await_resume throws).
@@ -142,9 +189,10 @@ class PromiseBase {
   void ThrowIfCancelled(bool cancelled_here) {
     if (cancelled_here || must_cancel_) {
       must_cancel_ = false;
-      throw CancelledError();
+      ThrowCancelled();
     }
   }
+  [[noreturn]] void ThrowCancelled() const;
 
   void AddDoneCallback(DoneCallback* callback);
 
@@ -160,6 +208,7 @@ class PromiseBase {
   friend struct InitialAwaiter;
   friend struct FinalAwaiter;
   friend struct DoneCallback;
+  friend class ::asyncio_like::TaskRef;
 
   // Runs at final_suspend: resumes the awaiting frame (inline task), or
   // wakes the completion callbacks and frees an unowned root.
@@ -167,6 +216,13 @@ class PromiseBase {
   // Called when a root starts: a cancellation requested before the first
   // step is raised before the body runs.
   void ThrowIfCancelledBeforeStart();
+  // Queues the user's done callbacks (AddUserDoneCallback) on the loop and
+  // keeps the frame until they have run.
+  void ScheduleUserCallbacks();
+  // A finished root's frame is kept while user callbacks are queued for it.
+  bool pinned() const;
+  class UserCallbackRun;
+  TaskExtras& extras();
 
   std::coroutine_handle<> handle_;
   std::coroutine_handle<> continuation_;  // The frame awaiting an inline task.
@@ -182,9 +238,11 @@ class PromiseBase {
   PromiseBase* live_prev_ = nullptr;  // The loop's list of pending roots.
   PromiseBase* live_next_ = nullptr;
   uint64_t id_ = 0;
-  // Out of line: most tasks have no name, and every byte here is paid by
-  // each of a million concurrent tasks.
-  std::unique_ptr<std::string> name_;
+  // Out of line (name, cancel message, user callbacks): most tasks have
+  // none, and every byte here is paid by each of a million concurrent tasks.
+  // Owned; deleted by ~PromiseBase (a raw pointer keeps the inline
+  // constructor free of the incomplete type).
+  TaskExtras* extras_ = nullptr;
   uint32_t cancel_requests_ = 0;
   bool root_ : 1 = false;
   bool started_ : 1 = false;
@@ -249,15 +307,70 @@ class TaskPromise<void> : public PromiseBase {
   }
 };
 
+}  // namespace internal
+
+// A non-owning reference to a task: what asyncio code holds as a Task
+// object when it did not create it (CurrentTask(), AllTasks(), a done
+// callback's argument, or a copy of a Task<T> handle). It stays valid while
+// the task is pending, and after that while a Task<T> handle owns the task.
+class TaskRef {
+ public:
+  TaskRef() = default;
+  explicit TaskRef(internal::PromiseBase* promise) : promise_(promise) {}
+
+  // True if this refers to a task frame.
+  bool valid() const { return promise_ != nullptr; }
+  // True once the task finished: returned, threw, or was cancelled.
+  bool done() const;
+  // True if the task finished by letting a CancelledError escape.
+  bool cancelled() const;
+  // Requests cancellation (asyncio.Task.cancel(msg)): the task sees a
+  // CancelledError carrying `message` at its await point. Returns false if
+  // the task has finished or was never scheduled (an unscheduled coroutine
+  // has no await point to cancel).
+  bool Cancel(std::string message = {});
+  // The number of cancellation requests not yet withdrawn by Uncancel()
+  // (asyncio.Task.cancelling()).
+  uint32_t cancelling() const;
+  // Withdraws one cancellation request and returns how many remain
+  // (asyncio.Task.uncancel()). At zero, a cancellation not yet delivered is
+  // dropped.
+  uint32_t Uncancel();
+  // The task's name ("Task-<id>" unless one was given).
+  std::string name() const;
+  void SetName(std::string name);
+  // Runs `fn(task)` on a later loop pass once the task has finished (at
+  // once on the next pass if it has). Returns an id for RemoveDoneCallback.
+  uint64_t AddDoneCallback(std::function<void(TaskRef)> fn);
+  // Removes a callback not yet run; returns how many were removed (0 or 1).
+  size_t RemoveDoneCallback(uint64_t id);
+  // The exception the task finished with, or null if it returned
+  // (asyncio.Task.exception()). Throws InvalidStateError if the task has not
+  // finished, and its CancelledError if it was cancelled.
+  std::exception_ptr Exception() const;
+
+  friend bool operator==(const TaskRef& a, const TaskRef& b) {
+    return a.promise_ == b.promise_;
+  }
+  internal::PromiseBase* promise() const { return promise_; }
+
+ protected:
+  void CheckDone(const char* what) const;
+
+  internal::PromiseBase* promise_ = nullptr;
+};
+
+namespace internal {
+
 // Owns a task frame: destroys an unscheduled or finished one, detaches from
 // a running one (which then frees itself when it finishes).
-class TaskBase {
+class TaskBase : public TaskRef {
  public:
   TaskBase() = default;
-  explicit TaskBase(PromiseBase* promise) : promise_(promise) {
+  explicit TaskBase(PromiseBase* promise) : TaskRef(promise) {
     promise_->owner_ = &promise_;
   }
-  TaskBase(TaskBase&& other) noexcept : promise_(other.promise_) {
+  TaskBase(TaskBase&& other) noexcept : TaskRef(other.promise_) {
     other.promise_ = nullptr;
     if (promise_ != nullptr) promise_->owner_ = &promise_;
   }
@@ -272,13 +385,12 @@ class TaskBase {
   }
   ~TaskBase() { Release(); }
 
-  PromiseBase* promise() const { return promise_; }
-
  protected:
   void Release() noexcept;
-
-  PromiseBase* promise_ = nullptr;
 };
+
+// asyncio's "Task got Future attached to a different loop" (RuntimeError).
+[[noreturn]] void ThrowOtherLoop();
 
 // `co_await task`: runs an unscheduled task inline (symmetric transfer), or
 // waits for a scheduled one; kMove selects moving the result out.
@@ -305,6 +417,13 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
       return target_->handle_;
     }
     waiter_ = parent.task();
+    if (target_ == waiter_) throw std::logic_error("Task cannot await on itself");
+    if (target_->loop_ != waiter_->loop_) ThrowOtherLoop();
+    // asyncio: a cancellation pending when the task blocks goes to the task
+    // it blocks on, and the wait ends when that one has finished.
+    if (waiter_->must_cancel_ && target_->RequestCancel(waiter_->cancel_message())) {
+      waiter_->must_cancel_ = false;
+    }
     if (!waiter_->BeginWait(this)) return awaiting;
     awaiting_ = awaiting;
     on_done = &TaskAwaiter::OnDone;
@@ -328,7 +447,7 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
   // Cancelling the awaiting task cancels the awaited one (asyncio forwards
   // the cancellation to the future a task waits on).
   bool Cancel() override {
-    target_->RequestCancel();
+    target_->RequestCancel(waiter_->cancel_message());
     return true;
   }
 
@@ -376,23 +495,17 @@ class Task : public internal::TaskBase {
   Task(Task&&) noexcept = default;
   Task& operator=(Task&&) noexcept = default;
 
-  // True if this handle refers to a task frame.
-  bool valid() const { return promise_ != nullptr; }
-  // True once the task finished: returned, threw, or was cancelled.
-  bool done() const { return promise_ != nullptr && promise_->done(); }
-  // True if the task finished by letting a CancelledError escape.
-  bool cancelled() const {
-    return done() && promise_->finished_with_cancellation();
+  // valid(), done(), cancelled(), Cancel(msg), cancelling(), Uncancel(),
+  // name(), SetName(), AddDoneCallback(), RemoveDoneCallback() and
+  // Exception() come from TaskRef.
+
+  // The result of a finished task (asyncio.Task.result()): a reference to
+  // the value, or the task's exception rethrown (its CancelledError if it
+  // was cancelled). Throws InvalidStateError if it has not finished.
+  std::add_lvalue_reference_t<T> Result() {
+    CheckDone("Result is not set.");
+    return typed()->result();
   }
-  // Requests cancellation (asyncio.Task.cancel). Returns false if the task
-  // has finished or was never scheduled (an unscheduled coroutine has no
-  // await point to cancel).
-  bool Cancel() {
-    return promise_ != nullptr && promise_->is_root() &&
-           promise_->RequestCancel();
-  }
-  // The task's name for diagnostics ("Task-<id>" unless one was given).
-  std::string name() const { return promise_ ? promise_->name() : ""; }
 
   auto operator co_await() & { return internal::TaskAwaiter<T, false>(typed()); }
   auto operator co_await() && { return internal::TaskAwaiter<T, true>(typed()); }
