@@ -1,6 +1,6 @@
 // CPython 3.13's Lib/test/test_asyncio/test_locks.py, ported: each test is
 // named after the original and asserts the same outcome. See
-// CONFORMANCE_sync.md for the tests that are not ported and why.
+// CONFORMANCE.md for the tests that are not ported and why.
 #include <algorithm>
 #include <stdexcept>
 #include <string>

@@ -1,7 +1,7 @@
 // CPython 3.13's Lib/test/test_asyncio/test_queues.py, ported: each test is
 // named after the original and asserts the same outcome. The mixin tests
 // (_QueueJoinTestMixin, _QueueShutdownTestMixin) run once per queue class,
-// as in CPython. See CONFORMANCE_sync.md for what is not ported and why.
+// as in CPython. See CONFORMANCE.md for what is not ported and why.
 #include <set>
 #include <stdexcept>
 #include <string>

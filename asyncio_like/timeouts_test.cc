@@ -4,7 +4,7 @@
 // a `finally:` that awaits is a catch that keeps the exception, then the
 // awaits, then the rethrow. Python's implicit exception contexts
 // (__context__) have no C++ counterpart; TimeoutError's __cause__ is its
-// nested exception. See CONFORMANCE_timeouts.md.
+// nested exception. See CONFORMANCE.md.
 #include <cstdint>
 #include <exception>
 #include <optional>

@@ -3,7 +3,7 @@
 // by a callback is a task waiting on an Event; a future never set is a long
 // sleep (so a broken wait fails instead of hanging). WaitFor takes its Task
 // by value, so where Python looks at the future afterwards, its coroutine
-// records how it ended. See CONFORMANCE_timeouts.md.
+// records how it ended. See CONFORMANCE.md.
 #include <cstdint>
 #include <exception>
 #include <optional>
