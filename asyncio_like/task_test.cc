@@ -38,7 +38,7 @@ RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
   Timeout deadline(absl::Seconds(20));
   RunResult<T> result = loop->RunUntilComplete(deadline.Run(std::move(main)));
   // A deadline that had to cancel the test may still have let it pass.
-  EXPECT_FALSE(deadline.expired()) << "the test ran into its 20 s deadline";
+  EXPECT_FALSE(deadline.Expired()) << "the test ran into its 20 s deadline";
   return result;
 }
 
