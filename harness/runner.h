@@ -18,6 +18,10 @@
 #ifndef HARNESS_RUNNER_H_
 #define HARNESS_RUNNER_H_
 
+#if __cplusplus < 202002L
+#error "harness needs C++20: build with -std=c++20 (see harness/README.md)"
+#endif
+
 #include <functional>
 #include <string>
 #include <vector>
