@@ -67,15 +67,13 @@ needs() {
 documented() {
   local readme="$1" kind="$2" copied="$3"
   local package line missing=0
-  for package in ${copied}; do
-    while IFS= read -r line; do
-      [[ -n "${line}" ]] || continue
-      if ! grep -qxF -- "${line}" "${repo}/${readme}"; then
-        echo "${readme} does not say to add this to ${kind}: ${line}"
-        missing=1
-      fi
-    done < <(readme_lines "${package}-${kind}")
-  done
+  while IFS= read -r line; do
+    [[ -n "${line}" ]] || continue
+    if ! grep -qxF -- "${line}" "${repo}/${readme}"; then
+      echo "${readme} does not say to add this to ${kind}: ${line}"
+      missing=1
+    fi
+  done < <(for package in ${copied}; do readme_lines "${package}-${kind}"; done | sort -u)
   return ${missing}
 }
 
