@@ -35,8 +35,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -182,15 +184,25 @@ struct Files {
 // directory, or the first components of the manifest's paths.
 std::vector<std::string> CandidateRepositories(const Runfiles& runfiles) {
   std::vector<std::string> names;
+  auto add = [&names](std::string name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(std::move(name));
+    }
+  };
   if (const char* name = std::getenv("TEST_WORKSPACE"); name != nullptr) {
-    names.push_back(name);
+    add(name);
   }
   for (const auto& [variable, value] : runfiles.EnvVars()) {
     if (variable == "RUNFILES_DIR") {
       if (DIR* dir = opendir(value.c_str()); dir != nullptr) {
         while (const dirent* entry = readdir(dir)) {
           const std::string name = entry->d_name;
-          if (name != "." && name != "..") names.push_back(name);
+          struct stat info;
+          if (name != "." && name != ".." &&
+              stat(absl::StrCat(value, "/", name).c_str(), &info) == 0 &&
+              S_ISDIR(info.st_mode)) {
+            add(name);
+          }
         }
         closedir(dir);
       }
@@ -201,7 +213,7 @@ std::vector<std::string> CandidateRepositories(const Runfiles& runfiles) {
         const size_t slash = line.find('/');
         if (slash != std::string::npos &&
             absl::StartsWith(line.substr(slash), "/gil_model/")) {
-          names.push_back(line.substr(0, slash));
+          add(line.substr(0, slash));
         }
       }
     }

@@ -254,6 +254,7 @@ absl::StatusOr<std::string> WorkspaceRoot() {
     }
   }
   trees.push_back(absl::StrCat(SelfExecutable(), ".runfiles"));
+  trees.erase(std::unique(trees.begin(), trees.end()), trees.end());
   // Each tree holds a directory per repository, the main one named after
   // whichever workspace this package was copied into: TEST_WORKSPACE under
   // `bazel test`, otherwise the one that holds harness/python.
