@@ -58,6 +58,10 @@
 #ifndef ASYNCIO_LIKE_TASK_H_
 #define ASYNCIO_LIKE_TASK_H_
 
+#if __cplusplus < 202002L
+#error "asyncio_like needs C++20: build with -std=c++20 (see asyncio_like/README.md)"
+#endif
+
 #include <coroutine>
 #include <cstdint>
 #include <functional>

@@ -1,11 +1,13 @@
 // The GIL model against the machine's own CPython, side by side.
 //
 //   tools/bazel run -c opt //gil_model:experiments
+//   tools/bazel run -c opt //gil_model:experiments -- --quick    # a few seconds
+//   tools/bazel run -c opt //gil_model:experiments -- --help     # the flags
 //
 // Each experiment runs on the model and, in the same run, as the equivalent
 // pure-Python program (python/*.py, standard library only) under `python3`
-// from PATH, and prints both with their ratio. Without python3 the CPython
-// columns say so and the model's columns are still printed.
+// from PATH (or --python), and prints both with their ratio. Without python3
+// the CPython columns say so and the model's columns are still printed.
 //
 // 1. CPU-bound: a countdown of N units, twice in a row and then in two
 //    threads, under each policy. CPython's GIL gives no speed-up; on two
@@ -13,7 +15,7 @@
 //    thrashes (futile wake-ups, slower than sequential).
 // 2. Convoy: a server thread echoes 64-byte requests on loopback, with and
 //    without a CPU-bound thread beside it, at switch intervals 0.5, 5 and
-//    50 ms. A client in another process (convoy_client) measures the round
+//    50 ms (--switch_intervals). A client in another process (convoy_client) measures the round
 //    trips. The server makes two blocking calls per request (recv, send),
 //    each of which releases the GIL, and has to wait for it after each.
 // 3. I/O overlap: N threads that each block once; with the GIL released
@@ -28,28 +30,36 @@
 // default of 25 ns.
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
@@ -59,23 +69,106 @@
 #include "gil_model/subprocess.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
+ABSL_FLAG(bool, quick, false,
+          "a run of a few seconds: a shorter countdown, one round, the 5 ms "
+          "switch interval only, 4 I/O threads; the other flags override it");
+ABSL_FLAG(std::optional<int64_t>, countdown_units, std::nullopt,
+          "experiment 1: iterations of each countdown (default 3000000; "
+          "--quick 300000)");
+ABSL_FLAG(std::optional<int>, rounds, std::nullopt,
+          "experiment 1: rounds; each column is the best one (default 5; "
+          "--quick 1)");
+ABSL_FLAG(std::string, switch_intervals, "",
+          "experiment 2: comma-separated switch intervals (default "
+          "500us,5ms,50ms; --quick 5ms)");
+ABSL_FLAG(std::optional<int>, io_threads, std::nullopt,
+          "experiment 3: threads that each block once (default 8; --quick 4)");
+ABSL_FLAG(std::optional<absl::Duration>, io_wait, std::nullopt,
+          "experiment 3: how long each thread blocks (default 100ms)");
+ABSL_FLAG(std::optional<std::string>, python, std::nullopt,
+          "the CPython interpreter (default: python3 from PATH if there is "
+          "one; one named here must run)");
+
 namespace gil_model {
 namespace {
 
 using KeyValues = std::map<std::string, double, std::less<>>;
+using bazel::tools::cpp::runfiles::Runfiles;
 
-// The workspace name under which Bazel lays out this package's runfiles.
-constexpr absl::string_view kWorkspace = "python_concurrency_models";
-
-constexpr int64_t kCountdownUnits = 3'000'000;
-// Each column is the best of this many rounds: the machine may be shared.
-constexpr int kCountdownRounds = 5;
 // Bytecode between the recv and the send of one request in the Python server
 // (`if not data`, the call to sendall, the loop's backward jump): about three
 // eval-breaker checks.
 constexpr int64_t kUnitsPerRequest = 3;
-constexpr int kIoThreads = 8;
-constexpr absl::Duration kIoWait = absl::Milliseconds(100);
+
+// What to run, from the flags.
+struct Config {
+  int64_t countdown_units = 3'000'000;
+  // Each column is the best of this many rounds: the machine may be shared.
+  int rounds = 5;
+  std::vector<absl::Duration> switch_intervals = {
+      absl::Microseconds(500), absl::Milliseconds(5), absl::Milliseconds(50)};
+  int io_threads = 8;
+  absl::Duration io_wait = absl::Milliseconds(100);
+  std::string python = "python3";
+  bool python_required = false;  // named by --python: it must run
+};
+
+absl::StatusOr<Config> ConfigFromFlags() {
+  Config config;
+  if (absl::GetFlag(FLAGS_quick)) {
+    config.countdown_units = 300'000;
+    config.rounds = 1;
+    config.switch_intervals = {absl::Milliseconds(5)};
+    config.io_threads = 4;
+  }
+  config.countdown_units =
+      absl::GetFlag(FLAGS_countdown_units).value_or(config.countdown_units);
+  if (config.countdown_units < 1000 || config.countdown_units > 1'000'000'000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--countdown_units=", config.countdown_units,
+                     " is out of range: valid is 1000..1000000000"));
+  }
+  config.rounds = absl::GetFlag(FLAGS_rounds).value_or(config.rounds);
+  if (config.rounds < 1 || config.rounds > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--rounds=", config.rounds, " is out of range: valid is 1..100"));
+  }
+  if (const std::string list = absl::GetFlag(FLAGS_switch_intervals);
+      !list.empty()) {
+    config.switch_intervals.clear();
+    for (absl::string_view item : absl::StrSplit(list, ',')) {
+      absl::Duration interval;
+      if (!absl::ParseDuration(absl::StripAsciiWhitespace(item), &interval)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--switch_intervals: '", item, "' is not a duration; give a "
+            "comma-separated list such as 500us,5ms,50ms"));
+      }
+      if (interval < absl::Microseconds(10) || interval > absl::Seconds(1)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--switch_intervals: ", absl::FormatDuration(interval),
+                         " is out of range: valid is 10us..1s"));
+      }
+      config.switch_intervals.push_back(interval);
+    }
+  }
+  config.io_threads = absl::GetFlag(FLAGS_io_threads).value_or(config.io_threads);
+  if (config.io_threads < 1 || config.io_threads > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--io_threads=", config.io_threads, " is out of range: valid is 1..1000"));
+  }
+  config.io_wait = absl::GetFlag(FLAGS_io_wait).value_or(config.io_wait);
+  if (config.io_wait < absl::Milliseconds(1) ||
+      config.io_wait > absl::Seconds(10)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--io_wait=", absl::FormatDuration(config.io_wait),
+                     " is out of range: valid is 1ms..10s"));
+  }
+  if (std::optional<std::string> python = absl::GetFlag(FLAGS_python)) {
+    config.python = *python;
+    config.python_required = true;
+  }
+  return config;
+}
 
 struct Files {
   std::string countdown_py;
@@ -84,27 +177,83 @@ struct Files {
   std::string convoy_client;
 };
 
-absl::StatusOr<Files> LocateFiles(const char* argv0) {
-  std::string error;
-  std::unique_ptr<bazel::tools::cpp::runfiles::Runfiles> runfiles(
-      bazel::tools::cpp::runfiles::Runfiles::Create(argv0, &error));
-  if (runfiles == nullptr) {
-    return absl::NotFoundError(absl::StrCat(
-        "cannot find the runfiles (run with `bazel run`): ", error));
-  }
-  auto locate = [&](absl::string_view path) {
-    return runfiles->Rlocation(absl::StrCat(kWorkspace, "/gil_model/", path));
+// The repositories in the runfiles that may hold this package. Bazel 4's
+// runfiles library wants paths that start with the repository's name, which
+// for this package is the name of whatever workspace it was copied into:
+// TEST_WORKSPACE under `bazel test`; otherwise the entries of the runfiles
+// directory, or the first components of the manifest's paths.
+std::vector<std::string> CandidateRepositories(const Runfiles& runfiles) {
+  std::vector<std::string> names;
+  auto add = [&names](std::string name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(std::move(name));
+    }
   };
-  Files files{locate("python/countdown.py"), locate("python/convoy_server.py"),
-              locate("python/io_overlap.py"), locate("convoy_client")};
-  for (const std::string& path : {files.countdown_py, files.convoy_server_py,
-                                  files.io_overlap_py, files.convoy_client}) {
-    if (path.empty() || access(path.c_str(), R_OK) != 0) {
-      return absl::NotFoundError(
-          absl::StrCat("missing runfile ", path, " (run with `bazel run`)"));
+  if (const char* name = std::getenv("TEST_WORKSPACE"); name != nullptr) {
+    add(name);
+  }
+  for (const auto& [variable, value] : runfiles.EnvVars()) {
+    if (variable == "RUNFILES_DIR") {
+      if (DIR* dir = opendir(value.c_str()); dir != nullptr) {
+        while (const dirent* entry = readdir(dir)) {
+          const std::string name = entry->d_name;
+          struct stat info;
+          if (name != "." && name != ".." &&
+              stat(absl::StrCat(value, "/", name).c_str(), &info) == 0 &&
+              S_ISDIR(info.st_mode)) {
+            add(name);
+          }
+        }
+        closedir(dir);
+      }
+    } else if (variable == "RUNFILES_MANIFEST_FILE") {
+      std::ifstream manifest(value);
+      std::string line;
+      while (std::getline(manifest, line)) {
+        const size_t slash = line.find('/');
+        if (slash != std::string::npos &&
+            absl::StartsWith(line.substr(slash), "/gil_model/")) {
+          add(line.substr(0, slash));
+        }
+      }
     }
   }
-  return files;
+  return names;
+}
+
+absl::StatusOr<Files> LocateFiles(const char* argv0) {
+  std::string error;
+  std::unique_ptr<Runfiles> runfiles(Runfiles::Create(argv0, &error));
+  if (runfiles == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot find this program's runfiles (", error,
+        "); start it with `bazel run //gil_model:experiments`, or as "
+        "bazel-bin/gil_model/experiments after `bazel build`"));
+  }
+  const std::vector<std::string> repositories = CandidateRepositories(*runfiles);
+  for (const std::string& repository : repositories) {
+    auto locate = [&](absl::string_view path) {
+      return runfiles->Rlocation(absl::StrCat(repository, "/gil_model/", path));
+    };
+    Files files{locate("python/countdown.py"), locate("python/convoy_server.py"),
+                locate("python/io_overlap.py"), locate("convoy_client")};
+    bool complete = true;
+    for (const std::string& path : {files.countdown_py, files.convoy_server_py,
+                                    files.io_overlap_py, files.convoy_client}) {
+      complete = complete && !path.empty() && access(path.c_str(), R_OK) == 0;
+    }
+    if (complete) return files;
+  }
+  std::vector<std::string> where;
+  for (const auto& [variable, value] : runfiles->EnvVars()) {
+    where.push_back(absl::StrCat(variable, "=", value));
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "gil_model/python/*.py and gil_model/convoy_client are not in the "
+      "runfiles (",
+      absl::StrJoin(where, ", "), "; repositories there: ",
+      repositories.empty() ? "none" : absl::StrJoin(repositories, ", "),
+      "); the experiments binary needs the data files of its BUILD target"));
 }
 
 // "a=1.5 b=2" -> {a: 1.5, b: 2}.
@@ -168,10 +317,10 @@ std::string LoadAverage() {
   return absl::StrCat(one, " ", five, " ", fifteen);
 }
 
-// The version of python3 on PATH, or an explanation of why there is none.
-absl::StatusOr<std::string> PythonVersion() {
+// The version of `python`, or an explanation of why it cannot run.
+absl::StatusOr<std::string> PythonVersion(const std::string& python) {
   absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
-      {"python3", "-c", "import sys; print(sys.version.split()[0])"});
+      {python, "-c", "import sys; print(sys.version.split()[0])"});
   if (!process.ok()) return process.status();
   absl::StatusOr<std::string> out = (*process)->Finish();
   if (!out.ok()) return out.status();
@@ -188,23 +337,24 @@ struct CountdownTimes {
 };
 
 // One run of each column on the model.
-CountdownTimes ModelCountdown(GilPolicy policy, absl::Duration unit_cost) {
+CountdownTimes ModelCountdown(GilPolicy policy, absl::Duration unit_cost,
+                              int64_t units) {
   CountdownTimes times;
   {
     std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
     const absl::Time start = absl::Now();
     InterpreterThread py = Attach(*gil, "main");
-    py.RunBytecode(kCountdownUnits).IgnoreError();
-    py.RunBytecode(kCountdownUnits).IgnoreError();
+    py.RunBytecode(units).IgnoreError();
+    py.RunBytecode(units).IgnoreError();
     times.sequential_s = Seconds(absl::Now() - start);
   }
   std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&gil] {
+    threads.emplace_back([&gil, units] {
       InterpreterThread py = Attach(*gil, "countdown");
-      py.RunBytecode(kCountdownUnits).IgnoreError();
+      py.RunBytecode(units).IgnoreError();
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -216,9 +366,11 @@ CountdownTimes ModelCountdown(GilPolicy policy, absl::Duration unit_cost) {
 }
 
 // One run of each column on CPython.
-absl::StatusOr<CountdownTimes> CPythonCountdown(const Files& files) {
+absl::StatusOr<CountdownTimes> CPythonCountdown(const Config& config,
+                                                const Files& files) {
   absl::StatusOr<KeyValues> out =
-      RunAndParse({"python3", files.countdown_py, absl::StrCat(kCountdownUnits),
+      RunAndParse({config.python, files.countdown_py,
+                   absl::StrCat(config.countdown_units),
                    /*repeats=*/"1"});
   if (!out.ok()) return out.status();
   return CountdownTimes{(*out)["sequential_s"], (*out)["threaded_s"], -1, -1};
@@ -241,17 +393,18 @@ void PrintCountdownRow(absl::string_view who, const CountdownTimes& t) {
 }
 
 // Returns the unit cost for the other experiments.
-absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
+absl::Duration ExperimentCpuBound(const Config& config, const Files& files,
+                                  bool have_python) {
   absl::PrintF(
       "\n## 1. CPU-bound: countdown of %d iterations, twice in a row vs. in "
       "two threads (best of %d interleaved rounds)\n\n",
-      kCountdownUnits, kCountdownRounds);
+      config.countdown_units, config.rounds);
   absl::Duration unit_cost = absl::Nanoseconds(25);
   bool calibrated = false;
   if (have_python) {
     absl::StatusOr<KeyValues> out =
-        RunAndParse({"python3", files.countdown_py,
-                     absl::StrCat(kCountdownUnits), /*repeats=*/"3"});
+        RunAndParse({config.python, files.countdown_py,
+                     absl::StrCat(config.countdown_units), /*repeats=*/"3"});
     if (out.ok()) {
       unit_cost = absl::Nanoseconds((*out)["ns_per_iteration"]);
       calibrated = true;
@@ -277,15 +430,16 @@ absl::Duration ExperimentCpuBound(const Files& files, bool have_python) {
   CountdownTimes model[3] = {worst, worst, worst};
   CountdownTimes cpython = worst;
   absl::Status cpython_status =
-      have_python ? absl::OkStatus() : absl::NotFoundError("python3 not found");
-  for (int round = 0; round < kCountdownRounds; ++round) {
+      have_python ? absl::OkStatus() : absl::NotFoundError("no CPython");
+  for (int round = 0; round < config.rounds; ++round) {
     if (cpython_status.ok()) {
-      absl::StatusOr<CountdownTimes> run = CPythonCountdown(files);
+      absl::StatusOr<CountdownTimes> run = CPythonCountdown(config, files);
       cpython_status = run.status();
       if (run.ok()) KeepBest(cpython, *run);
     }
     for (int p = 0; p < 3; ++p) {
-      KeepBest(model[p], ModelCountdown(kPolicies[p], unit_cost));
+      KeepBest(model[p],
+               ModelCountdown(kPolicies[p], unit_cost, config.countdown_units));
     }
   }
   if (have_python && !cpython_status.ok()) {
@@ -433,10 +587,11 @@ absl::StatusOr<KeyValues> ModelConvoy(const Files& files,
   return ParseKeyValues(absl::StripTrailingAsciiWhitespace(*out));
 }
 
-absl::StatusOr<KeyValues> PythonConvoy(const Files& files,
+absl::StatusOr<KeyValues> PythonConvoy(const Config& config,
+                                       const Files& files,
                                        absl::Duration interval, bool with_cpu) {
   absl::StatusOr<std::unique_ptr<Subprocess>> server =
-      Subprocess::Start({"python3", files.convoy_server_py,
+      Subprocess::Start({config.python, files.convoy_server_py,
                          absl::StrCat(absl::ToDoubleMilliseconds(interval)),
                          with_cpu ? "cpu" : "nocpu"});
   if (!server.ok()) return server.status();
@@ -458,8 +613,8 @@ std::string Micros(double us) {
                      : absl::StrFormat("%.0f us", us);
 }
 
-void ExperimentConvoy(const Files& files, bool have_python,
-                      absl::Duration unit_cost) {
+void ExperimentConvoy(const Config& config, const Files& files,
+                      bool have_python, absl::Duration unit_cost) {
   absl::PrintF(
       "\n## 2. Convoy: loopback echo of 64-byte requests, round trip measured "
       "by a client process (pause between requests: 2 intervals + 1 ms)\n\n");
@@ -469,15 +624,13 @@ void ExperimentConvoy(const Files& files, bool have_python,
   absl::PrintF("|%s|%s|%s|%s|%s|%s|\n", std::string(10, '-'),
                std::string(5, '-'), std::string(22, '-'), std::string(22, '-'),
                std::string(15, '-'), std::string(28, '-'));
-  for (absl::Duration interval :
-       {absl::Microseconds(500), absl::Milliseconds(5),
-        absl::Milliseconds(50)}) {
+  for (absl::Duration interval : config.switch_intervals) {
     for (bool with_cpu : {false, true}) {
       GilStats stats;
       absl::StatusOr<KeyValues> model =
           ModelConvoy(files, unit_cost, interval, with_cpu, stats);
       absl::StatusOr<KeyValues> cpython =
-          have_python ? PythonConvoy(files, interval, with_cpu)
+          have_python ? PythonConvoy(config, files, interval, with_cpu)
                       : absl::StatusOr<KeyValues>(
                             absl::NotFoundError("python3 not available"));
       auto cell = [](const absl::StatusOr<KeyValues>& r) {
@@ -509,23 +662,24 @@ void ExperimentConvoy(const Files& files, bool have_python,
 
 // --- Experiment 3: I/O overlap ---
 
-// Each thread runs a little bytecode, blocks for kIoWait (with the GIL
+// Each thread runs a little bytecode, blocks for --io_wait (with the GIL
 // released, or held as by a C extension that forgets
 // Py_BEGIN_ALLOW_THREADS), then runs a little more.
-double ModelIoOverlap(GilPolicy policy, absl::Duration unit_cost,
-                      bool release) {
+double ModelIoOverlap(const Config& config, GilPolicy policy,
+                      absl::Duration unit_cost, bool release) {
   std::unique_ptr<Gil> gil = MakeGil(policy, unit_cost);
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
-  for (int t = 0; t < kIoThreads; ++t) {
-    threads.emplace_back([&gil, release] {
+  const absl::Duration wait = config.io_wait;
+  for (int t = 0; t < config.io_threads; ++t) {
+    threads.emplace_back([&gil, release, wait] {
       InterpreterThread py = Attach(*gil, "io");
       py.RunBytecode(1000).IgnoreError();
       if (release) {
         AllowThreads blocking(py);
-        absl::SleepFor(kIoWait);
+        absl::SleepFor(wait);
       } else {
-        absl::SleepFor(kIoWait);
+        absl::SleepFor(wait);
       }
       py.RunBytecode(1000).IgnoreError();
     });
@@ -534,32 +688,33 @@ double ModelIoOverlap(GilPolicy policy, absl::Duration unit_cost,
   return Seconds(absl::Now() - start);
 }
 
-void ExperimentIoOverlap(const Files& files, bool have_python,
-                         absl::Duration unit_cost) {
+void ExperimentIoOverlap(const Config& config, const Files& files,
+                         bool have_python, absl::Duration unit_cost) {
   absl::PrintF("\n## 3. I/O overlap: %d threads each block once for %s\n\n",
-               kIoThreads, absl::FormatDuration(kIoWait));
+               config.io_threads, absl::FormatDuration(config.io_wait));
   absl::PrintF("| %-44s | %9s | %11s |\n", "", "wall", "wall / wait");
   absl::PrintF("|%s|%s|%s|\n", std::string(46, '-'), std::string(11, '-'),
                std::string(13, '-'));
-  auto row = [](absl::string_view who, double wall_s) {
+  auto row = [&config](absl::string_view who, double wall_s) {
     absl::PrintF("| %-44s | %7.3f s | %10.2fx |\n", who, wall_s,
-                 wall_s / Seconds(kIoWait));
+                 wall_s / Seconds(config.io_wait));
   };
   for (GilPolicy policy :
        {GilPolicy::kNewGil, GilPolicy::kTickBased, GilPolicy::kFreeThreaded}) {
     row(absl::StrCat("model ", GilPolicyName(policy), ", GIL released"),
-        ModelIoOverlap(policy, unit_cost, /*release=*/true));
+        ModelIoOverlap(config, policy, unit_cost, /*release=*/true));
   }
   row("model new-gil, GIL held while blocked",
-      ModelIoOverlap(GilPolicy::kNewGil, unit_cost, /*release=*/false));
+      ModelIoOverlap(config, GilPolicy::kNewGil, unit_cost, /*release=*/false));
   if (!have_python) {
     absl::PrintF("| %-44s | %9s | %11s |\n", "CPython time.sleep", "n/a",
                  "n/a");
     return;
   }
   absl::StatusOr<KeyValues> cpython =
-      RunAndParse({"python3", files.io_overlap_py, absl::StrCat(kIoThreads),
-                   absl::StrCat(absl::ToDoubleMilliseconds(kIoWait))});
+      RunAndParse({config.python, files.io_overlap_py,
+                   absl::StrCat(config.io_threads),
+                   absl::StrCat(absl::ToDoubleMilliseconds(config.io_wait))});
   if (cpython.ok()) {
     row("CPython time.sleep (releases the GIL)", (*cpython)["wall_s"]);
   } else {
@@ -568,18 +723,40 @@ void ExperimentIoOverlap(const Files& files, bool have_python,
 }
 
 int Main(int argc, char** argv) {
-  (void)argc;
+  absl::SetProgramUsageMessage(
+      "Runs the GIL model and the machine's CPython side by side: a CPU-bound "
+      "countdown, the convoy effect, I/O overlap.\nUsage: experiments "
+      "[--quick] [--switch_intervals=500us,5ms] [--countdown_units=N] "
+      "[--rounds=N] [--io_threads=N] [--io_wait=100ms] [--python=PATH]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    absl::FPrintF(stderr,
+                  "experiments: unexpected argument '%s'; it takes flags only "
+                  "(see --help)\n",
+                  rest[1]);
+    return 2;
+  }
+  absl::StatusOr<Config> config = ConfigFromFlags();
+  if (!config.ok()) {
+    absl::FPrintF(stderr, "experiments: %s\n", config.status().message());
+    return 2;
+  }
   absl::StatusOr<Files> files = LocateFiles(argv[0]);
   if (!files.ok()) {
     absl::FPrintF(stderr, "experiments: %s\n", files.status().ToString());
     return 1;
   }
+  absl::StatusOr<std::string> python = PythonVersion(config->python);
+  if (!python.ok() && config->python_required) {
+    absl::FPrintF(stderr, "experiments: --python=%s cannot run: %s\n",
+                  config->python, python.status().message());
+    return 2;
+  }
   absl::PrintF("# GIL model vs. CPython\n\n");
   absl::PrintF("Machine: %d CPUs, %s; load average at start: %s\n",
                std::thread::hardware_concurrency(), CpuModel(), LoadAverage());
-  absl::StatusOr<std::string> python = PythonVersion();
   if (python.ok()) {
-    absl::PrintF("CPython: python3 %s from PATH\n", *python);
+    absl::PrintF("CPython: %s %s\n", config->python, *python);
   } else {
     absl::PrintF(
         "CPython: NOT AVAILABLE (%s); the CPython columns are left empty and "
@@ -587,9 +764,10 @@ int Main(int argc, char** argv) {
         python.status().ToString());
   }
   const bool have_python = python.ok();
-  const absl::Duration unit_cost = ExperimentCpuBound(*files, have_python);
-  ExperimentConvoy(*files, have_python, unit_cost);
-  ExperimentIoOverlap(*files, have_python, unit_cost);
+  const absl::Duration unit_cost =
+      ExperimentCpuBound(*config, *files, have_python);
+  ExperimentConvoy(*config, *files, have_python, unit_cost);
+  ExperimentIoOverlap(*config, *files, have_python, unit_cost);
   return 0;
 }
 

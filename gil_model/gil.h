@@ -100,6 +100,10 @@
 #ifndef GIL_MODEL_GIL_H_
 #define GIL_MODEL_GIL_H_
 
+#if __cplusplus < 202002L
+#error "gil_model needs C++20: build with -std=c++20 (see gil_model/README.md)"
+#endif
+
 #include <atomic>
 #include <cstdint>
 #include <memory>

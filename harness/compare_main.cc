@@ -9,6 +9,7 @@
 // See harness/README.md for every flag, the workloads and results.json.
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -46,8 +47,9 @@ ABSL_FLAG(std::string, out, "",
           "also write results.json and report.html into this directory");
 ABSL_FLAG(std::optional<int>, repetitions, std::nullopt,
           "runs per figure; figures are medians (default 3, --quick 1)");
-ABSL_FLAG(std::string, python, "python3",
-          "the CPython interpreter for the cpython_* models");
+ABSL_FLAG(std::optional<std::string>, python, std::nullopt,
+          "the CPython interpreter for the cpython_* models (default: python3 "
+          "from PATH if there is one; one named here must run)");
 ABSL_FLAG(std::string, fanout_n, "",
           "io_fanout: comma-separated N values (default 10,100,1000,10000,100000)");
 ABSL_FLAG(std::optional<int64_t>, wait_ms, std::nullopt, "io_fanout: wait per task");
@@ -100,7 +102,10 @@ absl::StatusOr<Options> OptionsFromFlags() {
     return absl::InvalidArgumentError(absl::StrCat(
         "--repetitions=", options.repetitions, " is out of range: valid is 1..100"));
   }
-  options.python = absl::GetFlag(FLAGS_python);
+  if (std::optional<std::string> python = absl::GetFlag(FLAGS_python)) {
+    options.python = *python;
+    options.python_required = true;
+  }
   options.io_uring = IoUringAvailable();
 
   std::string models = absl::GetFlag(FLAGS_models);
@@ -159,7 +164,8 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
   file << text;
   file.close();
   if (!file) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -173,6 +179,26 @@ absl::Status MakeDirectories(const std::string& path) {
       return absl::PermissionDeniedError(
           absl::StrCat("cannot create ", prefix, ": ", std::strerror(errno)));
     }
+  }
+  return absl::OkStatus();
+}
+
+// Creates --out's directory if need be and checks that the report can be
+// written there, before the run rather than after it.
+absl::Status PrepareOutDir(const std::string& path) {
+  if (absl::Status s = MakeDirectories(path); !s.ok()) return s;
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot use ", path, ": ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " exists and is not a directory"));
+  }
+  if (access(path.c_str(), W_OK | X_OK) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write into ", path, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -200,7 +226,7 @@ int Main() {
   }
   const std::string out_dir = absl::GetFlag(FLAGS_out);
   if (!out_dir.empty()) {
-    if (absl::Status s = MakeDirectories(out_dir); !s.ok()) {
+    if (absl::Status s = PrepareOutDir(out_dir); !s.ok()) {
       std::cerr << "compare: --out: " << s.message() << "\n";
       return 2;
     }

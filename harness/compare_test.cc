@@ -28,11 +28,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string ComparePath() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir == nullptr ? "." : srcdir,
-                      "/python_concurrency_models/harness/compare");
-}
+// Bazel runs the test in its workspace's runfiles directory, named after
+// whatever workspace this package was copied into.
+std::string ComparePath() { return "harness/compare"; }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream file(path);

@@ -1,5 +1,6 @@
 #include "harness/runner.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -16,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "harness/child_process.h"
@@ -24,8 +26,6 @@
 
 namespace harness {
 namespace {
-
-constexpr absl::string_view kWorkspaceName = "python_concurrency_models";
 
 // The workloads whose implementations the report compares line by line.
 constexpr Workload kReadabilityWorkloads[] = {Workload::kIoFanout,
@@ -171,7 +171,10 @@ struct Python {
 // PATH).
 absl::StatusOr<Python> FindPython(const std::string& python) {
   if (!OnPath(python)) {
-    return absl::NotFoundError(absl::StrCat(python, " is not on PATH"));
+    return absl::NotFoundError(
+        absl::StrCat(python, python.find('/') == std::string::npos
+                                 ? " is not on PATH"
+                                 : " is not an executable file"));
   }
   absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
       {python, "-c",
@@ -241,16 +244,44 @@ absl::string_view RunStatusName(RunStatus status) {
   return "error";
 }
 
-std::string WorkspaceRoot() {
+absl::StatusOr<std::string> WorkspaceRoot() {
+  // Bazel 4 sets RUNFILES_DIR under `bazel run` and TEST_SRCDIR under
+  // `bazel test`; started from bazel-bin, the tree is beside the executable.
+  std::vector<std::string> trees;
   for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
-    if (const char* dir = std::getenv(env); dir != nullptr) {
-      std::string root = absl::StrCat(dir, "/", kWorkspaceName);
-      if (IsDirectory(root + "/harness")) return root;
+    if (const char* dir = std::getenv(env); dir != nullptr && *dir != '\0') {
+      trees.push_back(dir);
     }
   }
-  std::string beside = absl::StrCat(SelfExecutable(), ".runfiles/", kWorkspaceName);
-  if (IsDirectory(beside + "/harness")) return beside;
-  return ".";
+  trees.push_back(absl::StrCat(SelfExecutable(), ".runfiles"));
+  trees.erase(std::unique(trees.begin(), trees.end()), trees.end());
+  // Each tree holds a directory per repository, the main one named after
+  // whichever workspace this package was copied into: TEST_WORKSPACE under
+  // `bazel test`, otherwise the one that holds harness/python.
+  for (const std::string& tree : trees) {
+    std::vector<std::string> repositories;
+    if (const char* name = std::getenv("TEST_WORKSPACE"); name != nullptr) {
+      repositories.push_back(name);
+    }
+    if (DIR* dir = opendir(tree.c_str()); dir != nullptr) {
+      while (const dirent* entry = readdir(dir)) {
+        repositories.push_back(entry->d_name);
+      }
+      closedir(dir);
+    }
+    for (const std::string& repository : repositories) {
+      if (repository.empty() || repository == "." || repository == "..") {
+        continue;
+      }
+      std::string root = absl::StrCat(tree, "/", repository);
+      if (IsDirectory(root + "/harness/python")) return root;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "cannot find harness/python/ in the runfiles (looked in ",
+      absl::StrJoin(trees, ", "),
+      "); start compare with `bazel run //harness:compare` or as "
+      "bazel-bin/harness/compare, beside which Bazel puts its runfiles"));
 }
 
 absl::Status CheckMetrics(Workload workload, const Metrics& metrics,
@@ -281,8 +312,14 @@ absl::StatusOr<Results> RunComparison(const Options& options,
     return absl::InvalidArgumentError("--repetitions must be at least 1");
   }
   absl::Time start = absl::Now();
-  const std::string root = WorkspaceRoot();
+  absl::StatusOr<std::string> workspace_root = WorkspaceRoot();
+  if (!workspace_root.ok()) return workspace_root.status();
+  const std::string& root = *workspace_root;
   absl::StatusOr<Python> python = FindPython(options.python);
+  if (!python.ok() && options.python_required) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--python=", options.python, " cannot run: ", python.status().message()));
+  }
   Results results;
   results.options = options;
   if (python.ok()) results.options.python = python->executable;

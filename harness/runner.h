@@ -18,6 +18,10 @@
 #ifndef HARNESS_RUNNER_H_
 #define HARNESS_RUNNER_H_
 
+#if __cplusplus < 202002L
+#error "harness needs C++20: build with -std=c++20 (see harness/README.md)"
+#endif
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -38,6 +42,9 @@ struct Options {
   int repetitions = 3;
   bool quick = false;
   std::string python = "python3";
+  // Whether `python` was named explicitly: then an interpreter that cannot
+  // run is an error, not a "not available" column.
+  bool python_required = false;
   // Whether an io_uring event loop can be created here (see
   // IoUringAvailable in models.h); if not, the models that need one are
   // "not available" and say why.
@@ -81,8 +88,10 @@ absl::StatusOr<Results> RunComparison(const Options& options,
                                       const Progress& progress);
 
 // The directory that holds harness/python/... and the adapters' sources:
-// the runfiles tree of this executable, or the current directory.
-std::string WorkspaceRoot();
+// this package's repository in the runfiles tree of this executable, found
+// under `bazel run`, `bazel test` or started directly from bazel-bin, in a
+// workspace of any name.
+absl::StatusOr<std::string> WorkspaceRoot();
 
 // The child side for C++ models: runs `model` on one workload in this
 // process, prints {"metrics": ...} (and {"port": N} for tcp_echo) on stdout.

@@ -47,6 +47,10 @@
 #ifndef THREADPOOL_FUTURE_H_
 #define THREADPOOL_FUTURE_H_
 
+#if __cplusplus < 202002L
+#error "threadpool needs C++20: build with -std=c++20 (see threadpool/README.md)"
+#endif
+
 #include <cstddef>
 #include <exception>
 #include <functional>

@@ -58,6 +58,10 @@
 #ifndef THREADPOOL_THREAD_POOL_H_
 #define THREADPOOL_THREAD_POOL_H_
 
+#if __cplusplus < 202002L
+#error "threadpool needs C++20: build with -std=c++20 (see threadpool/README.md)"
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cstddef>

@@ -4,9 +4,11 @@
 //   bazel run //asyncio_like/examples:echo_client -- --port=8888 --message=hi
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/stream.h"
@@ -37,10 +39,21 @@ Task<absl::Status> Exchange(std::string host, uint16_t port, std::string message
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  absl::SetProgramUsageMessage(
+      "Sends one line to an echo server and prints the reply.\n"
+      "Usage: echo_client [--port=N] [--host=ADDRESS] [--message=TEXT]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr,
+                 "echo_client: unexpected argument '%s'; it takes flags only, "
+                 "such as --port=8888 (see --help)\n",
+                 rest[1]);
+    return 2;
+  }
   const int port = absl::GetFlag(FLAGS_port);
   if (port <= 0 || port > 65535) {
-    std::fprintf(stderr, "--port must be in 1..65535\n");
+    std::fprintf(stderr, "echo_client: --port=%d is out of range: valid is 1..65535\n",
+                 port);
     return 2;
   }
   absl::StatusOr<absl::Status> result = asyncio_like::Run(Exchange(

@@ -4,9 +4,12 @@
 //   bazel run //asyncio_like/examples:echo_server -- --port=8888
 //   bazel run //asyncio_like/examples:echo_client -- --port=8888 --message=hi
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "asyncio_like/echo_server.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/stream.h"
@@ -32,10 +35,21 @@ Task<absl::Status> Serve(std::string host, uint16_t port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  absl::SetProgramUsageMessage(
+      "An echo server on asyncio_like streams.\n"
+      "Usage: echo_server [--port=N] [--host=ADDRESS]");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr,
+                 "echo_server: unexpected argument '%s'; it takes flags only, "
+                 "such as --port=8888 (see --help)\n",
+                 rest[1]);
+    return 2;
+  }
   const int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "--port must be in 0..65535\n");
+    std::fprintf(stderr, "echo_server: --port=%d is out of range: valid is 0..65535\n",
+                 port);
     return 2;
   }
   absl::StatusOr<absl::Status> result =
