@@ -42,6 +42,10 @@
 #ifndef FUTURES_BRIDGE_WRAP_FUTURE_H_
 #define FUTURES_BRIDGE_WRAP_FUTURE_H_
 
+#if __cplusplus < 202002L
+#error "futures_bridge needs C++20: build with -std=c++20 (see futures_bridge/README.md)"
+#endif
+
 #include <coroutine>
 #include <functional>
 #include <memory>

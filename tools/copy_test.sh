@@ -5,7 +5,7 @@
 # FAIL per step and ends with "N passed, N failed"; exits non-zero if any step
 # failed.
 #
-#   tools/copy_test.sh                       # all four packages
+#   tools/copy_test.sh                       # every package
 #   tools/copy_test.sh gil_model harness     # some of them
 #
 # The copies find their dependencies as any project would name them:
@@ -19,7 +19,7 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bazel="${BAZEL_REAL:-/usr/bin/bazel}"
 packages=("$@")
-[[ ${#packages[@]} -gt 0 ]] || packages=(threadpool asyncio_like gil_model harness)
+[[ ${#packages[@]} -gt 0 ]] || packages=(threadpool asyncio_like gil_model futures_bridge harness)
 
 passed=0
 failed=0
@@ -59,7 +59,8 @@ readme_lines() {
 # The packages each one needs copied beside it.
 needs() {
   case "$1" in
-    harness) echo "asyncio_like threadpool gil_model harness" ;;
+    futures_bridge) echo "asyncio_like threadpool futures_bridge" ;;
+    harness) echo "asyncio_like threadpool gil_model futures_bridge harness" ;;
     *) echo "$1" ;;
   esac
 }
@@ -125,6 +126,7 @@ states_cxx20() {
     threadpool) header=thread_pool.h ;;
     asyncio_like) header=event_loop.h ;;
     gil_model) header=gil.h ;;
+    futures_bridge) header=wrap_future.h ;;
     harness) header=runner.h ;;
   esac
   local out
@@ -146,6 +148,10 @@ run_package() {
     asyncio_like)
       step "asyncio_like: bazel run //asyncio_like/examples:gather" \
         in_dir "${ws}" "${bazel}" run //asyncio_like/examples:gather
+      ;;
+    futures_bridge)
+      step "futures_bridge: bazel run //futures_bridge:example" \
+        in_dir "${ws}" "${bazel}" run //futures_bridge:example
       ;;
     gil_model)
       step "gil_model: bazel run //gil_model:experiments -- --quick" \
