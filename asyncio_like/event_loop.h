@@ -154,6 +154,8 @@ class EventLoop {
 
   // Number of scheduled tasks that have not finished.
   uint64_t pending_tasks() const { return pending_tasks_; }
+  // Number of timers that will still fire: armed and not cancelled.
+  uint64_t live_timers() const { return timers_.live(); }
   // The task whose step is running, or nullptr between steps.
   internal::PromiseBase* current_task() const { return current_task_; }
   LoopStats stats() const;
