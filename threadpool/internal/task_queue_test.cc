@@ -67,6 +67,22 @@ TEST(TaskQueueTest, OneAtATimeReusesTheChunk) {
   EXPECT_EQ(aligned_allocations.load() - allocations_before, 1);
 }
 
+TEST(TaskQueueTest, BacklogsReuseTheirChunks) {
+  TaskQueue queue;
+  std::vector<int> order;
+  order.reserve(10 * 300);
+  const int allocations_before = aligned_allocations.load();
+  // Each backlog spans two chunks; the one emptied first is kept as the
+  // spare and taken again by the next backlog.
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 300; ++i) queue.push_back(Appending(&order, round * 300 + i));
+    while (!queue.empty()) RunFront(queue);
+  }
+  ASSERT_EQ(order.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(order[i], i);
+  EXPECT_EQ(aligned_allocations.load() - allocations_before, 2);
+}
+
 TEST(TaskQueueTest, DestroyingAQueueDestroysItsTasksUnrun) {
   auto shared = std::make_shared<int>(0);
   {
