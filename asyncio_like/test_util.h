@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -64,24 +65,32 @@ inline constexpr absl::Duration kTestDeadline = absl::Seconds(45);
 
 // Fails the test, naming it and `what` it waited for, if the scope is still
 // running `deadline` after it began: a test that hangs ends in seconds with
-// a message instead of at Bazel's timeout with none. The failure ends the
-// process (the hang cannot be unwound), so the test's other cases are
-// reported by their own runs, not this one.
+// a message instead of at Bazel's timeout with none. With a `rescue` (which
+// must be safe to call from another thread, e.g. writing to a pipe the test
+// reads), the watchdog records the failure, calls it to unblock the test and
+// lets the binary go on to its other cases; without one, or if the rescue
+// does not end the scope within another `deadline`, it ends the process.
 class Watchdog {
  public:
-  Watchdog(absl::Duration deadline, std::string what)
-      : thread_([this, deadline, what = std::move(what)] {
+  Watchdog(absl::Duration deadline, std::string what,
+           std::function<void()> rescue = nullptr)
+      : thread_([this, deadline, what = std::move(what), rescue = std::move(rescue)] {
           std::unique_lock<std::mutex> lock(mu_);
-          if (done_cv_.wait_for(lock, absl::ToChronoNanoseconds(deadline),
-                                [this] { return done_; })) {
-            return;
+          auto done = [this] { return done_; };
+          const auto timeout = absl::ToChronoNanoseconds(deadline);
+          if (done_cv_.wait_for(lock, timeout, done)) return;
+          const std::string message = "still waiting for " + what + " after " +
+                                      absl::FormatDuration(deadline);
+          if (rescue != nullptr) {
+            ADD_FAILURE() << message;
+            rescue();
+            if (done_cv_.wait_for(lock, timeout, done)) return;
           }
           const ::testing::TestInfo* test =
               ::testing::UnitTest::GetInstance()->current_test_info();
-          std::fprintf(stderr, "[  FAILED  ] %s.%s: still waiting for %s after %s\n",
+          std::fprintf(stderr, "[  FAILED  ] %s.%s: %s\n",
                        test == nullptr ? "?" : test->test_suite_name(),
-                       test == nullptr ? "?" : test->name(), what.c_str(),
-                       absl::FormatDuration(deadline).c_str());
+                       test == nullptr ? "?" : test->name(), message.c_str());
           std::fflush(stderr);
           std::_Exit(1);
         }) {}
