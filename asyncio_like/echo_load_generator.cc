@@ -12,6 +12,7 @@
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -91,6 +92,12 @@ struct Connection {
   std::vector<char> expected;
   std::vector<char> echo;
 };
+
+uint64_t FewestEchoes(const std::vector<Connection>& connections) {
+  uint64_t fewest = UINT64_MAX;
+  for (const Connection& c : connections) fewest = std::min(fewest, c.sequence);
+  return connections.empty() ? 0 : fewest;
+}
 
 class FdCloser {
  public:
@@ -199,7 +206,10 @@ absl::StatusOr<EchoLoadReport> RunEchoLoad(uint16_t port,
       window_opened_at = Clock::now();
       in_window = true;
     }
-    if (in_window && now >= window_closes) break;
+    if (in_window && now >= window_closes &&
+        FewestEchoes(connections) >= options.min_echoes_per_connection) {
+      break;
+    }
     if (ready == 0 && now - last_progress > std::chrono::seconds(10)) {
       return absl::DeadlineExceededError(
           "echo load generator: no echo arrived for 10 seconds");
@@ -236,6 +246,7 @@ absl::StatusOr<EchoLoadReport> RunEchoLoad(uint16_t port,
   const Clock::time_point window_closed_at = Clock::now();
   if (options.on_measurement_end) options.on_measurement_end();
   report.window = absl::FromChrono(window_closed_at - window_opened_at);
+  report.fewest_echoes = FewestEchoes(connections);
   return report;
 }
 

@@ -64,6 +64,10 @@ struct EchoLoadOptions {
   // Requests in the warm-up are checked but not counted in the report.
   absl::Duration warmup = absl::Milliseconds(200);
   absl::Duration measurement = absl::Seconds(1);
+  // The run goes on past the window until every connection has completed
+  // this many echoes, so that a test on a loaded machine checks every
+  // connection instead of however many fit in the window.
+  uint64_t min_echoes_per_connection = 0;
   // Called on the generator's thread exactly when the measurement window
   // opens and closes, so a caller can sample the server's CPU time and
   // counters over the same window.
@@ -76,6 +80,9 @@ struct EchoLoadReport {
   absl::Duration window;         // measured length of the window
   uint64_t checked_bytes = 0;    // echoed bytes compared, warm-up included
   uint64_t corrupted_bytes = 0;  // of those, bytes that differed from the sent ones
+  // Echoes completed by the connection that completed the fewest, warm-up
+  // included: 0 if any connection never got an echo back.
+  uint64_t fewest_echoes = 0;
   LatencyHistogram latency;      // of the requests inside the window
 
   double RequestsPerSecond() const;

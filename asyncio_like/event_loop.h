@@ -162,6 +162,8 @@ class EventLoop {
   std::vector<TaskRef> AllTasks() const;
   // True while the loop is being destroyed (its task frames with it).
   bool closing() const { return closing_; }
+  // Number of timers that will still fire: armed and not cancelled.
+  uint64_t live_timers() const { return timers_.live(); }
   // The task whose step is running, or nullptr between steps.
   internal::PromiseBase* current_task() const { return current_task_; }
   LoopStats stats() const;

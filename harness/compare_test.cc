@@ -1,16 +1,21 @@
 // Runs `compare --quick --out=DIR` as a user would and checks what it
-// produced: every model ran every workload it supports, every cell of the
-// seed's table and every claim has a measured figure, results.json matches
-// the documented schema, and report.html holds its charts. Also checks that
+// produced: every model ran every workload of the documented matrix (written
+// out here, not read from the output), every cell of the seed's table and
+// every claim has a measured figure, results.json has every documented field
+// (checked here field by field, and by CheckResultsSchema), and report.html
+// holds its charts. Also checks that
 // bad flags fail with a message that lists what is valid.
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -117,47 +122,248 @@ TEST_F(CompareQuickTest, ResultsMatchTheDocumentedSchema) {
   EXPECT_TRUE(CheckResultsSchema(Results()).ok()) << CheckResultsSchema(Results());
 }
 
+// Where the environment requires python3 (CI sets REQUIRE_PYTHON), its
+// absence is a failure, not a smaller matrix.
+bool PythonOnPath() {
+  const bool on_path = OnPath("python3");
+  EXPECT_TRUE(on_path || std::getenv("REQUIRE_PYTHON") == nullptr)
+      << "python3 is required (REQUIRE_PYTHON is set) but not on PATH";
+  return on_path;
+}
+
+// Likewise io_uring, for the two asyncio models (REQUIRE_IO_URING).
+bool IoUringHere() {
+  absl::Status uring = IoUringAvailable();
+  EXPECT_TRUE(uring.ok() || std::getenv("REQUIRE_IO_URING") == nullptr)
+      << "io_uring is required (REQUIRE_IO_URING is set) but unavailable: "
+      << uring;
+  return uring.ok();
+}
+
+// Which model runs which workload, as harness/README.md documents it.
+const std::vector<std::string> kAllWorkloads = {
+    "io_fanout", "tcp_echo", "cpu_pure", "cpu_native",
+    "mixed", "blocking_call", "thread_scaling", "debug_stack"};
+const std::vector<std::string> kOffloadable = {
+    "cpu_pure", "cpu_native", "mixed", "blocking_call", "debug_stack"};
+const std::vector<std::pair<std::string, std::vector<std::string>>>& Matrix() {
+  static const auto* matrix =
+      new std::vector<std::pair<std::string, std::vector<std::string>>>{
+          {"asyncio", kAllWorkloads},         {"asyncio_to_thread", kOffloadable},
+          {"threads_gil", kAllWorkloads},     {"threads_free", kAllWorkloads},
+          {"cpython_asyncio", kAllWorkloads}, {"cpython_to_thread", kOffloadable},
+          {"cpython_threads", kAllWorkloads}};
+  return *matrix;
+}
+
 TEST_F(CompareQuickTest, EveryModelRanEveryWorkloadItSupports) {
   ASSERT_TRUE(outcome_->status.ok()) << outcome_->status;
   Json doc = Results();
-  const Json* python = doc.Get("machine")->Get("python");
-  const bool python_on_path = OnPath("python3");
-  EXPECT_EQ(python->is_string(), python_on_path);
-  std::set<std::pair<std::string, std::string>> ran;
+  const bool python = PythonOnPath();
+  const bool uring = IoUringHere();
+  std::set<std::pair<std::string, std::string>> ok, not_available;
   for (const Json& run : doc.Get("runs")->array()) {
-    std::string status = run.Get("status")->string();
-    std::string model = run.Get("model")->string();
-    if (status == "not available") {
-      if (absl::StartsWith(model, "cpython_")) {
-        EXPECT_FALSE(python_on_path) << model << " was not available";
-      } else {
-        EXPECT_TRUE(absl::StartsWith(model, "asyncio")) << model;
-        EXPECT_FALSE(IoUringAvailable().ok()) << model << " was not available";
+    const std::string model = run.Get("model")->string();
+    const std::string workload = run.Get("workload")->string();
+    const std::string status = run.Get("status")->string();
+    if (status == "ok") {
+      ok.insert({model, workload});
+    } else if (status == "not available") {
+      not_available.insert({model, workload});
+    } else {
+      ADD_FAILURE() << model << " / " << workload << ": " << status << ": "
+                    << run.Get("error")->string();
+    }
+  }
+  size_t expected_runs = 0;
+  for (const auto& [model, workloads] : Matrix()) {
+    const bool available = absl::StartsWith(model, "cpython_") ? python
+                           : absl::StartsWith(model, "asyncio") ? uring
+                                                                : true;
+    for (const std::string& workload : workloads) {
+      ++expected_runs;
+      EXPECT_TRUE((available ? ok : not_available).contains({model, workload}))
+          << model << " / " << workload << " should have "
+          << (available ? "run" : "been not available");
+    }
+  }
+  // Nothing outside the matrix ran.
+  std::set<std::pair<std::string, std::string>> all = ok;
+  all.insert(not_available.begin(), not_available.end());
+  for (const auto& [model, workload] : all) {
+    bool in_matrix = false;
+    for (const auto& [m, workloads] : Matrix()) {
+      in_matrix |= m == model && std::find(workloads.begin(), workloads.end(),
+                                            workload) != workloads.end();
+    }
+    EXPECT_TRUE(in_matrix) << model << " ran " << workload;
+  }
+  EXPECT_EQ(expected_runs, 8u + 5 + 8 + 8 + 8 + 5 + 8);
+}
+
+// results.json field by field, as harness/README.md documents it, without
+// CheckResultsSchema: a schema check that passed everything would not hide
+// a wrong document here.
+TEST_F(CompareQuickTest, ResultsJsonHasEveryDocumentedField) {
+  ASSERT_TRUE(outcome_->status.ok()) << outcome_->status;
+  Json doc = Results();
+  ASSERT_TRUE(doc.is_object());
+  auto string_at = [](const Json& object, const char* key) -> std::string {
+    const Json* v = object.Get(key);
+    EXPECT_TRUE(v != nullptr && v->is_string()) << key;
+    return v != nullptr && v->is_string() ? v->string() : "";
+  };
+  auto number_at = [](const Json& object, const char* key) -> double {
+    const Json* v = object.Get(key);
+    EXPECT_TRUE(v != nullptr && v->is_number()) << key;
+    return v != nullptr && v->is_number() ? v->number() : -1;
+  };
+  auto array_at = [](const Json& object, const char* key) -> Json::Array {
+    const Json* v = object.Get(key);
+    EXPECT_TRUE(v != nullptr && v->is_array()) << key;
+    return v != nullptr && v->is_array() ? v->array() : Json::Array{};
+  };
+  EXPECT_EQ(string_at(doc, "schema"), "harness.results/1");
+  const std::string generated_at = string_at(doc, "generated_at");
+  ASSERT_EQ(generated_at.size(), 20u) << generated_at;  // 2026-11-27T07:30:00Z
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    EXPECT_TRUE(absl::ascii_isdigit(generated_at[i])) << generated_at;
+  }
+  EXPECT_EQ(generated_at[4], '-');
+  EXPECT_EQ(generated_at[10], 'T');
+  EXPECT_EQ(generated_at[19], 'Z');
+  EXPECT_GT(number_at(doc, "elapsed_s"), 0);
+
+  const Json* machine = doc.Get("machine");
+  ASSERT_TRUE(machine != nullptr && machine->is_object());
+  EXPECT_FALSE(string_at(*machine, "cpu_model").empty());
+  EXPECT_GE(number_at(*machine, "logical_cpus"), 1);
+  EXPECT_GT(number_at(*machine, "memory_bytes"), 0);
+  EXPECT_FALSE(string_at(*machine, "kernel").empty());
+  EXPECT_FALSE(string_at(*machine, "compiler").empty());
+  const std::string build = string_at(*machine, "build");
+#if defined(__SANITIZE_THREAD__)
+  EXPECT_EQ(build, "tsan");
+#elif defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(build, "asan");
+#else
+  EXPECT_TRUE(build == "opt" || build == "fastbuild") << build;
+#endif
+  const Json* python = machine->Get("python");
+  ASSERT_NE(python, nullptr);
+  EXPECT_TRUE(PythonOnPath() ? python->is_string() : python->is_null());
+  EXPECT_GE(number_at(*machine, "load_average_1min"), 0);
+  EXPECT_GT(number_at(*machine, "parallel_speedup_available"), 0);
+
+  const Json* config = doc.Get("config");
+  ASSERT_TRUE(config != nullptr && config->is_object());
+  ASSERT_TRUE(config->Get("quick") != nullptr);
+  EXPECT_TRUE(config->Get("quick")->boolean());
+  EXPECT_GE(number_at(*config, "repetitions"), 1);
+  const Json::Array models = array_at(*config, "models");
+  ASSERT_EQ(models.size(), Matrix().size());
+  for (size_t i = 0; i < models.size(); ++i) {
+    const auto& [name, workloads] = Matrix()[i];
+    EXPECT_EQ(string_at(models[i], "name"), name);
+    EXPECT_FALSE(string_at(models[i], "title").empty());
+    const bool loop_side = absl::StrContains(name, "asyncio") ||
+                           absl::StrContains(name, "to_thread");
+    EXPECT_EQ(string_at(models[i], "side"), loop_side ? "asyncio" : "thread_pool") << name;
+    const bool cpython = absl::StartsWith(name, "cpython_");
+    EXPECT_EQ(string_at(models[i], "language"), cpython ? "python" : "c++") << name;
+    ASSERT_TRUE(models[i].Get("available") != nullptr);
+    if (cpython) {
+      EXPECT_EQ(models[i].Get("available")->boolean(), PythonOnPath()) << name;
+    }
+    std::vector<std::string> listed;
+    for (const Json& w : array_at(models[i], "workloads")) listed.push_back(w.string());
+    EXPECT_EQ(listed, workloads) << name;
+  }
+  std::map<std::string, std::set<std::string>> metrics_of;
+  const Json::Array workloads = array_at(*config, "workloads");
+  EXPECT_EQ(workloads.size(), kAllWorkloads.size());
+  for (const Json& w : workloads) {
+    const std::string name = string_at(w, "name");
+    EXPECT_NE(std::find(kAllWorkloads.begin(), kAllWorkloads.end(), name),
+              kAllWorkloads.end()) << name;
+    EXPECT_FALSE(string_at(w, "description").empty()) << name;
+    for (const Json& m : array_at(w, "metrics")) metrics_of[name].insert(m.string());
+    EXPECT_FALSE(metrics_of[name].empty()) << name;
+  }
+  EXPECT_EQ(metrics_of["cpu_pure"],
+            (std::set<std::string>{"sequential_s", "concurrent_s", "speedup"}));
+  EXPECT_EQ(metrics_of["tcp_echo"],
+            (std::set<std::string>{"requests_per_s", "p50_us", "p99_us",
+                                   "server_cpu_us_per_request"}));
+
+  const Json::Array runs = array_at(doc, "runs");
+  EXPECT_FALSE(runs.empty());
+  for (const Json& run : runs) {
+    const std::string what =
+        string_at(run, "model") + " / " + string_at(run, "workload");
+    const Json* params = run.Get("params");
+    ASSERT_TRUE(params != nullptr && params->is_object()) << what;
+    for (const auto& [key, value] : params->members()) {
+      EXPECT_TRUE(value.is_number()) << what << " " << key;
+    }
+    const std::string status = string_at(run, "status");
+    EXPECT_TRUE(status == "ok" || status == "not available" || status == "error")
+        << what << ": " << status;
+    string_at(run, "error");
+    const Json::Array reps = array_at(run, "repetitions");
+    const Json* median = run.Get("median");
+    ASSERT_TRUE(median != nullptr && median->is_object()) << what;
+    if (status != "ok") continue;
+    EXPECT_FALSE(reps.empty()) << what;
+    for (const Json& rep : reps) {
+      ASSERT_TRUE(rep.is_object()) << what;
+      for (const auto& [key, value] : rep.members()) {
+        EXPECT_TRUE(value.is_number()) << what << " " << key;
       }
-      continue;
     }
-    EXPECT_EQ(status, "ok") << model << " " << run.Get("workload")->string()
-                            << ": " << run.Get("error")->string();
-    EXPECT_FALSE(run.Get("repetitions")->array().empty());
-    ran.insert({model, run.Get("workload")->string()});
-  }
-  int expected = 0;
-  for (const Json& model : doc.Get("config")->Get("models")->array()) {
-    if (!model.Get("available")->boolean()) continue;
-    if (absl::StartsWith(model.Get("name")->string(), "asyncio") &&
-        !IoUringAvailable().ok()) {
-      continue;
+    std::set<std::string> median_keys;
+    for (const auto& [key, value] : median->members()) {
+      EXPECT_TRUE(value.is_number()) << what << " " << key;
+      median_keys.insert(key);
     }
-    for (const Json& workload : model.Get("workloads")->array()) {
-      ++expected;
-      EXPECT_TRUE(ran.contains({model.Get("name")->string(), workload.string()}))
-          << model.Get("name")->string() << " did not run " << workload.string();
+    EXPECT_EQ(median_keys, metrics_of[string_at(run, "workload")]) << what;
+  }
+
+  for (const Json& r : array_at(doc, "readability")) {
+    const std::string what = string_at(r, "model") + " / " + string_at(r, "workload");
+    EXPECT_FALSE(string_at(r, "source").empty()) << what;
+    if (r.Get("error") != nullptr) {
+      EXPECT_TRUE(r.Get("error")->is_string()) << what;
+    } else {
+      EXPECT_GT(number_at(r, "code_lines"), 0) << what;
+      EXPECT_GE(number_at(r, "async_markers"), 0) << what;
     }
   }
-  // 4 C++ models run 8 + 5 + 8 + 8 workloads, the 3 CPython ones 8 + 5 + 8.
-  if (IoUringAvailable().ok()) {
-    EXPECT_EQ(expected, python_on_path ? 50 : 29);
+
+  auto check_finding = [&](const Json& finding) {
+    EXPECT_FALSE(string_at(finding, "claim").empty());
+    EXPECT_FALSE(string_at(finding, "figure").empty());
+    const std::string verdict = string_at(finding, "verdict");
+    EXPECT_TRUE(verdict == "reproduced" || verdict == "partly" ||
+                verdict == "not reproduced" || verdict == "not measured")
+        << verdict;
+    string_at(finding, "why");
+  };
+  const Json::Array table = array_at(doc, "table");
+  const std::vector<std::string> features = {
+      "Concurrency Model", "I/O Efficiency", "CPU-bound Handling",
+      "Code Readability", "Debugging", "Library Support"};
+  ASSERT_EQ(table.size(), features.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    EXPECT_EQ(string_at(table[i], "feature"), features[i]);
+    for (const char* side : {"asyncio", "thread_pool"}) {
+      ASSERT_TRUE(table[i].Get(side) != nullptr) << features[i] << " " << side;
+      check_finding(*table[i].Get(side));
+    }
   }
+  const Json::Array claims = array_at(doc, "claims");
+  EXPECT_EQ(claims.size(), 8u);
+  for (const Json& claim : claims) check_finding(claim);
 }
 
 bool HasDigit(const std::string& text) {
@@ -166,10 +372,10 @@ bool HasDigit(const std::string& text) {
 
 TEST_F(CompareQuickTest, EveryTableCellAndClaimHasAFigure) {
   ASSERT_TRUE(outcome_->status.ok()) << outcome_->status;
-  if (absl::Status uring = IoUringAvailable(); !uring.ok()) {
+  if (!IoUringHere()) {
     GTEST_SKIP() << "io_uring is not available here, so the asyncio side of "
                     "the table cannot be measured: "
-                 << uring;
+                 << IoUringAvailable();
   }
   Json doc = Results();
   const std::vector<std::string> features = {

@@ -201,7 +201,8 @@ std::string RenderMarkdown(const Results& results, const Report& report) {
 Json ResultsJson(const Results& results, const Report& report) {
   Json doc = Json::Object();
   doc.Set("schema", "harness.results/1");
-  doc.Set("generated_at", absl::FormatTime(absl::RFC3339_sec, absl::Now(),
+  // "Z", as documented: absl's RFC3339_sec writes UTC as "+00:00".
+  doc.Set("generated_at", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
                                            absl::UTCTimeZone()));
   doc.Set("elapsed_s", absl::ToDoubleSeconds(results.elapsed));
   doc.Set("machine", results.machine);

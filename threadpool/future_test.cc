@@ -291,12 +291,24 @@ TEST(FutureTest, ManyThreadsWaitOnOneFuture) {
   });
   ASSERT_TRUE(f.ok());
   std::vector<std::thread> readers;
+  std::atomic<int> waited{0};
   std::atomic<int> correct{0};
   for (int i = 0; i < 8; ++i) {
     readers.emplace_back([&] {
+      // A wait that times out proves the reader waited on the pending
+      // future; the result is released only after all eight did.
+      EXPECT_EQ(f->Result(absl::Milliseconds(1)).status().code(),
+                absl::StatusCode::kDeadlineExceeded);
+      ++waited;
       if (absl::StatusOr<int> v = f->Result(); v.ok() && *v == 11) ++correct;
     });
   }
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (waited.load() < 8 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(waited.load(), 8);
+  EXPECT_FALSE(f->Done());
   release.Notify();
   for (std::thread& t : readers) t.join();
   EXPECT_EQ(correct, 8);

@@ -1,10 +1,26 @@
 #include "threadpool/internal/task_queue.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "threadpool/internal/task.h"
+
+// Chunks are over-aligned, so they come from the aligned operator new:
+// counting its calls counts the chunks the queue allocates.
+std::atomic<int> aligned_allocations{0};
+
+void* operator new(std::size_t size, std::align_val_t alignment) {
+  aligned_allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t align = static_cast<std::size_t>(alignment);
+  if (void* p = std::aligned_alloc(align, (size + align - 1) / align * align)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace threadpool::internal {
 namespace {
@@ -37,6 +53,8 @@ TEST(TaskQueueTest, FifoAcrossChunksAndInterleaving) {
 TEST(TaskQueueTest, OneAtATimeReusesTheChunk) {
   TaskQueue queue;
   std::vector<int> order;
+  order.reserve(10000);
+  const int allocations_before = aligned_allocations.load();
   for (int i = 0; i < 10000; ++i) {
     queue.push_back(Appending(&order, i));
     EXPECT_EQ(queue.size(), 1u);
@@ -45,6 +63,24 @@ TEST(TaskQueueTest, OneAtATimeReusesTheChunk) {
   }
   ASSERT_EQ(order.size(), 10000u);
   EXPECT_EQ(order.back(), 9999);
+  // One chunk for all 10,000 tasks: emptied, it starts over.
+  EXPECT_EQ(aligned_allocations.load() - allocations_before, 1);
+}
+
+TEST(TaskQueueTest, BacklogsReuseTheirChunks) {
+  TaskQueue queue;
+  std::vector<int> order;
+  order.reserve(10 * 300);
+  const int allocations_before = aligned_allocations.load();
+  // Each backlog spans two chunks; the one emptied first is kept as the
+  // spare and taken again by the next backlog.
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 300; ++i) queue.push_back(Appending(&order, round * 300 + i));
+    while (!queue.empty()) RunFront(queue);
+  }
+  ASSERT_EQ(order.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(order[i], i);
+  EXPECT_EQ(aligned_allocations.load() - allocations_before, 2);
 }
 
 TEST(TaskQueueTest, DestroyingAQueueDestroysItsTasksUnrun) {
