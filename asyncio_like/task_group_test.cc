@@ -86,15 +86,6 @@ const TaskGroupError& Nested(const TaskGroupError& error, size_t i) {
 
 // Runs `main` with a deadline: a cancellation that never arrives fails the
 // test instead of hanging it.
-template <typename T>
-RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
-  Timeout deadline(absl::Seconds(20));
-  RunResult<T> result = loop->RunUntilComplete(deadline.Run(std::move(main)));
-  // A deadline that had to cancel the test may still have let it pass.
-  EXPECT_FALSE(deadline.Expired()) << "the test ran into its 20 s deadline";
-  return result;
-}
-
 Task<int> SleepThen(absl::Duration d, int v) {
   co_await Sleep(d);
   co_return v;

@@ -33,15 +33,6 @@ constexpr absl::Duration kForever = absl::Hours(1);
 // The cancellation must not be caught as an ordinary error.
 static_assert(!std::is_base_of_v<std::exception, CancelledError>);
 
-template <typename T>
-RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
-  Timeout deadline(absl::Seconds(20));
-  RunResult<T> result = loop->RunUntilComplete(deadline.Run(std::move(main)));
-  // A deadline that had to cancel the test may still have let it pass.
-  EXPECT_FALSE(deadline.Expired()) << "the test ran into its 20 s deadline";
-  return result;
-}
-
 struct ZeroDivisionLike : std::runtime_error {
   ZeroDivisionLike() : std::runtime_error("division by zero") {}
 };

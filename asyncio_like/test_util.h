@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
+#include "asyncio_like/timeout.h"
 #include "gtest/gtest.h"
 
 // Skips the test because io_uring is unavailable (`status` says why), or
@@ -127,6 +128,26 @@ inline Task<void> SleepRecording(std::string* how) {
     *how = "cancelled";
     throw;
   }
+}
+
+// Runs `main` to completion under a 20 s Timeout, and fails the test if the
+// deadline had to cancel it: a deadline's cancellation can otherwise supply
+// the very outcome a cancellation test expects.
+template <typename T>
+RunResult<T> RunTest(EventLoop* loop, Task<T> main) {
+  Timeout deadline(absl::Seconds(20));
+  RunResult<T> result = loop->RunUntilComplete(deadline.Run(std::move(main)));
+  EXPECT_FALSE(deadline.Expired()) << "the test ran into its 20 s deadline";
+  return result;
+}
+
+// Runs `main`, which describes what happened as a string, and expects
+// `expected`.
+inline void ExpectRunsTo(EventLoop* loop, Task<std::string> main,
+                         const std::string& expected) {
+  absl::StatusOr<std::string> result = loop->RunUntilComplete(std::move(main));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, expected);
 }
 
 }  // namespace asyncio_like

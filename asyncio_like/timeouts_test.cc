@@ -61,12 +61,6 @@ Task<std::string> Outcome(Task<T> task) {
 Task<internal::PromiseBase*> Self() { co_return co_await internal::CurrentTask(); }
 
 // Runs `main` to completion and checks the outcome it reports.
-void ExpectRunsTo(EventLoop* loop, Task<std::string> main, const std::string& expected) {
-  absl::StatusOr<std::string> result = loop->RunUntilComplete(std::move(main));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(*result, expected);
-}
-
 TEST(TimeoutsTest, test_timeout_basic) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   ExpectRunsTo(loop.get(), []() -> Task<std::string> {

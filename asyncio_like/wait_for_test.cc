@@ -57,12 +57,6 @@ Task<std::string> Outcome(Task<T> task) {
 }
 
 // Runs `main` to completion and checks the outcome it reports.
-void ExpectRunsTo(EventLoop* loop, Task<std::string> main, const std::string& expected) {
-  absl::StatusOr<std::string> result = loop->RunUntilComplete(std::move(main));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(*result, expected);
-}
-
 // Runs for kTaskTimeout, ignoring cancel requests.
 class SlowTask {
  public:
