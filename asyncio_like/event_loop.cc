@@ -63,6 +63,15 @@ EventLoop::~EventLoop() {
     task->handle_.destroy();
   }
   for (absl::AnyInvocable<void()>& callback : at_close_) callback();
+  // CallLater/CallAt callbacks that never ran: drop them and their captures.
+  while (callback_timers_ != nullptr) {
+    internal::CallbackTimer* timer = callback_timers_;
+    UnlinkCallbackTimer(timer);
+    timer->armed = false;
+    timer->loop = nullptr;
+    timer->callback = nullptr;
+    timer->self.reset();  // May free `timer`.
+  }
 }
 
 void EventLoop::AtClose(absl::AnyInvocable<void()> callback) {

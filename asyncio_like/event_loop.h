@@ -59,6 +59,7 @@
 #include "absl/time/time.h"
 #include "asyncio_like/ready_queue.h"
 #include "asyncio_like/task.h"
+#include "asyncio_like/timer_handle.h"
 #include "asyncio_like/timer_heap.h"
 #include "asyncio_like/uring.h"
 
@@ -146,6 +147,12 @@ class EventLoop {
   // callback is printed to stderr and the loop goes on, as in asyncio.
   void CallSoon(absl::AnyInvocable<void()> callback);
 
+  // Schedules `callback` to run `delay` from now (loop.call_later), or at
+  // `when_ns` on the NowNanos() clock (loop.call_at); see timer_handle.h.
+  // Loop thread only.
+  TimerHandle CallLater(absl::Duration delay, absl::AnyInvocable<void()> callback);
+  TimerHandle CallAt(int64_t when_ns, absl::AnyInvocable<void()> callback);
+
   // Runs `callback` when the loop is destroyed, after its kernel operations
   // are drained and its tasks are gone: for state that other threads may
   // still hold, such as the wakeup behind CallSoonThreadsafe
@@ -204,6 +211,8 @@ class EventLoop {
   void FireDueTimers();
   void RunCallback(absl::AnyInvocable<void()>& callback);
   void ReportSlowStep(std::string task_name, int64_t duration_ns);
+  friend class internal::CallbackTimer;
+  void UnlinkCallbackTimer(internal::CallbackTimer* timer);
 
   LoopOptions options_;
   std::unique_ptr<Uring> uring_;
@@ -222,6 +231,7 @@ class EventLoop {
   uint64_t next_task_id_ = 0;
   LoopStats stats_;
   std::vector<absl::AnyInvocable<void()>> at_close_;
+  internal::CallbackTimer* callback_timers_ = nullptr;  // Armed CallLater/CallAt.
 };
 
 // Schedules `task` on the loop running on this thread (asyncio.create_task).

@@ -157,6 +157,8 @@ class PromiseBase {
   bool is_root() const { return root_; }
   bool done() const { return done_; }
   bool started() const { return started_; }
+  // True while a Task handle owns the frame (it outlives the task then).
+  bool owned() const { return owner_ != nullptr; }
   std::coroutine_handle<> handle() const { return handle_; }
   uint64_t id() const { return id_; }
   // "Task-<id>" unless a name was given.
