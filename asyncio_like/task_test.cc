@@ -22,7 +22,11 @@
 #include "asyncio_like/sync.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/test_util.h"
+#include "asyncio_like/threadsafe_calls.h"
 #include "asyncio_like/timeout.h"
+#include "asyncio_like/to_thread.h"
+#include "asyncio_like/wait.h"
+#include "asyncio_like/future.h"
 #include "gtest/gtest.h"
 
 namespace asyncio_like {
@@ -1088,6 +1092,515 @@ TEST(TaskTest, AllTasksListsThePendingTasks) {
     co_await CancellationOf(b);
   }());
   EXPECT_TRUE(status.ok()) << status;
+}
+
+// ----- asyncio.wait -----
+
+bool Contains(const std::vector<Waitable>& set, const Waitable& item) {
+  return std::find(set.begin(), set.end(), item) != set.end();
+}
+
+Task<void> Raise(absl::Duration after) {
+  if (after > absl::ZeroDuration()) co_await Sleep(after);
+  throw ZeroDivisionLike();
+}
+
+TEST(TaskTest, test_wait) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForDuration(absl::Milliseconds(10)));
+    Task<void> b = CreateTask(SleepForDuration(absl::Milliseconds(15)));
+    for (int round = 0; round < 2; ++round) {  // the second finds them done
+      WaitResult r = co_await Wait(Waitables(b, a));
+      EXPECT_EQ(r.done.size(), 2u);
+      EXPECT_TRUE(Contains(r.done, a) && Contains(r.done, b));
+      EXPECT_TRUE(r.pending.empty());
+    }
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_duplicate_coroutines) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<int> c = CreateTask(SleepThen(absl::ZeroDuration(), 1));
+    Task<int> spam = CreateTask(SleepThen(absl::ZeroDuration(), 2));
+    WaitResult r = co_await Wait(Waitables(c, c, spam));
+    EXPECT_TRUE(r.pending.empty());
+    EXPECT_EQ(r.done.size(), 2u) << "the duplicate counts once";
+    EXPECT_EQ(c.Result() + spam.Result(), 3);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_errors) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    EXPECT_THROW(co_await Wait(std::vector<Waitable>()), std::invalid_argument);
+    Task<void> sleeper = CreateTask(SleepForever());
+    try {
+      co_await Wait(Waitables(sleeper), absl::InfiniteDuration(), static_cast<ReturnWhen>(-1));
+      ADD_FAILURE() << "no error for return_when=-1";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_STREQ(e.what(), "Invalid return_when value: -1");
+    }
+    sleeper.Cancel();
+    co_await CancellationOf(sleeper);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_first_completed) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForever());
+    Task<void> b = CreateTask(SleepForDuration(absl::Milliseconds(10)));
+    WaitResult r = co_await Wait(Waitables(b, a), absl::InfiniteDuration(), ReturnWhen::kFirstCompleted);
+    EXPECT_EQ(r.done, std::vector<Waitable>{b});
+    EXPECT_EQ(r.pending, std::vector<Waitable>{a});
+    EXPECT_FALSE(a.done()) << "wait never cancels";
+    EXPECT_TRUE(b.done());
+    a.Cancel();
+    co_await CancellationOf(a);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_really_done) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    auto coro1 = []() -> Task<void> { co_await Sleep(absl::ZeroDuration()); };
+    auto coro2 = []() -> Task<void> {
+      co_await Sleep(absl::ZeroDuration());
+      co_await Sleep(absl::ZeroDuration());
+    };
+    Task<void> a = CreateTask(coro1());
+    Task<void> b = CreateTask(coro2());
+    WaitResult r = co_await Wait(Waitables(b, a), absl::InfiniteDuration(), ReturnWhen::kFirstCompleted);
+    EXPECT_EQ(r.done.size(), 2u);
+    EXPECT_TRUE(a.done());
+    EXPECT_TRUE(b.done());
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_first_exception) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForever());
+    Task<void> b = CreateTask(Raise(absl::ZeroDuration()));
+    WaitResult r = co_await Wait(Waitables(b, a), absl::InfiniteDuration(), ReturnWhen::kFirstException);
+    EXPECT_EQ(r.done, std::vector<Waitable>{b});
+    EXPECT_EQ(r.pending, std::vector<Waitable>{a});
+    EXPECT_NE(b.Exception(), nullptr);
+    a.Cancel();
+    co_await CancellationOf(a);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_first_exception_in_wait) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForever());
+    Task<void> c = CreateTask(SleepForDuration(absl::Milliseconds(1)));  // no exception
+    Task<void> b = CreateTask(Raise(absl::Milliseconds(10)));
+    WaitResult r = co_await Wait(Waitables(b, a, c), absl::InfiniteDuration(), ReturnWhen::kFirstException);
+    EXPECT_EQ(r.done, (std::vector<Waitable>{b, c}));
+    EXPECT_EQ(r.pending, std::vector<Waitable>{a});
+    EXPECT_NE(b.Exception(), nullptr);
+    a.Cancel();
+    co_await CancellationOf(a);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_with_exception) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForDuration(absl::Milliseconds(10)));
+    Task<void> b = CreateTask(Raise(absl::Milliseconds(15)));
+    for (int round = 0; round < 2; ++round) {
+      WaitResult r = co_await Wait(Waitables(b, a));
+      EXPECT_EQ(r.done.size(), 2u);
+      EXPECT_TRUE(r.pending.empty());
+      int errors = 0;
+      for (const Waitable& w : r.done) errors += w.Exception() != nullptr;
+      EXPECT_EQ(errors, 1);
+    }
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_with_timeout) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForDuration(absl::Milliseconds(10)));
+    Task<void> b = CreateTask(SleepForever());
+    WaitResult r = co_await Wait(Waitables(b, a), absl::Milliseconds(30));
+    EXPECT_EQ(r.done, std::vector<Waitable>{a});
+    EXPECT_EQ(r.pending, std::vector<Waitable>{b});
+    EXPECT_FALSE(b.done()) << "a timed-out wait cancels nothing";
+    b.Cancel();
+    co_await CancellationOf(b);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_concurrent_complete) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> a = CreateTask(SleepForDuration(absl::Milliseconds(10)));
+    Task<void> b = CreateTask(SleepForever());
+    // The timeout and a's sleep end together: a, armed first (its task
+    // runs before this one waits, as in CPython), is done.
+    co_await Sleep(absl::ZeroDuration());
+    WaitResult r = co_await Wait(Waitables(b, a), absl::Milliseconds(10));
+    EXPECT_EQ(r.done, std::vector<Waitable>{a});
+    EXPECT_EQ(r.pending, std::vector<Waitable>{b});
+    b.Cancel();
+    co_await CancellationOf(b);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_wait_generator) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    std::vector<Task<int>> tasks;
+    for (int i = 0; i < 10; ++i) tasks.push_back(CreateTask(SleepThen(absl::ZeroDuration(), i)));
+    std::vector<Waitable> aws(tasks.begin(), tasks.end());
+    WaitResult r = co_await Wait(std::move(aws), absl::InfiniteDuration(), ReturnWhen::kAllCompleted);
+    EXPECT_EQ(r.done.size(), 10u);
+    EXPECT_TRUE(r.pending.empty());
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_yield_wait_does_not_shield_cancel) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    int proof = 0;
+    Future<void> waiter = CreateFuture<void>();
+    auto inner = [](Future<void> waiter, int* proof) -> Task<void> {
+      co_await waiter;
+      *proof += 1;
+    };
+    auto outer = [&inner](Future<void> waiter, int* proof) -> Task<void> {
+      Task<void> in = CreateTask(inner(waiter, proof));
+      co_await Wait(Waitables(in));
+      *proof += 100;
+    };
+    Task<void> f = CreateTask(outer(waiter, &proof));
+    co_await RunBriefly();
+    f.Cancel();
+    EXPECT_TRUE((co_await CancellationOf(f)).has_value());
+    waiter.SetResult();
+    co_await RunBriefly();
+    EXPECT_EQ(proof, 1);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// A single task or future is not a set: Wait(fut) does not compile, as
+// asyncio.wait(fut) raises TypeError; nor does a set of unscheduled
+// coroutines reach the loop.
+template <typename A>
+concept WaitAccepts = requires(A a) { Wait(a); };
+static_assert(!WaitAccepts<Future<int>>);
+static_assert(!WaitAccepts<Task<int>>);
+static_assert(WaitAccepts<std::vector<Waitable>>);
+
+TEST(TaskTest, test_wait_invalid_args) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    EXPECT_THROW(co_await Wait(std::vector<Waitable>()), std::invalid_argument);
+    Task<int> coroutine = SleepThen(absl::ZeroDuration(), 1);
+    EXPECT_THROW(Waitable{coroutine}, std::invalid_argument);
+    co_await coroutine;
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, WaitAcceptsFuturesAndTasksTogether) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Future<int> f = CreateFuture<int>();
+    Task<void> t = CreateTask(SleepForever());
+    EventLoop::Current()->CallLater(absl::Milliseconds(5), [f] { f.SetResult(3); });
+    WaitResult r = co_await Wait(Waitables(t, f), absl::InfiniteDuration(), ReturnWhen::kFirstCompleted);
+    EXPECT_EQ(r.done, std::vector<Waitable>{f});
+    EXPECT_EQ(r.pending, std::vector<Waitable>{t});
+    EXPECT_EQ(f.Result(), 3);
+    Future<int> g = CreateFuture<int>();
+    g.SetException(std::make_exception_ptr(ZeroDivisionLike()));
+    r = co_await Wait(Waitables(t, g), absl::InfiniteDuration(), ReturnWhen::kFirstException);
+    EXPECT_EQ(r.done, std::vector<Waitable>{g});
+    EXPECT_TRUE(r.done[0].failed());
+    EXPECT_NE(r.done[0].Exception(), nullptr);
+    t.Cancel();
+    co_await CancellationOf(t);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, WaitRefusesAnUnownedTask) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    TaskRef unowned = CreateTask(SleepThen(absl::ZeroDuration(), 1));  // handle dropped
+    EXPECT_THROW(Waitable{unowned}, std::invalid_argument);
+    co_await RunBriefly();
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// ----- asyncio.as_completed -----
+
+Task<std::string> SleepReturning(absl::Duration d, std::string value) {
+  co_await Sleep(d);
+  co_return value;
+}
+
+TEST(TaskTest, test_as_completed) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<std::string> a = CreateTask(SleepReturning(absl::Milliseconds(5), "a"));
+    Task<std::string> b = CreateTask(SleepReturning(absl::Milliseconds(5), "b"));
+    Task<std::string> c = CreateTask(SleepReturning(absl::Milliseconds(30), "c"));
+    std::vector<std::string> values;
+    AsCompleted completed({b, c, a});
+    while (completed.HasNext()) {
+      Waitable next = co_await completed.Next();
+      values.push_back(next == a ? a.Result() : next == b ? b.Result() : c.Result());
+    }
+    EXPECT_EQ(values.size(), 3u);
+    if (values.size() != 3u) co_return;
+    EXPECT_TRUE(values[0] == "a" || values[1] == "a");
+    EXPECT_TRUE(values[0] == "b" || values[1] == "b");
+    EXPECT_EQ(values[2], "c");
+    EXPECT_THROW(co_await completed.Next(), std::logic_error);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_as_completed_same_tasks_in_as_out) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<int> b = CreateTask(SleepThen(absl::ZeroDuration(), 1));
+    Future<int> d = CreateFuture<int>();
+    d.SetResult(2);
+    std::vector<Waitable> out;
+    AsCompleted completed({b, d});
+    while (completed.HasNext()) out.push_back(co_await completed.Next());
+    EXPECT_EQ(out.size(), 2u);
+    EXPECT_TRUE(Contains(out, b));
+    EXPECT_TRUE(Contains(out, d));
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_as_completed_with_timeout) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<std::string> a = CreateTask(SleepReturning(absl::Milliseconds(5), "a"));
+    Task<std::string> b = CreateTask(SleepReturning(absl::Hours(1), "b"));
+    std::vector<std::string> values;
+    AsCompleted completed({a, b}, absl::Milliseconds(30));
+    while (completed.HasNext()) {
+      try {
+        Waitable next = co_await completed.Next();
+        values.push_back(next == a ? a.Result() : b.Result());
+      } catch (const TimeoutError&) {
+        values.push_back("timeout");
+      }
+    }
+    EXPECT_EQ(values, (std::vector<std::string>{"a", "timeout"}));
+    EXPECT_FALSE(b.done()) << "the timeout cancels nothing";
+    b.Cancel();
+    co_await CancellationOf(b);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_as_completed_with_unused_timeout) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<std::string> a = CreateTask(SleepReturning(absl::Milliseconds(1), "a"));
+    AsCompleted completed({a}, absl::Seconds(1));
+    while (completed.HasNext()) {
+      co_await completed.Next();
+      EXPECT_EQ(a.Result(), "a");
+    }
+    EXPECT_EQ(EventLoop::Current()->live_timers(), 0u + 1u)
+        << "only the test's own deadline is left: the unused timeout was disarmed";
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_as_completed_resume_iterator) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    std::vector<Task<int>> tasks;
+    for (int i = 0; i < 4; ++i) tasks.push_back(CreateTask(SleepThen(absl::ZeroDuration(), i)));
+    AsCompleted completed(std::vector<Waitable>(tasks.begin(), tasks.end()));
+    int collected = 0;
+    for (int i = 0; i < 2; ++i, ++collected) co_await completed.Next();
+    EXPECT_EQ(completed.remaining(), 2u);
+    while (completed.HasNext()) {
+      co_await completed.Next();
+      ++collected;
+    }
+    EXPECT_EQ(collected, 4);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_as_completed_concurrent) {
+  // Two tasks may not wait in one AsCompleted at once (3.13's async
+  // iterator hands each item out once; here a second waiter is an error).
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> slow = CreateTask(SleepForever());
+    AsCompleted completed({slow});
+    auto next = [](AsCompleted* c) -> Task<void> { co_await c->Next(); };
+    Task<void> first = CreateTask(next(&completed));
+    co_await RunBriefly();
+    EXPECT_THROW(co_await completed.Next(), std::logic_error);
+    first.Cancel();
+    co_await CancellationOf(first);
+    slow.Cancel();
+    co_await CancellationOf(slow);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(TaskTest, test_as_completed_coroutine_without_loop) {
+  Future<int> none;
+  EXPECT_THROW(AsCompleted({}), std::invalid_argument);
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  Future<int> f(*loop);
+  try {
+    AsCompleted completed({f});
+    ADD_FAILURE() << "AsCompleted outside a running loop did not throw";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "AsCompleted: no running event loop");
+  }
+}
+
+TEST(TaskTest, test_as_completed_invalid_args) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<int> coroutine = SleepThen(absl::ZeroDuration(), 1);
+    EXPECT_THROW(AsCompleted({coroutine}), std::invalid_argument);
+    co_await coroutine;
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+static_assert(!std::is_constructible_v<AsCompleted, Future<int>>);
+
+TEST(TaskTest, AsCompletedNextIsCancellableAndCancelsNothingElse) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<void> slow = CreateTask(SleepForever());
+    AsCompleted completed({slow});
+    auto next = [](AsCompleted* c) -> Task<void> { co_await c->Next(); };
+    Task<void> waiter = CreateTask(next(&completed));
+    co_await RunBriefly();
+    waiter.Cancel();
+    EXPECT_TRUE((co_await CancellationOf(waiter)).has_value());
+    EXPECT_FALSE(slow.done());
+    slow.Cancel();
+    Waitable cancelled = co_await completed.Next();
+    EXPECT_TRUE(cancelled.cancelled());
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// ----- asyncio.run_coroutine_threadsafe -----
+
+Task<int> Add(int a, int b, bool fail, bool cancel, absl::Duration sleep) {
+  co_await Sleep(sleep);
+  if (fail) throw std::runtime_error("Fail!");
+  if (cancel) {
+    CurrentTask().Cancel();
+    co_await Sleep(absl::ZeroDuration());
+  }
+  co_return a + b;
+}
+// Runs Add on the loop from another thread and blocks on the result
+// (CPython's target()): the result, or the exception's description.
+Task<std::string> Target(bool fail, bool cancel, absl::Duration timeout,
+                         absl::Duration sleep = absl::Milliseconds(20)) {
+  absl::StatusOr<LoopHandle> handle = LoopHandle::Current();
+  if (!handle.ok()) co_return handle.status().ToString();
+  auto target = [handle = *handle, fail, cancel, timeout, sleep]() -> std::string {
+    ConcurrentFuture<int> future = RunCoroutineThreadsafe(Add(1, 2, fail, cancel, sleep), handle);
+    std::string outcome;
+    try {
+      outcome = std::to_string(future.Result(timeout));
+    } catch (const std::runtime_error& e) {
+      outcome = std::string("RuntimeError: ") + e.what();
+    } catch (const TimeoutError&) {
+      outcome = "TimeoutError";
+    } catch (const CancelledError&) {
+      outcome = "CancelledError";
+    }
+    if (!future.Done()) future.Cancel();
+    return outcome;
+  };
+  co_return co_await ToThread(std::move(target));
+}
+
+TEST(RunCoroutineThreadsafeTests, test_run_coroutine_threadsafe) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ExpectRunsTo(loop.get(), Target(false, false, absl::InfiniteDuration()), "3");
+}
+
+TEST(RunCoroutineThreadsafeTests, test_run_coroutine_threadsafe_with_exception) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ExpectRunsTo(loop.get(), Target(true, false, absl::InfiniteDuration()), "RuntimeError: Fail!");
+}
+
+TEST(RunCoroutineThreadsafeTests, test_run_coroutine_threadsafe_with_timeout) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<std::string> result = loop->RunUntilComplete([]() -> Task<std::string> {
+    // The task would sleep an hour: only the thread's Cancel(), reaching it
+    // through the loop, ends it.
+    std::string outcome = co_await Target(false, false, absl::ZeroDuration(), absl::Hours(1));
+    for (int i = 0; i < 5000 && AllTasks().size() > 1; ++i) co_await Sleep(absl::Milliseconds(1));
+    for (const TaskRef& t : AllTasks()) {
+      if (t != CurrentTask()) ADD_FAILURE() << "a task is left: " << t.name();
+    }
+    co_return outcome;
+  }());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "TimeoutError");
+}
+
+TEST(RunCoroutineThreadsafeTests, test_run_coroutine_threadsafe_task_cancelled) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ExpectRunsTo(loop.get(), Target(false, true, absl::InfiniteDuration()), "CancelledError");
+}
+
+TEST(RunCoroutineThreadsafeTests, ResultAfterTheLoopIsDestroyedIsAnError) {
+  std::optional<ConcurrentFuture<int>> future;
+  {
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+    auto submit = [&]() -> Task<void> {
+      absl::StatusOr<LoopHandle> handle = LoopHandle::Current();
+      EXPECT_TRUE(handle.ok());
+      // Submitted, started, then the loop goes with the task asleep.
+      future.emplace(RunCoroutineThreadsafe(SleepThen(absl::Hours(1), 1), *handle));
+      co_await RunBriefly();
+    };
+    ASSERT_TRUE(loop->RunUntilComplete(submit()).ok());
+  }
+  try {
+    future->Result();
+    ADD_FAILURE() << "no error";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "Event loop is closed");
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace asyncio_like {
@@ -97,6 +98,11 @@ void WaitWatches::OnFutureDone(FutureWaiter* waiter) {
 WaitAwaiter::WaitAwaiter(std::vector<Waitable> items, absl::Duration timeout,
                          ReturnWhen return_when)
     : WaitWatches(std::move(items)), timeout_(timeout), return_when_(return_when) {
+  if (return_when != ReturnWhen::kFirstCompleted && return_when != ReturnWhen::kFirstException &&
+      return_when != ReturnWhen::kAllCompleted) {
+    throw std::invalid_argument(
+        absl::StrCat("Invalid return_when value: ", static_cast<int>(return_when)));
+  }
   for (const Waitable& item : this->items()) {
     if (!item.done()) continue;
     ++done_count_;
@@ -130,19 +136,27 @@ bool WaitAwaiter::Suspend(std::coroutine_handle<> awaiting, PromiseBase* task) {
 
 void WaitAwaiter::OnItemDone(size_t index) {
   ++done_count_;
-  if (Satisfies(items()[index])) Wake();
+  if (!Satisfies(items()[index])) return;
+  // As asyncio, where the completion runs wait's callback on the next pass
+  // and that callback wakes the task on the pass after: tasks finishing
+  // meanwhile are in `done` too.
+  Wake();
+  EventLoop* loop = waiter_->loop();
+  loop->CallSoon([loop, awaiting = awaiting_, waiter = waiter_] { loop->Schedule(awaiting, waiter); });
 }
 
 // The timeout: return what is done so far.
 void WaitAwaiter::Fire() {
   armed_ = false;
   Wake();
+  waiter_->loop()->Schedule(awaiting_, waiter_);
 }
 
 // Cancelling the waiting task ends the wait and nothing else.
 bool WaitAwaiter::Cancel() {
   cancelled_ = true;
   Wake();
+  waiter_->loop()->Schedule(awaiting_, waiter_);
   return true;
 }
 
@@ -153,7 +167,6 @@ void WaitAwaiter::Wake() {
     waiter_->loop()->CancelTimer(slot_);
   }
   waiter_->EndWait();
-  waiter_->loop()->Schedule(awaiting_, waiter_);
 }
 
 WaitResult WaitAwaiter::await_resume() {

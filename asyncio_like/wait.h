@@ -11,7 +11,8 @@
 //
 //   // done, pending = await asyncio.wait({a, b, f}, timeout=1,
 //   //                                    return_when=FIRST_COMPLETED)
-//   WaitResult r = co_await Wait({a, b, f}, absl::Seconds(1), ReturnWhen::kFirstCompleted);
+//   WaitResult r = co_await Wait(Waitables(a, b, f), absl::Seconds(1),
+//                                ReturnWhen::kFirstCompleted);
 //   for (Waitable& w : r.pending) w.Cancel();
 //
 //   // async for t in asyncio.as_completed([a, b], timeout=5): ...
@@ -99,6 +100,15 @@ class Waitable {
   std::shared_ptr<internal::FutureStateBase> future_;
 };
 
+// The vector Wait and AsCompleted take, from tasks and futures:
+// `co_await Wait(Waitables(a, b, f))`. (GCC 12 cannot compile a braced list
+// inside a co_await expression, `co_await Wait({a, b})`; outside one, as
+// `AsCompleted completed({a, b})`, the braces work.)
+template <typename... A>
+std::vector<Waitable> Waitables(const A&... items) {
+  return {Waitable(items)...};
+}
+
 enum class ReturnWhen { kFirstCompleted, kFirstException, kAllCompleted };
 
 struct WaitResult {
@@ -156,6 +166,8 @@ class WaitAwaiter final : private WaitWatches, private CancellableWait, private 
   void OnItemDone(size_t index) override;
   void Fire() override;
   bool Cancel() override;
+  // Stops watching and the timer, and ends the task's wait; the caller
+  // schedules the task.
   void Wake();
   bool Satisfies(const Waitable& finished) const;
 
