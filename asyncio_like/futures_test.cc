@@ -265,6 +265,46 @@ TEST_F(FutureTracebackLogTest, test_tb_logger_exception_result_retrieved) {
             "");
 }
 
+TEST_F(FutureTracebackLogTest, test_future_exception_never_retrieved) {
+  const std::string report = DropAndCaptureReport([](EventLoop& loop) {
+    Future<int> fut(loop);
+    fut.SetException(std::make_exception_ptr(std::runtime_error("boom")));
+    RunBrieflyOn(&loop);
+  });
+  EXPECT_EQ(report.rfind("Future exception was never retrieved", 0), 0u) << report;
+}
+
+TEST(FutureInheritanceTests, test_inherit_without_calling_super_init) {
+  Future<int> fut;
+  try {
+    fut.GetLoop();
+    ADD_FAILURE() << "GetLoop() on an empty handle did not throw";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "Future object is not initialized.");
+  }
+}
+
+// test_futures2.py: a failed task awaited again and again raises each time.
+TEST(FutureTests2, test_future_traceback) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto raise_exc = []() -> Task<void> { throw std::invalid_argument("42"); co_return; };
+  auto main = [&]() -> Task<int> {
+    Task<void> future = CreateTask(raise_exc());
+    int raised = 0;
+    for (int i = 0; i < 5; ++i) {
+      try {
+        co_await future;
+      } catch (const std::invalid_argument&) {
+        ++raised;
+      }
+    }
+    co_return raised;
+  };
+  absl::StatusOr<int> raised = loop->RunUntilComplete(main());
+  ASSERT_TRUE(raised.ok());
+  EXPECT_EQ(*raised, 5);
+}
+
 TEST(FutureTests, test_set_result_unless_cancelled) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   Future<int> fut(*loop);
