@@ -276,6 +276,9 @@ class Future {
 
   friend bool operator==(const Future& a, const Future& b) { return a.state_ == b.state_; }
   const std::shared_ptr<internal::FutureState<T>>& shared_state() const { return state_; }
+  static Future FromState(std::shared_ptr<internal::FutureState<T>> state) {
+    return Future(std::move(state));
+  }
 
  private:
   explicit Future(std::shared_ptr<internal::FutureState<T>> state) : state_(std::move(state)) {}

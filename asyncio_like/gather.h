@@ -17,6 +17,10 @@
 //     once they have all finished, the awaiter gets CancelledError.
 // A task whose result is an absl::Status is not "failed" by an error status:
 // the status is its result, returned in its slot.
+//
+// Frameless awaitables (reader.Read(span), writer.Drain(), socket.SendAll)
+// can be given beside tasks, as rvalues: each is moved into a task of its
+// own (awaitable_task.h), `co_await Gather(a.Read(buf1), b.Read(buf2))`.
 #ifndef ASYNCIO_LIKE_GATHER_H_
 #define ASYNCIO_LIKE_GATHER_H_
 
@@ -31,6 +35,7 @@
 #include <variant>
 #include <vector>
 
+#include "asyncio_like/awaitable_task.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
 
@@ -188,6 +193,19 @@ Task<std::vector<Outcome<T>>> GatherOutcomes(std::vector<Task<T>> tasks) {
   outcomes.reserve(tasks.size());
   for (Task<T>& task : tasks) outcomes.push_back(internal::TakeOutcome(task));
   co_return outcomes;
+}
+
+// Gather and GatherOutcomes over rvalue Tasks and frameless awaitables
+// together (at least one awaitable; see the header comment).
+template <typename... A>
+  requires internal::MixedAwaitables<A...>
+auto Gather(A&&... aws) {
+  return Gather(internal::ToTask(std::forward<A>(aws))...);
+}
+template <typename... A>
+  requires internal::MixedAwaitables<A...>
+auto GatherOutcomes(A&&... aws) {
+  return GatherOutcomes(internal::ToTask(std::forward<A>(aws))...);
 }
 
 }  // namespace asyncio_like

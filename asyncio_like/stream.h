@@ -70,6 +70,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "absl/status/status.h"
@@ -127,6 +128,12 @@ class StreamReader::ReadOp {
  public:
   ReadOp(const ReadOp&) = delete;
   ReadOp& operator=(const ReadOp&) = delete;
+  // Movable until awaited, so that CreateTask, Gather, WaitFor and Wait can
+  // take it into a task (awaitable_task.h); std::logic_error after.
+  ReadOp(ReadOp&& other)
+      : connection_(other.connection_), buffer_(other.buffer_), copied_(other.copied_) {
+    if (other.receive_.has_value()) throw std::logic_error("a ReadOp moved while awaited");
+  }
 
   bool await_ready();
   template <typename P>
@@ -195,6 +202,11 @@ class StreamWriter::DrainOp : private internal::CancellableWait {
  public:
   DrainOp(const DrainOp&) = delete;
   DrainOp& operator=(const DrainOp&) = delete;
+  // Movable until awaited, as ReadOp.
+  DrainOp(DrainOp&& other)
+      : CancellableWait(), connection_(other.connection_), wait_above_(other.wait_above_), wake_at_(other.wake_at_) {
+    if (other.task_ != nullptr) throw std::logic_error("a DrainOp moved while awaited");
+  }
   ~DrainOp();
 
   bool await_ready();

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <stdexcept>
 #include <string>
 
 #include "absl/status/status.h"
@@ -105,6 +106,12 @@ class TransferOp : public KernelOp<Prep> {
 class SendAllOp : public KernelOpBase {
  public:
   SendAllOp(const TcpSocket& socket, absl::Span<const char> data);
+  // Movable until awaited, so that CreateTask, Gather, WaitFor and Wait can
+  // take it into a task (awaitable_task.h); std::logic_error after.
+  SendAllOp(SendAllOp&& other)
+      : KernelOpBase(), socket_(other.socket_), fd_(other.fd_), rest_(other.rest_) {
+    if (other.suspended_) throw std::logic_error("a SendAllOp moved while awaited");
+  }
 
   bool await_ready() const noexcept { return fd_ < 0 || rest_.empty(); }
   template <typename P>

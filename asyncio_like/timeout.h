@@ -55,6 +55,7 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "asyncio_like/awaitable_task.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/timer_heap.h"
@@ -201,6 +202,15 @@ Task<T> WaitFor(Task<T> task, absl::Duration timeout) {
   }
   Timeout deadline(timeout);
   co_return co_await deadline.Run(std::move(task));
+}
+
+// WaitFor on a frameless awaitable (reader.Read(span), writer.Drain(),
+// socket.SendAll), given as an rvalue: it is moved into a task that owns it
+// (awaitable_task.h), which the deadline cancels.
+template <FramelessAwaitable A>
+  requires std::move_constructible<A> && (!std::is_lvalue_reference_v<A>)
+Task<AwaitResult<A>> WaitFor(A&& op, absl::Duration timeout) {
+  return WaitFor(AsTask(std::move(op)), timeout);
 }
 
 }  // namespace asyncio_like

@@ -21,7 +21,7 @@ Waitable::Waitable(const TaskRef& task) : task_(task.promise()) {
     throw std::invalid_argument(
         "Passing coroutines is forbidden, use tasks explicitly (CreateTask).");
   }
-  if (!task_->owned()) {
+  if (!task_->owned()) {  // A Task handle owns it, or a Waitable's copy of one.
     throw std::invalid_argument(
         "Wait/AsCompleted return the tasks themselves: pass tasks owned by a Task handle");
   }

@@ -22,7 +22,10 @@
 //     if (first == a) Use(a.Result());
 //   }
 //
-// A Waitable is a scheduled task (any Task<T> or TaskRef) or a Future<T>.
+// A Waitable is a scheduled task (any Task<T> or TaskRef), a Future<T>, or
+// a frameless awaitable given as an rvalue (reader.Read(span),
+// writer.Drain(), socket.SendAll): Wait schedules that as a task the
+// Waitable owns (awaitable_task.h), whose value Result<T>() gives.
 // As in asyncio 3.12+, an unscheduled coroutine is refused
 // (std::invalid_argument: schedule it with CreateTask first), and
 // duplicates count once. Because Wait returns the tasks themselves, a task
@@ -53,10 +56,15 @@
 #include <deque>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "asyncio_like/awaitable_task.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/future.h"
 #include "asyncio_like/task.h"
@@ -72,8 +80,35 @@ class Waitable {
   Waitable(const TaskRef& task);  // NOLINT: implicit, as in Wait({a, b})
   template <typename T>
   Waitable(const Future<T>& future)  // NOLINT: implicit
-      : future_(future.shared_state()) {
+      : future_(future.shared_state()), type_(&typeid(T)) {
     if (future_ == nullptr) internal::ThrowUninitializedFuture();
+  }
+  // A scheduled task given as an rvalue (Waitables(CreateTask(...))): the
+  // Waitable and its copies own it, and Result<T>() gives its value.
+  template <typename T>
+  Waitable(Task<T>&& task)  // NOLINT: implicit
+      : Waitable(std::make_shared<Task<T>>(std::move(task))) {}
+  // Schedules `op` as a task of its own, which this Waitable (and its
+  // copies) own.
+  template <FramelessAwaitable A>
+    requires std::move_constructible<A> && (!std::is_lvalue_reference_v<A>)
+  Waitable(A&& op)  // NOLINT: implicit
+      : Waitable(std::make_shared<Task<AwaitResult<A>>>(CreateTask(AsTask(std::move(op))))) {}
+
+  // The value of a done future, or of a task made from an awaitable, whose
+  // value type is T: the exception rethrown, CancelledError if cancelled,
+  // InvalidStateError if pending. std::logic_error for another T, or for a
+  // task given by handle (use the handle's Result()).
+  template <typename T>
+  std::add_lvalue_reference_t<T> Result() const {
+    if (type_ == nullptr || *type_ != typeid(T)) {
+      throw std::logic_error("Waitable::Result<T>: not a future or an awaitable of this type");
+    }
+    if (future_ != nullptr) {
+      return Future<T>::FromState(std::static_pointer_cast<internal::FutureState<T>>(future_))
+          .Result();
+    }
+    return static_cast<Task<T>*>(owned_task_.get())->Result();
   }
 
   bool done() const;
@@ -96,8 +131,17 @@ class Waitable {
   const std::shared_ptr<internal::FutureStateBase>& future_state() const { return future_; }
 
  private:
+  template <typename T>
+  explicit Waitable(std::shared_ptr<Task<T>> task)
+      : Waitable(static_cast<const TaskRef&>(*task)) {
+    owned_task_ = std::move(task);
+    type_ = &typeid(T);
+  }
+
   internal::PromiseBase* task_ = nullptr;
   std::shared_ptr<internal::FutureStateBase> future_;
+  std::shared_ptr<void> owned_task_;  // A Task<T> made from an awaitable.
+  const std::type_info* type_ = nullptr;  // T of a future or an owned task.
 };
 
 // The vector Wait and AsCompleted take, from tasks and futures:
@@ -105,8 +149,8 @@ class Waitable {
 // inside a co_await expression, `co_await Wait({a, b})`; outside one, as
 // `AsCompleted completed({a, b})`, the braces work.)
 template <typename... A>
-std::vector<Waitable> Waitables(const A&... items) {
-  return {Waitable(items)...};
+std::vector<Waitable> Waitables(A&&... items) {
+  return {Waitable(std::forward<A>(items))...};
 }
 
 enum class ReturnWhen { kFirstCompleted, kFirstException, kAllCompleted };
