@@ -347,11 +347,6 @@ Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(absl::string_view sepa
 }
 
 Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(
-    std::initializer_list<absl::string_view> separators) {
-  return ReadUntilAny(UntilMode::kAny, {}, absl::MakeConstSpan(separators.begin(), separators.size()));
-}
-
-Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(
     absl::Span<const absl::string_view> separators) {
   return ReadUntilAny(UntilMode::kAny, {}, separators);
 }
@@ -615,10 +610,10 @@ Task<absl::StatusOr<Stream>> OpenConnection(std::string host, uint16_t port,
 
 namespace {
 
-// What the exception being handled says, for a status message.
-std::string CurrentExceptionText() {
+// What `error` says, for a status message.
+std::string ExceptionText(std::exception_ptr error) {
   try {
-    throw;
+    std::rethrow_exception(error);
   } catch (const std::exception& e) {
     return e.what();
   } catch (...) {
@@ -661,11 +656,21 @@ Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
                                                          /*fed=*/false, state);
       StreamReader reader(connection);
       StreamWriter writer(std::move(connection));
-      CreateTask(state->handler(std::move(reader), std::move(writer)), "connection");
+      Task<void> handled =
+          CreateTask(state->handler(std::move(reader), std::move(writer)), "connection");
+      // A handler that fails is counted, as asyncio reports "Unhandled
+      // exception in client_connected_cb"; its connection closes with its
+      // frame. A cancelled one is not a failure.
+      handled.AddDoneCallback([state](TaskRef task) {
+        if (task.cancelled() || task.Exception() == nullptr) return;
+        ++state->stats.handler_errors;
+        state->stats.last_handler_error = absl::InternalError(absl::StrCat(
+            "Unhandled exception in client_connected_cb: ", ExceptionText(task.Exception())));
+      });
     } catch (...) {
       ++state->stats.handler_errors;
       state->stats.last_handler_error =
-          absl::InternalError(absl::StrCat("connection handler threw: ", CurrentExceptionText()));
+          absl::InternalError(absl::StrCat("connection handler threw: ", ExceptionText(std::current_exception())));
     }
   }
 }

@@ -144,9 +144,10 @@ class StreamReader {
   // Up to and including whichever of `separators` ends first in the stream
   // (readuntil with a tuple, 3.13); the shorter one if two end at the same
   // byte. INVALID_ARGUMENT if the list or one separator is empty. The
-  // separators must stay valid until the read completes.
-  Task<absl::StatusOr<std::string>> ReadUntil(
-      std::initializer_list<absl::string_view> separators);
+  // separators must stay valid until the read completes:
+  //   const absl::string_view cr_or_lf[] = {"\r", "\n"};
+  //   co_await reader.ReadUntil(cr_or_lf);
+  // (GCC 12 rejects a braced list of literals inside a co_await.)
   Task<absl::StatusOr<std::string>> ReadUntil(absl::Span<const absl::string_view> separators);
   // True once end of stream was seen and the buffer is empty (at_eof).
   bool AtEof() const;
@@ -345,7 +346,8 @@ struct ServerStats {
   uint64_t accepted = 0;
   uint64_t accept_errors = 0;
   absl::Status last_accept_error;
-  // Connections whose handler threw before returning its Task; each such
+  // Connections whose handler threw, before returning its Task or from
+  // its task ("Unhandled exception in client_connected_cb"); each such
   // connection is closed and the server carries on (asyncio logs it).
   uint64_t handler_errors = 0;
   absl::Status last_handler_error;
