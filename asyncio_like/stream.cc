@@ -6,15 +6,47 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/tcp_errors.h"
 
 namespace asyncio_like {
+
+// What the accept task and the connections of a server share. A
+// connection counts as the server's until its socket closes; WaitClosed
+// waits for the server to close and the count to reach zero, in either
+// order (CPython's Server._attach/_detach/_wakeup).
+struct Server::State {
+  State(TcpListener l, ConnectionHandler h, size_t limit)
+      : listener(std::move(l)), handler(std::move(h)), limit(limit) {}
+
+  bool Closed() const { return !listener.is_open(); }
+  void Detach() {
+    --connections;
+    WakeIfClosed();
+  }
+  void WakeIfClosed() {
+    // While the loop is being destroyed nothing may be scheduled.
+    if (Closed() && connections == 0 && EventLoop::Current() != nullptr) {
+      closed_waiters.PopAndWakeAll();
+    }
+  }
+
+  TcpListener listener;
+  ConnectionHandler handler;
+  size_t limit;
+  ServerStats stats;
+  size_t connections = 0;  // handed over and not yet closed
+  bool serving_forever = false;
+  internal::WaitList closed_waiters;
+};
+
 namespace internal {
 
 // The state a reader and a writer share, and the connection's background
@@ -29,11 +61,17 @@ namespace internal {
 // it.
 struct StreamConnection final : private Completion {
   // The reader and writer share it through this, with Release as deleter.
-  static std::shared_ptr<StreamConnection> Make(TcpSocket socket) {
-    return std::shared_ptr<StreamConnection>(new StreamConnection(std::move(socket)), &Release);
+  // `fed`: no socket; FeedData and FeedEof bring the bytes. `server`: the
+  // server that accepted it, if any.
+  static std::shared_ptr<StreamConnection> Make(TcpSocket socket, size_t limit, bool fed,
+                                                std::shared_ptr<Server::State> server) {
+    if (limit == 0) throw std::invalid_argument("Limit cannot be <= 0");
+    return std::shared_ptr<StreamConnection>(
+        new StreamConnection(std::move(socket), limit, fed, std::move(server)), &Release);
   }
 
   TcpSocket socket;
+  // Set by end of stream, FeedEof, or the connection's closing.
   bool eof = false;
   bool send_in_flight = false;
   bool closing = false;
@@ -51,6 +89,25 @@ struct StreamConnection final : private Completion {
   size_t write_high_water = 64 * 1024;
   size_t write_low_water = 16 * 1024;
   std::vector<char> read_buffer;
+  const size_t limit;
+  const bool fed;
+  // The reader's error (set_exception), reported by every later read.
+  absl::Status exception;
+  WaitList feed_waiters;   // a fed reader's read, waiting for FeedData
+  WaitList close_waiters;  // WaitClosed, waiting for a Close
+  std::shared_ptr<Server::State> server;
+  // get_extra_info, kept from the first time they are asked for.
+  mutable std::optional<SocketAddress> peername;
+  mutable std::optional<SocketAddress> sockname;
+
+  // Closes the socket; reads see end of stream from here on, as asyncio's
+  // reader gets feed_eof from a closing transport.
+  void CloseSocket() {
+    eof = true;
+    if (!socket.is_open()) return;
+    socket.Close();
+    if (server != nullptr) std::exchange(server, nullptr)->Detach();
+  }
 
   size_t unsent() const { return sending.size() - sent + pending.size(); }
 
@@ -86,7 +143,7 @@ struct StreamConnection final : private Completion {
     if (orphaned) {
       delete this;
     } else if (closing) {
-      socket.Close();
+      CloseSocket();
     }
   }
 
@@ -132,32 +189,52 @@ struct StreamConnection final : private Completion {
     return taken;
   }
 
-  // Receives once more into the buffer; returns false at end of stream.
-  Task<absl::StatusOr<bool>> Fill() {
-    constexpr size_t kChunk = 16 * 1024;
+  // Room for at least `n` more bytes at the end of the buffer.
+  void Reserve(size_t n) {
     if (read_begin > 0) {  // compact, so the free space is at the end
       std::memmove(read_buffer.data(), read_buffer.data() + read_begin, buffered());
       read_end -= read_begin;
       read_begin = 0;
     }
-    if (read_buffer.size() - read_end < kChunk) read_buffer.resize(read_end + kChunk);
+    if (read_buffer.size() - read_end < n) read_buffer.resize(read_end + n);
+  }
+
+  // Waits for more bytes: receives once more into the buffer, or, on a fed
+  // reader, waits for FeedData, FeedEof or SetException. Sets `eof` at end
+  // of stream; yields the reader's error, which a failed receive becomes.
+  Task<absl::Status> WaitForData() {
+    if (fed) {
+      co_await feed_waiters.Wait();
+      co_return exception;
+    }
+    constexpr size_t kChunk = 16 * 1024;
+    Reserve(kChunk);
     TransferOp<ReceivePrep> receive = socket.Receive(
         absl::MakeSpan(read_buffer.data() + read_end, read_buffer.size() - read_end));
     // The reply is still on its way: the answer cannot be here yet.
     if (send_in_flight) receive.SubmitAfterNextEnter();
     absl::StatusOr<size_t> n = co_await receive;
-    if (!n.ok()) co_return n.status();
-    if (*n == 0) {
-      eof = true;
-      co_return false;
+    if (!n.ok()) {
+      // A closed socket is end of stream; any other failure sticks.
+      if (!socket.is_open()) {
+        eof = true;
+      } else if (exception.ok()) {
+        exception = n.status();
+      }
+      co_return exception;
     }
+    if (*n == 0) eof = true;
     read_end += *n;
-    co_return true;
+    co_return exception;
   }
 
  private:
-  explicit StreamConnection(TcpSocket s) : socket(std::move(s)) {}
+  StreamConnection(TcpSocket s, size_t limit, bool fed, std::shared_ptr<Server::State> server)
+      : socket(std::move(s)), limit(limit), fed(fed), server(std::move(server)) {
+    if (this->server != nullptr) ++this->server->connections;
+  }
   ~StreamConnection() {
+    if (server != nullptr) server->Detach();
     // Drains still waiting belong to frames the loop is destroying, in no
     // particular order: they must not unlink themselves from freed memory.
     for (StreamWriter::DrainOp* w = drain_waiters; w != nullptr; w = w->next_waiter_) {
@@ -178,16 +255,10 @@ struct StreamConnection final : private Completion {
 
 }  // namespace internal
 
-namespace {
-
-absl::Status IncompleteRead(size_t got, absl::string_view expected) {
-  return absl::OutOfRangeError(absl::StrCat("end of stream after ", got, " bytes, expected ",
-                                            expected, " [IncompleteReadError]"));
-}
-
-}  // namespace
-
 // ----- StreamReader -----
+
+StreamReader::StreamReader(size_t limit)
+    : connection_(internal::StreamConnection::Make(TcpSocket(), limit, /*fed=*/true, nullptr)) {}
 
 StreamReader::ReadOp StreamReader::Read(absl::Span<char> buffer) {
   return ReadOp(connection_.get(), buffer);
@@ -195,14 +266,11 @@ StreamReader::ReadOp StreamReader::Read(absl::Span<char> buffer) {
 
 bool StreamReader::ReadOp::await_ready() {
   internal::StreamConnection& c = *connection_;
-  if (buffer_.empty()) return true;
-  if (c.buffered() > 0) {
-    copied_ = std::min(buffer_.size(), c.buffered());
-    std::memcpy(buffer_.data(), c.read_buffer.data() + c.read_begin, copied_);
-    c.Consume(copied_);
-    return true;
+  if (buffer_.empty() || c.buffered() > 0 || c.eof || !c.exception.ok()) return true;
+  if (c.fed) {
+    feed_.emplace(&c.feed_waiters);
+    return false;
   }
-  if (c.eof) return true;
   receive_.emplace(internal::ReceivePrep{c.socket.fd(), buffer_.data(), buffer_.size()},
                    "recv");
   // The reply is still on its way: the answer cannot be here yet.
@@ -210,62 +278,190 @@ bool StreamReader::ReadOp::await_ready() {
   return receive_->await_ready();  // true on a closed socket (EBADF)
 }
 
+absl::StatusOr<size_t> StreamReader::ReadOp::TakeBuffered() {
+  internal::StreamConnection& c = *connection_;
+  if (!c.exception.ok() && !buffer_.empty()) return c.exception;
+  const size_t copied = std::min(buffer_.size(), c.buffered());
+  std::memcpy(buffer_.data(), c.read_buffer.data() + c.read_begin, copied);
+  c.Consume(copied);
+  return copied;
+}
+
 absl::StatusOr<size_t> StreamReader::ReadOp::await_resume() {
-  if (!receive_.has_value()) return copied_;
+  if (feed_.has_value()) feed_->await_resume();  // throws CancelledError
+  if (!receive_.has_value()) return TakeBuffered();
+  internal::StreamConnection& c = *connection_;
   absl::StatusOr<size_t> n = receive_->await_resume();  // throws CancelledError
-  if (n.ok() && *n == 0) connection_->eof = true;
+  if (n.ok() && *n == 0) c.eof = true;
+  if (!n.ok()) {
+    if (!c.socket.is_open()) {  // closed by its writer: end of stream
+      c.eof = true;
+      return size_t{0};
+    }
+    if (c.exception.ok()) c.exception = n.status();
+  }
   return n;
 }
 
 Task<absl::StatusOr<std::string>> StreamReader::Read(size_t max_bytes) {
   internal::StreamConnection& c = *connection_;
+  if (!c.exception.ok()) co_return c.exception;
   if (max_bytes == 0) co_return std::string();
   if (c.buffered() == 0 && !c.eof) {
-    absl::StatusOr<bool> filled = co_await c.Fill();
-    if (!filled.ok()) co_return filled.status();
+    absl::Status waited = co_await c.WaitForData();
+    if (!waited.ok()) co_return waited;
   }
   co_return c.Take(std::min(max_bytes, c.buffered()));
 }
 
+Task<absl::StatusOr<std::string>> StreamReader::Read() {
+  internal::StreamConnection& c = *connection_;
+  if (!c.exception.ok()) co_return c.exception;
+  while (!c.eof) {
+    absl::Status waited = co_await c.WaitForData();
+    if (!waited.ok()) co_return waited;
+  }
+  co_return c.Take(c.buffered());
+}
+
 Task<absl::StatusOr<std::string>> StreamReader::ReadExactly(size_t n) {
   internal::StreamConnection& c = *connection_;
+  if (!c.exception.ok()) co_return c.exception;
   while (c.buffered() < n) {
     if (c.eof) {
-      const size_t got = c.buffered();
-      c.Consume(got);
-      co_return IncompleteRead(got, absl::StrCat(n));
+      const std::string partial = c.Take(c.buffered());
+      co_return IncompleteReadError(partial, n);
     }
-    absl::StatusOr<bool> filled = co_await c.Fill();
-    if (!filled.ok()) co_return filled.status();
+    absl::Status waited = co_await c.WaitForData();
+    if (!waited.ok()) co_return waited;
   }
   co_return c.Take(n);
 }
 
+Task<absl::StatusOr<std::string>> StreamReader::ReadLine() {
+  return ReadUntilAny(UntilMode::kLine, "\n", {});
+}
+
 Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(absl::string_view separator) {
+  return ReadUntilAny(UntilMode::kOne, separator, {});
+}
+
+Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(
+    absl::Span<const absl::string_view> separators) {
+  return ReadUntilAny(UntilMode::kAny, {}, separators);
+}
+
+// CPython's readuntil, step for step: look for every separator from
+// `offset` on, the bytes before which are known to hold none; take the one
+// that ends first. Without one, the next search starts where the longest
+// separator could begin, and once that is past the limit the separator is
+// "not found" (LimitOverrunError, consumed = offset). Only then is end of
+// stream looked at, since the last bytes may have completed a separator.
+// A separator found but starting past the limit is an overrun too
+// (consumed = its start). ReadLine is readuntil("\n") with its errors
+// turned: end of stream yields what is left, and an overrun drops the
+// line (through its "\n" if that is buffered, else everything) and is a
+// ValueError.
+Task<absl::StatusOr<std::string>> StreamReader::ReadUntilAny(
+    UntilMode mode, absl::string_view one, absl::Span<const absl::string_view> any) {
   internal::StreamConnection& c = *connection_;
-  if (separator.empty()) co_return absl::InvalidArgumentError("ReadUntil: empty separator");
-  size_t searched = 0;  // bytes already known not to start a separator
+  // `one` lives in this frame; `any` in the caller's.
+  const absl::Span<const absl::string_view> separators =
+      mode == UntilMode::kAny ? any : absl::MakeConstSpan(&one, 1);
+  if (separators.empty()) {
+    co_return absl::InvalidArgumentError("Separator should contain at least one element");
+  }
+  size_t min_length = separators[0].size();
+  size_t max_length = separators[0].size();
+  for (absl::string_view separator : separators) {
+    min_length = std::min(min_length, separator.size());
+    max_length = std::max(max_length, separator.size());
+  }
+  if (min_length == 0) {
+    co_return absl::InvalidArgumentError("Separator should be at least one-byte string");
+  }
+  if (!c.exception.ok()) co_return c.exception;
+
+  size_t offset = 0;
+  size_t match_start = 0;
+  size_t match_end = absl::string_view::npos;
   for (;;) {
     const absl::string_view data = c.buffered_view();
-    const size_t found = data.find(separator, searched);
-    if (found != absl::string_view::npos) co_return c.Take(found + separator.size());
-    if (data.size() >= separator.size()) searched = data.size() - separator.size() + 1;
-    if (data.size() > kDefaultLimit) {
-      co_return absl::ResourceExhaustedError(
-          absl::StrCat("separator not found in the first ", kDefaultLimit,
-                       " bytes [LimitOverrunError]"));
+    if (data.size() - offset >= min_length) {
+      size_t match_length = 0;
+      for (absl::string_view separator : separators) {
+        const size_t found = data.find(separator, offset);
+        if (found == absl::string_view::npos) continue;
+        const size_t end = found + separator.size();
+        if (end < match_end || (end == match_end && separator.size() < match_length)) {
+          match_start = found;
+          match_end = end;
+          match_length = separator.size();
+        }
+      }
+      if (match_end != absl::string_view::npos) break;
+      offset = data.size() + 1 > max_length ? data.size() + 1 - max_length : 0;
+      if (offset > c.limit) {
+        co_return Overrun(mode, "Separator is not found, and chunk exceed the limit", offset);
+      }
     }
     if (c.eof) {
-      const size_t got = c.buffered();
-      c.Consume(got);
-      co_return IncompleteRead(got, "a separator");
+      std::string partial = c.Take(c.buffered());
+      if (mode == UntilMode::kLine) co_return partial;
+      co_return IncompleteReadError(partial, std::nullopt);
     }
-    absl::StatusOr<bool> filled = co_await c.Fill();
-    if (!filled.ok()) co_return filled.status();
+    absl::Status waited = co_await c.WaitForData();
+    if (!waited.ok()) co_return waited;
   }
+  if (match_start > c.limit) {
+    co_return Overrun(mode, "Separator is found, but chunk is longer than limit", match_start);
+  }
+  co_return c.Take(match_end);
+}
+
+absl::Status StreamReader::Overrun(UntilMode mode, absl::string_view message, size_t consumed) {
+  internal::StreamConnection& c = *connection_;
+  if (mode != UntilMode::kLine) return LimitOverrunError(message, consumed, c.limit);
+  if (absl::StartsWith(c.buffered_view().substr(std::min(consumed, c.buffered())), "\n")) {
+    c.Consume(consumed + 1);
+  } else {
+    c.Consume(c.buffered());
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(message, " (limit ", c.limit, ") [ValueError]"));
 }
 
 bool StreamReader::AtEof() const { return connection_->eof && connection_->buffered() == 0; }
+
+void StreamReader::FeedData(absl::string_view data) {
+  internal::StreamConnection& c = *connection_;
+  if (!c.fed) throw std::logic_error("FeedData on the reader of a connection");
+  if (c.eof) throw std::logic_error("FeedData after FeedEof");
+  if (data.empty()) return;
+  c.Reserve(data.size());
+  std::memcpy(c.read_buffer.data() + c.read_end, data.data(), data.size());
+  c.read_end += data.size();
+  c.feed_waiters.PopAndWakeAll();
+}
+
+void StreamReader::FeedEof() {
+  internal::StreamConnection& c = *connection_;
+  if (!c.fed) throw std::logic_error("FeedEof on the reader of a connection");
+  c.eof = true;
+  c.feed_waiters.PopAndWakeAll();
+}
+
+void StreamReader::SetException(absl::Status error) {
+  if (error.ok()) throw std::invalid_argument("SetException needs an error status");
+  connection_->exception = std::move(error);
+  connection_->feed_waiters.PopAndWakeAll();
+}
+
+const absl::Status& StreamReader::exception() const { return connection_->exception; }
+
+size_t StreamReader::limit() const { return connection_->limit; }
+
+absl::string_view StreamReader::PeekBuffer() const { return connection_->buffered_view(); }
 
 // ----- StreamWriter -----
 
@@ -357,11 +553,25 @@ Task<absl::Status> StreamWriter::WriteEof() {
 
 Task<absl::Status> StreamWriter::Close() {
   internal::StreamConnection& c = *connection_;
-  // From here on the last send closes the socket, even if this wait is
-  // cancelled.
+  // From here on the last send closes the socket, even if the Task is
+  // never awaited or its task is cancelled.
   c.closing = true;
+  c.close_waiters.PopAndWakeAll();
+  if (!c.send_in_flight) {
+    if (c.sending.empty() || !c.write_error.ok()) {
+      c.CloseSocket();
+    } else if (EventLoop::Current() != nullptr) {
+      c.StartSend();  // bytes written outside a running loop
+    }
+  }
+  return WaitClosed();
+}
+
+Task<absl::Status> StreamWriter::WaitClosed() {
+  internal::StreamConnection& c = *connection_;
+  while (!c.closing) co_await c.close_waiters.Wait();
   absl::Status sent = co_await DrainOp(&c, 0, 0);
-  c.socket.Close();
+  c.CloseSocket();
   co_return sent;
 }
 
@@ -369,35 +579,41 @@ bool StreamWriter::IsClosing() const { return connection_->closing; }
 
 size_t StreamWriter::buffered() const { return connection_->unsent(); }
 
+std::optional<SocketAddress> StreamWriter::GetExtraInfo(absl::string_view name) const {
+  internal::StreamConnection& c = *connection_;
+  const bool peer = name == "peername";
+  if (!peer && name != "sockname") return std::nullopt;
+  std::optional<SocketAddress>& cached = peer ? c.peername : c.sockname;
+  if (!cached.has_value()) {
+    absl::StatusOr<SocketAddress> address =
+        peer ? c.socket.PeerAddress() : c.socket.LocalAddress();
+    if (address.ok()) cached = *std::move(address);
+  }
+  return cached;
+}
+
 // ----- Stream, OpenConnection -----
 
-Stream::Stream(TcpSocket socket)
-    : reader(internal::StreamConnection::Make(std::move(socket))),
+Stream::Stream(TcpSocket socket, size_t limit)
+    : reader(internal::StreamConnection::Make(std::move(socket), limit, /*fed=*/false, nullptr)),
       writer(reader.connection_) {}
 
 Task<absl::StatusOr<Stream>> OpenConnection(std::string host, uint16_t port,
-                                            absl::Duration timeout) {
+                                            absl::Duration timeout, size_t limit) {
+  if (limit == 0) co_return absl::InvalidArgumentError("Limit cannot be <= 0");
   absl::StatusOr<TcpSocket> socket = co_await Connect(std::move(host), port, timeout);
   if (!socket.ok()) co_return socket.status();
-  co_return Stream(*std::move(socket));
+  co_return Stream(*std::move(socket), limit);
 }
 
 // ----- Server -----
 
-struct Server::State {
-  State(TcpListener l, ConnectionHandler h) : listener(std::move(l)), handler(std::move(h)) {}
-
-  TcpListener listener;
-  ConnectionHandler handler;
-  ServerStats stats;
-};
-
 namespace {
 
-// What the exception being handled says, for a status message.
-std::string CurrentExceptionText() {
+// What `error` says, for a status message.
+std::string ExceptionText(std::exception_ptr error) {
   try {
-    throw;
+    std::rethrow_exception(error);
   } catch (const std::exception& e) {
     return e.what();
   } catch (...) {
@@ -436,30 +652,45 @@ Task<void> Server::AcceptLoop(std::shared_ptr<State> state) {
     // Nothing may throw out of this loop while the accept is armed: a
     // handler that throws before returning its Task costs its connection.
     try {
-      Stream stream(*std::move(socket));
-      CreateTask(state->handler(std::move(stream.reader), std::move(stream.writer)),
-                 "connection");
+      auto connection = internal::StreamConnection::Make(*std::move(socket), state->limit,
+                                                         /*fed=*/false, state);
+      StreamReader reader(connection);
+      StreamWriter writer(std::move(connection));
+      Task<void> handled =
+          CreateTask(state->handler(std::move(reader), std::move(writer)), "connection");
+      // A handler that fails is counted, as asyncio reports "Unhandled
+      // exception in client_connected_cb"; its connection closes with its
+      // frame. A cancelled one is not a failure.
+      handled.AddDoneCallback([state](TaskRef task) {
+        if (task.cancelled() || task.Exception() == nullptr) return;
+        ++state->stats.handler_errors;
+        state->stats.last_handler_error = absl::InternalError(absl::StrCat(
+            "Unhandled exception in client_connected_cb: ", ExceptionText(task.Exception())));
+      });
     } catch (...) {
       ++state->stats.handler_errors;
       state->stats.last_handler_error =
-          absl::InternalError(absl::StrCat("connection handler threw: ", CurrentExceptionText()));
+          absl::InternalError(absl::StrCat("connection handler threw: ", ExceptionText(std::current_exception())));
     }
   }
 }
 
 absl::StatusOr<Server> StartServer(ConnectionHandler handler, const std::string& host,
-                                   uint16_t port, int backlog) {
+                                   uint16_t port, int backlog, size_t limit) {
+  if (limit == 0) return absl::InvalidArgumentError("Limit cannot be <= 0");
   absl::StatusOr<TcpListener> listener = TcpListener::Listen(host, port, backlog);
   if (!listener.ok()) return listener.status();
-  return StartServer(std::move(handler), *std::move(listener));
+  return StartServer(std::move(handler), *std::move(listener), limit);
 }
 
-absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener) {
+absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener,
+                                   size_t limit) {
   if (EventLoop::Current() == nullptr) {
     return absl::FailedPreconditionError("StartServer needs a running event loop");
   }
+  if (limit == 0) return absl::InvalidArgumentError("Limit cannot be <= 0");
   if (!listener.is_open()) return absl::InvalidArgumentError("StartServer: closed listener");
-  auto state = std::make_shared<Server::State>(std::move(listener), std::move(handler));
+  auto state = std::make_shared<Server::State>(std::move(listener), std::move(handler), limit);
   // The accept task shares the state; the Server owns the task (the state
   // must not, or neither would ever be freed).
   Task<void> accept_task = CreateTask(Server::AcceptLoop(state), "accept");
@@ -467,6 +698,16 @@ absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listen
 }
 
 uint16_t Server::port() const { return state_->listener.port(); }
+
+std::vector<SocketAddress> Server::sockets() const {
+  std::vector<SocketAddress> addresses;
+  if (state_ == nullptr) return addresses;
+  absl::StatusOr<SocketAddress> address = state_->listener.LocalAddress();
+  if (address.ok()) addresses.push_back(*std::move(address));
+  return addresses;
+}
+
+bool Server::IsServing() const { return state_ != nullptr && !state_->Closed(); }
 
 const ServerStats& Server::stats() const { return state_->stats; }
 
@@ -476,18 +717,42 @@ void Server::Close() {
   // goes with it and must not be touched.
   if (EventLoop::Current() != nullptr) accept_task_.Cancel();
   state_->listener.Close();
+  state_->WakeIfClosed();
+}
+
+Task<void> Server::WaitClosed() {
+  // The state, not the Server, which may be destroyed meanwhile.
+  std::shared_ptr<State> state = state_;
+  while (!state->Closed() || state->connections > 0) co_await state->closed_waiters.Wait();
 }
 
 Task<void> Server::ServeForever() {
   std::shared_ptr<State> state = state_;
+  if (state->Closed()) throw std::logic_error("ServeForever: the server is closed");
+  if (state->serving_forever) {
+    throw std::logic_error("ServeForever: the server is already being awaited");
+  }
+  state->serving_forever = true;
+  std::exception_ptr cancellation;
   try {
     co_await accept_task_;
   } catch (const CancelledError&) {
     // Either Close() cancelled the accept task (serving is over), or the
-    // task waiting here was cancelled, which closes the server too.
-    state->listener.Close();
-    if (EventLoop::Current()->current_task()->task()->cancel_requests() > 0) throw;
+    // task waiting here was cancelled, which closes the server too, and is
+    // rethrown once its connections are closed.
+    if (EventLoop::Current()->current_task()->task()->cancel_requests() > 0) {
+      cancellation = std::current_exception();
+    }
   }
+  Close();
+  try {
+    co_await WaitClosed();
+  } catch (const CancelledError&) {
+    state->serving_forever = false;
+    throw;
+  }
+  state->serving_forever = false;
+  if (cancellation) std::rethrow_exception(cancellation);
 }
 
 }  // namespace asyncio_like

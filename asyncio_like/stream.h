@@ -27,13 +27,28 @@
 //   co_await stream->writer.Drain();
 //   absl::StatusOr<std::string> line = co_await stream->reader.ReadUntil("\n");
 //
-// Partial reads and writes are handled inside: ReadExactly and ReadUntil
-// collect as many receives as they need, and the connection continues
-// after partial sends. End of stream is not an error: Read returns 0
-// bytes, AtEof() turns true; ReadExactly and ReadUntil report
-// OUT_OF_RANGE [IncompleteReadError] if the stream ends first. Socket
-// failures are OsError statuses (tcp_errors.h): IsConnectionReset(),
-// IsBrokenPipe(), ...
+// Partial reads and writes are handled inside: ReadExactly, ReadUntil and
+// ReadLine collect as many receives as they need, and the connection
+// continues after partial sends. End of stream is not an error: Read
+// returns 0 bytes, AtEof() turns true; ReadExactly and ReadUntil report
+// IncompleteReadError (OUT_OF_RANGE, carrying the partial bytes) if the
+// stream ends first. ReadUntil and ReadLine look for their separator within
+// the reader's limit (64 KiB unless `limit` says otherwise): past it,
+// ReadUntil reports LimitOverrunError and leaves the bytes buffered, and
+// ReadLine drops the line and reports INVALID_ARGUMENT (ValueError), as
+// asyncio does; tcp_errors.h reads both errors' details. Socket failures
+// are OsError statuses (tcp_errors.h): IsConnectionReset(),
+// IsBrokenPipe(), ...; once one happened, every later read reports it, as
+// asyncio's reader keeps the exception of a lost connection.
+//
+// A StreamReader constructed on its own has no connection: FeedData and
+// FeedEof give it its bytes, as asyncio.StreamReader is fed by its
+// protocol, so a parser built on it can be tested without a socket:
+//
+//   StreamReader reader;
+//   reader.FeedData("GET / HTTP/1.0\r\n");
+//   reader.FeedEof();
+//   absl::StatusOr<std::string> line = co_await reader.ReadLine();
 //
 // Writing works as in asyncio: Write hands the bytes to the kernel at once
 // (a send submitted with the loop's next kernel entry) and returns without
@@ -68,16 +83,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "asyncio_like/sync.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/tcp.h"
 
@@ -92,8 +110,14 @@ class StreamReader {
  public:
   class ReadOp;
 
-  // asyncio's default limit: the longest line ReadUntil accepts.
+  // asyncio's default limit: the longest line ReadUntil and ReadLine
+  // accept.
   static constexpr size_t kDefaultLimit = 64 * 1024;
+
+  // A reader without a connection, fed by FeedData and FeedEof
+  // (asyncio.StreamReader(limit=limit)). Throws std::invalid_argument if
+  // `limit` is 0 (ValueError).
+  explicit StreamReader(size_t limit = kDefaultLimit);
 
   // `co_await reader.Read(buffer)`: copies up to buffer.size() bytes into
   // `buffer`, waiting until at least one is available; yields how many
@@ -102,23 +126,67 @@ class StreamReader {
   // the ReadOp is awaited, not when Read is called.
   ReadOp Read(absl::Span<char> buffer);
   // Up to `max_bytes` bytes (asyncio's read(n)); empty at end of stream.
-  Task<absl::StatusOr<std::string>> Read(size_t max_bytes = kDefaultLimit);
-  // Exactly `n` bytes (readexactly). If the stream ends first: OUT_OF_RANGE
-  // [IncompleteReadError], and the partial data is consumed.
+  Task<absl::StatusOr<std::string>> Read(size_t max_bytes);
+  // Everything until end of stream (read() and read(-1)).
+  Task<absl::StatusOr<std::string>> Read();
+  // Exactly `n` bytes (readexactly). If the stream ends first:
+  // IncompleteReadError with the partial bytes, which are consumed.
   Task<absl::StatusOr<std::string>> ReadExactly(size_t n);
-  // Up to and including `separator` (readuntil). OUT_OF_RANGE
-  // [IncompleteReadError] if the stream ends first; RESOURCE_EXHAUSTED
-  // [LimitOverrunError] if more than the limit arrives without it (the
-  // data stays buffered).
+  // One line, up to and including "\n" (readline). At end of stream, what
+  // is left, without "\n" (empty once nothing is). A line longer than the
+  // limit is dropped (up to and including its "\n", or all that is
+  // buffered if none came) and reported as INVALID_ARGUMENT [ValueError].
+  Task<absl::StatusOr<std::string>> ReadLine();
+  // Up to and including `separator` (readuntil). IncompleteReadError (the
+  // buffer consumed) if the stream ends first; LimitOverrunError if more
+  // than the limit arrives without it, or it is found further than the
+  // limit (the data stays buffered). INVALID_ARGUMENT if it is empty.
   Task<absl::StatusOr<std::string>> ReadUntil(absl::string_view separator = "\n");
+  // Up to and including whichever of `separators` ends first in the stream
+  // (readuntil with a tuple, 3.13); the shorter one if two end at the same
+  // byte. INVALID_ARGUMENT if the list or one separator is empty. The
+  // separators must stay valid until the read completes:
+  //   const absl::string_view cr_or_lf[] = {"\r", "\n"};
+  //   co_await reader.ReadUntil(cr_or_lf);
+  // (GCC 12 rejects a braced list of literals inside a co_await.)
+  Task<absl::StatusOr<std::string>> ReadUntil(absl::Span<const absl::string_view> separators);
   // True once end of stream was seen and the buffer is empty (at_eof).
   bool AtEof() const;
+
+  // Appends bytes to the buffer and wakes a waiting read (feed_data).
+  // Throws std::logic_error on a connection's reader (its bytes come from
+  // the socket) or after FeedEof (Python asserts).
+  void FeedData(absl::string_view data);
+  // Marks end of stream and wakes a waiting read (feed_eof). Throws
+  // std::logic_error on a connection's reader.
+  void FeedEof();
+  // Makes every later read report `error`, and wakes a waiting read with
+  // it (set_exception). A read waiting on a connection's socket sees it
+  // once its receive completes. Throws std::invalid_argument for an OK
+  // status.
+  void SetException(absl::Status error);
+  // The error SetException or a failed receive left; OK if none
+  // (exception()).
+  const absl::Status& exception() const;
+
+  size_t limit() const;
+  // The bytes received and not yet read (Python's `_buffer`), valid until
+  // the next read or FeedData.
+  absl::string_view PeekBuffer() const;
 
  private:
   friend struct Stream;
   friend class Server;
   explicit StreamReader(std::shared_ptr<internal::StreamConnection> connection)
       : connection_(std::move(connection)) {}
+  // ReadUntil with `one` separator or `any` of several, or ReadLine, which
+  // differs in what end of stream and the limit do.
+  enum class UntilMode { kOne, kAny, kLine };
+  Task<absl::StatusOr<std::string>> ReadUntilAny(UntilMode mode, absl::string_view one,
+                                                 absl::Span<const absl::string_view> any);
+  // The error for a separator past the limit, after consuming what ReadLine
+  // drops.
+  absl::Status Overrun(UntilMode mode, absl::string_view message, size_t consumed);
 
   std::shared_ptr<internal::StreamConnection> connection_;
 };
@@ -138,6 +206,7 @@ class StreamReader::ReadOp {
   bool await_ready();
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> awaiting) {
+    if (feed_.has_value()) return feed_->await_suspend(awaiting);
     return receive_->await_suspend(awaiting);
   }
   absl::StatusOr<size_t> await_resume();
@@ -146,11 +215,15 @@ class StreamReader::ReadOp {
   friend class StreamReader;
   ReadOp(internal::StreamConnection* connection, absl::Span<char> buffer)
       : connection_(connection), buffer_(buffer) {}
+  // Copies from the buffer, or reports the reader's error.
+  absl::StatusOr<size_t> TakeBuffered();
 
   internal::StreamConnection* connection_;
   absl::Span<char> buffer_;
-  size_t copied_ = 0;  // from the buffer, when no receive was needed
+  // At most one of them: the socket's receive, or a fed reader's wait for
+  // FeedData, FeedEof or SetException.
   std::optional<internal::TransferOp<internal::ReceivePrep>> receive_;
+  std::optional<internal::WaitList::Waiter> feed_;
 };
 
 // The writing half of a connection (asyncio.StreamWriter).
@@ -163,6 +236,15 @@ class StreamWriter {
   // bytes are dropped and Drain reports the failure, as asyncio does once
   // a connection is lost.
   void Write(absl::string_view data);
+  // Writes each of `lines` in turn, adding nothing between them
+  // (writelines): any range of strings or string_views.
+  template <typename Lines>
+  void WriteLines(const Lines& lines) {
+    for (const auto& line : lines) Write(line);
+  }
+  void WriteLines(std::initializer_list<absl::string_view> lines) {
+    for (absl::string_view line : lines) Write(line);
+  }
   // `co_await writer.Drain()`: yields an absl::Status once the unsent bytes
   // are at most the low-water mark, without suspending if they are at most
   // the high-water mark. Fails with the connection's error (reset, broken
@@ -173,16 +255,25 @@ class StreamWriter {
   // defaults are asyncio's, 64 KiB and 16 KiB. With (0, 0), Drain returns
   // once the kernel has taken everything. InvalidArgument if low > high.
   absl::Status SetWriteBufferLimits(size_t high, size_t low);
+  // True: a TCP connection can be half-closed (can_write_eof).
+  bool CanWriteEof() const { return true; }
   // Waits until everything written is sent, then half-closes: the peer
   // reads end of stream (write_eof).
   Task<absl::Status> WriteEof();
-  // Closes the connection once everything written is sent, and waits for
-  // that (close() followed by wait_closed()). A Read waiting on the same
-  // connection ends with end of stream. If the waiting task is cancelled,
-  // the connection still closes after the last send. Returns the
-  // connection's write error, if a send failed.
+  // Starts closing at once (close()): IsClosing() turns true, and the
+  // connection closes once everything written is sent, even if the Task is
+  // never awaited. Awaiting the Task waits for that (wait_closed()) and
+  // yields the connection's write error, if a send failed. Reads on the
+  // same connection then see end of stream (and what was buffered).
   Task<absl::Status> Close();
+  // Waits until the connection is closed: until some task calls Close()
+  // and the last send is done (wait_closed()). Yields what Close yields.
+  Task<absl::Status> WaitClosed();
   bool IsClosing() const;
+  // "peername" or "sockname": the connection's remote or local address
+  // (get_extra_info). std::nullopt for other names, and once the
+  // connection is closed unless it was asked for before.
+  std::optional<SocketAddress> GetExtraInfo(absl::string_view name) const;
   // Bytes written but not yet taken by the kernel
   // (transport.get_write_buffer_size()).
   size_t buffered() const;
@@ -244,17 +335,20 @@ class StreamWriter::DrainOp : private internal::CancellableWait {
 
 // Both halves of a connection.
 struct Stream {
-  // Wraps a connected socket.
-  explicit Stream(TcpSocket socket);
+  // Wraps a connected socket; `limit` is the reader's (ReadUntil,
+  // ReadLine). Throws std::invalid_argument if `limit` is 0.
+  explicit Stream(TcpSocket socket, size_t limit = StreamReader::kDefaultLimit);
 
   StreamReader reader;
   StreamWriter writer;
 };
 
-// asyncio.open_connection: connects and returns the stream pair. Errors as
-// Connect (tcp.h): refused, unreachable, ETIMEDOUT after `timeout`.
+// asyncio.open_connection: connects and returns the stream pair, whose
+// reader has the given `limit`. Errors as Connect (tcp.h): refused,
+// unreachable, ETIMEDOUT after `timeout`; INVALID_ARGUMENT for a limit of 0.
 Task<absl::StatusOr<Stream>> OpenConnection(
-    std::string host, uint16_t port, absl::Duration timeout = absl::InfiniteDuration());
+    std::string host, uint16_t port, absl::Duration timeout = absl::InfiniteDuration(),
+    size_t limit = StreamReader::kDefaultLimit);
 
 // Receives every connection of a Server, as its own task.
 using ConnectionHandler = std::function<Task<void>(StreamReader, StreamWriter)>;
@@ -264,7 +358,8 @@ struct ServerStats {
   uint64_t accepted = 0;
   uint64_t accept_errors = 0;
   absl::Status last_accept_error;
-  // Connections whose handler threw before returning its Task; each such
+  // Connections whose handler threw, before returning its Task or from
+  // its task ("Unhandled exception in client_connected_cb"); each such
   // connection is closed and the server carries on (asyncio logs it).
   uint64_t handler_errors = 0;
   absl::Status last_handler_error;
@@ -279,18 +374,31 @@ class Server {
   ~Server() { Close(); }
 
   uint16_t port() const;
+  // The listening socket's address, as Python's server.sockets[i]
+  // .getsockname(); empty once the server is closed.
+  std::vector<SocketAddress> sockets() const;
+  // True from StartServer until Close (is_serving).
+  bool IsServing() const;
   // Stops accepting and closes the listening socket. Connections already
   // handed to the handler carry on (asyncio's Server.close()); ones the
   // kernel had accepted but the server had not yet handed over are closed.
   void Close();
-  // Waits until the server is closed (serve_forever). Cancelling the task
-  // that waits closes the server. The Server must outlive the wait.
+  // Waits until the server is closed and every connection it handed over
+  // is closed, in either order (wait_closed, 3.12.1 on). The Server may be
+  // destroyed meanwhile (which closes it).
+  Task<void> WaitClosed();
+  // Waits until the server is closed, then for its connections as
+  // WaitClosed does (serve_forever). Cancelling the task that waits closes
+  // the server, waits likewise, and rethrows the CancelledError. Throws
+  // std::logic_error (RuntimeError) on a closed server or if another task
+  // is already in ServeForever. The Server must outlive the wait.
   Task<void> ServeForever();
   const ServerStats& stats() const;
 
  private:
   struct State;
-  friend absl::StatusOr<Server> StartServer(ConnectionHandler, TcpListener);
+  friend struct internal::StreamConnection;
+  friend absl::StatusOr<Server> StartServer(ConnectionHandler, TcpListener, size_t);
   static Task<void> AcceptLoop(std::shared_ptr<State> state);
   Server(std::shared_ptr<State> state, Task<void> accept_task)
       : state_(std::move(state)), accept_task_(std::move(accept_task)) {}
@@ -301,7 +409,8 @@ class Server {
 
 // asyncio.start_server: listens on host:port (port 0: an ephemeral port,
 // see Server::port()) and starts accepting; `handler` runs in a new task
-// for every connection. Must be called on a running loop (from a task).
+// for every connection, whose reader has the given `limit` (0 is
+// INVALID_ARGUMENT). Must be called on a running loop (from a task).
 // One multishot accept serves every connection: the kernel reports each new
 // connection without a submission per connection.
 //
@@ -311,9 +420,11 @@ class Server {
 // the same after any other unexpected accept error, so that the server
 // keeps accepting without spinning.
 absl::StatusOr<Server> StartServer(ConnectionHandler handler, const std::string& host,
-                                   uint16_t port, int backlog = SOMAXCONN);
+                                   uint16_t port, int backlog = SOMAXCONN,
+                                   size_t limit = StreamReader::kDefaultLimit);
 // The same on a socket that already listens (start_server(sock=...)).
-absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener);
+absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener,
+                                   size_t limit = StreamReader::kDefaultLimit);
 
 }  // namespace asyncio_like
 

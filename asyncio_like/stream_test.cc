@@ -865,7 +865,9 @@ Task<void> CloseWhileConnectionsArrive() {
     for (int i = 0; i < kClients; ++i) clients.push_back(CreateTask(EchoedOneByte(server->port())));
     int served = 0;
     for (Task<bool>& client : clients) served += (co_await client) ? 1 : 0;
-    co_await server->ServeForever();  // returns once the accept task has ended
+    // Closed already: WaitClosed returns once the handlers have closed
+    // their connections.
+    co_await server->WaitClosed();
     EXPECT_GE(handled, 1);
     EXPECT_EQ(served, handled);
     EXPECT_EQ(server->stats().accepted, static_cast<uint64_t>(handled));

@@ -20,15 +20,15 @@ namespace asyncio_like {
 namespace {
 
 // An IPv4 or IPv6 socket address.
-struct SocketAddress {
+struct Sockaddr {
   sockaddr_storage storage{};
   socklen_t length = 0;
   int family() const { return storage.ss_family; }
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
 };
 
-absl::StatusOr<SocketAddress> ParseAddress(const std::string& host, uint16_t port) {
-  SocketAddress address;
+absl::StatusOr<Sockaddr> ParseAddress(const std::string& host, uint16_t port) {
+  Sockaddr address;
   const std::string& numeric = host == "localhost" ? std::string("127.0.0.1") : host;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
@@ -47,13 +47,38 @@ absl::StatusOr<SocketAddress> ParseAddress(const std::string& host, uint16_t por
   return address;
 }
 
+// The numeric host and port of `address`.
+SocketAddress ToSocketAddress(const Sockaddr& address) {
+  char host[INET6_ADDRSTRLEN] = "";
+  if (address.family() == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+    return SocketAddress{host, ntohs(v4->sin_port)};
+  }
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+  inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+  return SocketAddress{host, ntohs(v6->sin6_port)};
+}
+
+// getsockname() or getpeername() of `fd`, as `what`.
+absl::StatusOr<SocketAddress> AddressOf(int fd, int (*get)(int, sockaddr*, socklen_t*),
+                                        const char* what) {
+  if (fd < 0) return OsError(EBADF, absl::StrCat(what, " of a closed socket"));
+  Sockaddr address;
+  address.length = sizeof address.storage;
+  if (get(fd, reinterpret_cast<sockaddr*>(&address.storage), &address.length) != 0) {
+    return OsError(errno, what);
+  }
+  return ToSocketAddress(address);
+}
+
 void SetNoDelay(int fd) {
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 // One connect operation on `fd`.
-Task<int> ConnectOnce(int fd, const SocketAddress* address) {
+Task<int> ConnectOnce(int fd, const Sockaddr* address) {
   co_return co_await KernelOp([&](io_uring_sqe* sqe) {
     io_uring_prep_connect(sqe, fd, address->get(), address->length);
   });
@@ -107,6 +132,19 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
 }
 
 
+std::string SocketAddress::ToString() const {
+  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+absl::StatusOr<SocketAddress> TcpSocket::LocalAddress() const {
+  return AddressOf(fd_, getsockname, "getsockname");
+}
+
+absl::StatusOr<SocketAddress> TcpSocket::PeerAddress() const {
+  return AddressOf(fd_, getpeername, "getpeername");
+}
+
 absl::Status TcpSocket::ShutdownWrite() {
   if (fd_ < 0) return OsError(EBADF, "shutdown on a closed socket");
   if (shutdown(fd_, SHUT_WR) != 0) return OsError(errno, "shutdown");
@@ -136,7 +174,7 @@ void TcpSocket::Abort() {
 
 Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
                                         absl::Duration timeout) {
-  const absl::StatusOr<SocketAddress> address = ParseAddress(host, port);
+  const absl::StatusOr<Sockaddr> address = ParseAddress(host, port);
   if (!address.ok()) co_return address.status();
   const std::string what = absl::StrCat("connect to ", host, ":", port);
   TcpSocket socket(::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -159,7 +197,7 @@ Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
 
 absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_t port,
                                                 int backlog) {
-  const absl::StatusOr<SocketAddress> address = ParseAddress(host, port);
+  const absl::StatusOr<Sockaddr> address = ParseAddress(host, port);
   if (!address.ok()) return address.status();
   const std::string what = absl::StrCat("listen on ", host, ":", port);
   const int fd = socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -172,7 +210,7 @@ absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_
   if (bind(fd, address->get(), address->length) != 0 || listen(fd, backlog) != 0) {
     return OsError(errno, what);
   }
-  SocketAddress bound;
+  Sockaddr bound;
   bound.length = sizeof bound.storage;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) {
     return OsError(errno, what);
@@ -181,6 +219,10 @@ absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_
                              ? reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port
                              : reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
   return listener;
+}
+
+absl::StatusOr<SocketAddress> TcpListener::LocalAddress() const {
+  return AddressOf(fd_, getsockname, "getsockname");
 }
 
 TcpListener& TcpListener::operator=(TcpListener&& other) noexcept {

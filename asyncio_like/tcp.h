@@ -53,6 +53,17 @@ namespace asyncio_like {
 class TcpSocket;
 class TcpListener;
 
+// A socket's address as Python gives it (the (host, port) of getsockname()
+// and getpeername()): a numeric IPv4 or IPv6 host and a port.
+struct SocketAddress {
+  std::string host;
+  uint16_t port = 0;
+
+  // "127.0.0.1:8888", "[::1]:8888".
+  std::string ToString() const;
+  friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
+};
+
 namespace internal {
 class MultishotAccept;
 
@@ -172,6 +183,9 @@ class TcpSocket {
   internal::SendAllOp SendAll(absl::string_view data) const {
     return {*this, absl::MakeConstSpan(data.data(), data.size())};
   }
+  // getsockname() and getpeername(); EBADF on a closed socket.
+  absl::StatusOr<SocketAddress> LocalAddress() const;
+  absl::StatusOr<SocketAddress> PeerAddress() const;
   // Half-closes the connection: the peer reads end of stream (write_eof).
   absl::Status ShutdownWrite();
   // Shuts both directions down, which also ends a Receive in flight with
@@ -212,6 +226,8 @@ class TcpListener {
 
   uint16_t port() const { return port_; }
   bool is_open() const { return fd_ >= 0; }
+  // The bound address (getsockname()); EBADF once closed.
+  absl::StatusOr<SocketAddress> LocalAddress() const;
 
   // Waits for the next connection. Fails with a OsError status, e.g.
   // EMFILE when the process is out of descriptors; the listener stays

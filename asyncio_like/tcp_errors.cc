@@ -12,6 +12,11 @@ namespace asyncio_like {
 namespace {
 
 constexpr absl::string_view kErrnoPayload = "asyncio_like/errno";
+constexpr absl::string_view kPartialPayload = "asyncio_like/incomplete_read/partial";
+// The expected byte count in decimal, empty for Python's None.
+constexpr absl::string_view kExpectedPayload = "asyncio_like/incomplete_read/expected";
+// "<consumed> <limit>".
+constexpr absl::string_view kLimitOverrunPayload = "asyncio_like/limit_overrun";
 
 // The OSError subclass Python raises for `error_number`.
 absl::string_view PythonExceptionFor(int error_number) {
@@ -64,6 +69,51 @@ bool IsTimedOut(const absl::Status& status) { return ErrnoOf(status) == ETIMEDOU
 bool IsTooManyOpenFiles(const absl::Status& status) {
   const std::optional<int> error_number = ErrnoOf(status);
   return error_number == EMFILE || error_number == ENFILE;
+}
+
+absl::Status IncompleteReadError(absl::string_view partial, std::optional<size_t> expected) {
+  const std::string expected_text =
+      expected.has_value() ? absl::StrCat(*expected) : std::string("undefined");
+  absl::Status status = absl::OutOfRangeError(
+      absl::StrCat(partial.size(), " bytes read on a total of ", expected_text,
+                   " expected bytes [IncompleteReadError]"));
+  status.SetPayload(kPartialPayload, absl::Cord(partial));
+  status.SetPayload(kExpectedPayload,
+                    absl::Cord(expected.has_value() ? expected_text : std::string()));
+  return status;
+}
+
+std::optional<IncompleteRead> IncompleteReadOf(const absl::Status& status) {
+  const auto partial = status.GetPayload(kPartialPayload);
+  const auto expected = status.GetPayload(kExpectedPayload);
+  if (!partial || !expected) return std::nullopt;
+  IncompleteRead result{std::string(*partial), std::nullopt};
+  size_t count = 0;
+  if (!expected->empty() && absl::SimpleAtoi(std::string(*expected), &count)) {
+    result.expected = count;
+  }
+  return result;
+}
+
+absl::Status LimitOverrunError(absl::string_view message, size_t consumed, size_t limit) {
+  absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
+      message, " (consumed ", consumed, ", limit ", limit, ") [LimitOverrunError]"));
+  status.SetPayload(kLimitOverrunPayload, absl::Cord(absl::StrCat(consumed, " ", limit)));
+  return status;
+}
+
+std::optional<LimitOverrun> LimitOverrunOf(const absl::Status& status) {
+  const auto payload = status.GetPayload(kLimitOverrunPayload);
+  if (!payload) return std::nullopt;
+  const std::string text(*payload);
+  const size_t space = text.find(' ');
+  LimitOverrun result;
+  if (space == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(0, space), &result.consumed) ||
+      !absl::SimpleAtoi(absl::string_view(text).substr(space + 1), &result.limit)) {
+    return std::nullopt;
+  }
+  return result;
 }
 
 }  // namespace asyncio_like

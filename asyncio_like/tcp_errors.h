@@ -15,12 +15,24 @@
 //   // stream.status().message():
 //   //   "connect to 127.0.0.1:9: Connection refused [ConnectionRefusedError]"
 //
-// End of stream is not an error: reads return 0 bytes (or, for ReadExactly,
-// an OUT_OF_RANGE status naming IncompleteReadError).
+// End of stream is not an error: reads return 0 bytes. The two errors of
+// asyncio's stream reader are statuses too, carrying what Python's
+// exceptions carry:
+//
+//   absl::StatusOr<std::string> header = co_await reader.ReadExactly(16);
+//   if (std::optional<IncompleteRead> cut = IncompleteReadOf(header.status())) {
+//     // cut->partial: the bytes that did arrive; cut->expected: 16
+//   }
+//   absl::StatusOr<std::string> line = co_await reader.ReadUntil("\r\n");
+//   if (std::optional<LimitOverrun> over = LimitOverrunOf(line.status())) {
+//     // over->consumed, over->limit; the bytes are still buffered
+//   }
 #ifndef ASYNCIO_LIKE_TCP_ERRORS_H_
 #define ASYNCIO_LIKE_TCP_ERRORS_H_
 
+#include <cstddef>
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -39,6 +51,32 @@ bool IsConnectionReset(const absl::Status& status);    // ECONNRESET
 bool IsBrokenPipe(const absl::Status& status);         // EPIPE, ESHUTDOWN
 bool IsTimedOut(const absl::Status& status);           // ETIMEDOUT
 bool IsTooManyOpenFiles(const absl::Status& status);   // EMFILE, ENFILE
+
+// asyncio.IncompleteReadError: the stream ended before the bytes a read
+// needed arrived. OUT_OF_RANGE, with Python's message ("18 bytes read on a
+// total of 36 expected bytes [IncompleteReadError]"); `expected` is
+// std::nullopt where Python's is None (ReadUntil: "undefined expected").
+absl::Status IncompleteReadError(absl::string_view partial, std::optional<size_t> expected);
+
+// What an IncompleteReadError carries (its .partial and .expected).
+struct IncompleteRead {
+  std::string partial;
+  std::optional<size_t> expected;
+};
+// The IncompleteRead of a status from IncompleteReadError, if it is one.
+std::optional<IncompleteRead> IncompleteReadOf(const absl::Status& status);
+
+// asyncio.LimitOverrunError: a separator was not found within the reader's
+// limit. RESOURCE_EXHAUSTED, with Python's `message`, the number of bytes
+// to consume (.consumed) and the limit that was exceeded.
+absl::Status LimitOverrunError(absl::string_view message, size_t consumed, size_t limit);
+
+struct LimitOverrun {
+  size_t consumed = 0;
+  size_t limit = 0;
+};
+// The LimitOverrun of a status from LimitOverrunError, if it is one.
+std::optional<LimitOverrun> LimitOverrunOf(const absl::Status& status);
 
 }  // namespace asyncio_like
 
