@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -124,6 +125,36 @@ TEST(RunTests, test_asyncio_run_cancels_hanging_tasks) {
   EXPECT_EQ(how, "");
 }
 
+// A leftover task that fails while being cancelled at shutdown is reported
+// (asyncio: to the loop's exception handler, "asyncio.run() shutdown"; here
+// on stderr, as every unretrieved task exception) and Run still returns
+// main's result.
+TEST(RunTests, test_asyncio_run_reports_hanging_tasks_errors) {
+  Task<void> leftover;
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<int> result = asyncio_like::Run([](Task<void>* leftover) -> Task<int> {
+    *leftover = CreateTask([]() -> Task<void> {
+      bool cancelled = false;
+      try {
+        co_await Sleep(absl::Seconds(10));
+      } catch (const CancelledError&) {
+        cancelled = true;
+      }
+      if (cancelled) throw std::domain_error("1 / 0");
+    }(), "leftover");
+    co_await Sleep(absl::ZeroDuration());  // the leftover task starts
+    co_return 123;
+  }(&leftover));
+  leftover = Task<void>();  // nobody retrieves its exception
+  const std::string reported = ::testing::internal::GetCapturedStderr();
+  SKIP_WITHOUT_IO_URING_STATUS(result.status());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, 123);
+  EXPECT_NE(reported.find("Task exception was never retrieved: <Task name='leftover'>: 1 / 0"),
+            std::string::npos)
+      << reported;
+}
+
 // Run's Ctrl-C handling does not keep it from reporting a deadlock.
 TEST(RunTests, RunReportsADeadlockDespiteItsSigintHandling) {
   absl::Status status = asyncio_like::Run([]() -> Task<void> {
@@ -212,6 +243,17 @@ TEST(RunnerTests, RunsShareTheLoopAndCloseCancelsLeftovers) {
     EXPECT_EQ(how, "");
   }  // ~Runner closes
   EXPECT_EQ(how, "cancelled");
+}
+
+template <typename A>
+concept RunnerAccepts = requires(Runner& runner, A a) { runner.Run(std::move(a)); };
+
+// runner.run(123): ValueError "a coroutine was expected"; here it does not
+// compile.
+TEST(RunnerTests, test_run_non_coro) {
+  static_assert(!RunnerAccepts<int>);
+  static_assert(!RunnerAccepts<std::string>);
+  static_assert(RunnerAccepts<Task<int>>);
 }
 
 TEST(RunnerTests, test_explicit_close) {
@@ -355,6 +397,23 @@ TEST(RunnerTests, test_interrupt_cancelled_task) {
   EXPECT_TRUE(threw) << status;
   EXPECT_TRUE(interrupt_arrived);
   EXPECT_FALSE(SigintPending());
+}
+
+// Where Run cannot take SIGINT (asyncio: signal.signal fails off the main
+// interpreter), it runs the coroutine all the same, without Ctrl-C
+// handling: here, on a thread other than the main thread.
+TEST(RunnerTests, test_signal_install_not_supported_ok) {
+  absl::StatusOr<bool> installed = absl::UnknownError("not run");
+  std::thread other([&] {
+    Runner runner;
+    installed = runner.Run([]() -> Task<bool> {
+      co_return *EventLoop::Current()->RemoveSignalHandler(SIGINT);
+    }());
+  });
+  other.join();
+  SKIP_WITHOUT_IO_URING_STATUS(installed.status());
+  ASSERT_TRUE(installed.ok()) << installed.status();
+  EXPECT_FALSE(*installed);
 }
 
 // A program that handles SIGINT itself (or ignores it) keeps its handling:

@@ -162,6 +162,17 @@ TEST(SelectorEventLoopSignalTests, test_add_signal_handler_install_error3) {
   }
 }
 
+// A failed add leaves the handlers already there working.
+TEST(SelectorEventLoopSignalTests, test_add_signal_handler_install_error2) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  Event got;
+  ASSERT_TRUE(loop->AddSignalHandler(SIGHUP, [&] { got.Set(); }).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(loop->AddSignalHandler(SIGKILL, [] {})));
+  EXPECT_TRUE(absl::IsInvalidArgument(loop->AddSignalHandler(0, [] {})));
+  ASSERT_TRUE(RunTest(loop.get(), SendAndWait(SIGHUP, got)).ok());
+  EXPECT_TRUE(got.is_set());
+}
+
 TEST(SelectorEventLoopSignalTests, test_remove_signal_handler) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   int calls = 0;
