@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "asyncio_like/signals.h"
 
 namespace asyncio_like {
 namespace {
@@ -161,7 +162,7 @@ absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
   current_loop = this;
   absl::Status status;
   while (task != nullptr ? !task->done() : live_head_ != nullptr) {
-    if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == 0 &&
+    if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == BackgroundOpsInFlight() &&
         deferred_ops_.empty()) {
       status = absl::FailedPreconditionError(absl::StrCat(
           "deadlock: <Task name='",

@@ -65,6 +65,10 @@
 
 namespace asyncio_like {
 
+namespace internal {
+class SignalHandlers;
+}  // namespace internal
+
 // A step (one resumption of a task) that ran longer than
 // LoopOptions::slow_callback_duration, in debug mode.
 struct SlowStep {
@@ -163,6 +167,30 @@ class EventLoop {
   // (what asyncio.run does after main returns).
   absl::Status CancelAllAndDrain();
 
+  // Runs `callback` on the loop, between task steps, each time signal
+  // `signo` arrives (loop.add_signal_handler); replaces the signal's earlier
+  // handler. Loop thread only. Blocks the signal in this thread and reads
+  // it from a signalfd on the ring: see signals.h for what that means for
+  // other threads. InvalidArgument for a number that is not a signal,
+  // FailedPrecondition for SIGKILL and SIGSTOP, for a signal another loop
+  // handles, or off the loop's thread. The callback must return void: a
+  // coroutine is rejected at compile time (asyncio's TypeError).
+  template <typename F>
+    requires std::is_void_v<std::invoke_result_t<F&>>
+  absl::Status AddSignalHandler(int signo, F callback) {
+    return AddSignalHandlerCallback(signo, absl::AnyInvocable<void()>(std::move(callback)),
+                                    /*background=*/false);
+  }
+  // Removes the handler of `signo` (loop.remove_signal_handler): true if
+  // there was one, false if not; InvalidArgument for a number that is not a
+  // signal. Callbacks queued for it and not yet run are dropped.
+  absl::StatusOr<bool> RemoveSignalHandler(int signo);
+  // AddSignalHandler for Run's SIGINT handling: with `background`, the
+  // handler's signalfd read does not keep the loop from reporting a
+  // deadlock.
+  absl::Status AddSignalHandlerCallback(int signo, absl::AnyInvocable<void()> callback,
+                                        bool background);
+
   // Number of scheduled tasks that have not finished.
   uint64_t pending_tasks() const { return pending_tasks_; }
   // The scheduled tasks that have not finished (asyncio.all_tasks(loop)).
@@ -213,6 +241,8 @@ class EventLoop {
   void ReportSlowStep(std::string task_name, int64_t duration_ns);
   friend class internal::CallbackTimer;
   void UnlinkCallbackTimer(internal::CallbackTimer* timer);
+  // Kernel operations in flight that cannot wake a task (Run's SIGINT read).
+  uint64_t BackgroundOpsInFlight() const;
 
   LoopOptions options_;
   std::unique_ptr<Uring> uring_;
@@ -232,6 +262,9 @@ class EventLoop {
   LoopStats stats_;
   std::vector<absl::AnyInvocable<void()>> at_close_;
   internal::CallbackTimer* callback_timers_ = nullptr;  // Armed CallLater/CallAt.
+  // Created by the first AddSignalHandler; destroyed after the ring is
+  // drained (declared after uring_).
+  std::unique_ptr<internal::SignalHandlers> signal_handlers_;
 };
 
 // Schedules `task` on the loop running on this thread (asyncio.create_task).
@@ -282,19 +315,82 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   bool cancelled_ = false;
 };
 
+// The status Run returns when Ctrl-C (SIGINT) cancelled its main task, where
+// asyncio.run raises KeyboardInterrupt: CANCELLED "KeyboardInterrupt".
+absl::Status KeyboardInterruptError();
+bool IsKeyboardInterrupt(const absl::Status& status);
+
+namespace internal {
+
+// Run's Ctrl-C handling for the run of one main task (signals.h): the first
+// SIGINT cancels `main`, a second one ends the process. Installed only on
+// the main thread, where SIGINT has its default disposition and no loop
+// handles it; removed by the destructor.
+class RunInterrupt : private DoneCallback {
+ public:
+  RunInterrupt(EventLoop& loop, PromiseBase* main);
+  RunInterrupt(const RunInterrupt&) = delete;
+  RunInterrupt& operator=(const RunInterrupt&) = delete;
+  ~RunInterrupt();
+
+  // True if Ctrl-C cancelled `main` and main ended with that cancellation
+  // alone outstanding (asyncio: task.uncancel() == 0).
+  bool keyboard_interrupt() const;
+
+ private:
+  static void OnMainDone(DoneCallback* self, PromiseBase* finished);
+  void OnSigint();
+  void Uninstall();
+
+  EventLoop& loop_;
+  PromiseBase* main_;
+  bool installed_ = false;
+  bool interrupted_ = false;
+  bool main_done_ = false;
+  bool main_cancelled_ = false;
+  uint32_t cancel_requests_at_end_ = 0;
+};
+
+// Runs `main` to completion on `loop` with Run's Ctrl-C handling (what Run
+// and Runner::Run share).
+template <typename T>
+RunResult<T> RunMain(EventLoop& loop, Task<T> main) {
+  if (EventLoop::Current() != nullptr) {
+    return absl::FailedPreconditionError("Run() cannot be called from a running event loop");
+  }
+  Task<T> task = main.promise() != nullptr && main.promise()->is_root()
+                     ? std::move(main)
+                     : loop.CreateTask(std::move(main), "main");
+  RunInterrupt interrupt(loop, task.promise());
+  try {
+    return loop.RunUntilComplete(std::move(task));
+  } catch (const CancelledError&) {
+    if (interrupt.keyboard_interrupt()) return KeyboardInterruptError();
+    throw;
+  }
+}
+
+}  // namespace internal
+
 // asyncio.run(main): creates a loop, runs `main` to completion, cancels the
 // tasks left over and waits for them, closes the loop, and returns main's
 // result (rethrowing its exception). Returns Unavailable if io_uring cannot
-// be set up, or the loop's error (see RunUntilComplete).
+// be set up, FailedPrecondition if a loop runs on this thread already, or
+// the loop's error (see RunUntilComplete). Ctrl-C cancels `main` and Run
+// returns KeyboardInterruptError(), as asyncio.run raises KeyboardInterrupt
+// (signals.h).
 template <typename T>
 RunResult<T> Run(Task<T> main, LoopOptions options = {}) {
+  if (EventLoop::Current() != nullptr) {
+    return absl::FailedPreconditionError("Run() cannot be called from a running event loop");
+  }
   absl::StatusOr<std::unique_ptr<EventLoop>> loop =
       EventLoop::Create(std::move(options));
   if (!loop.ok()) return loop.status();
   std::optional<RunResult<T>> result;
   std::exception_ptr exception;
   try {
-    result.emplace((*loop)->RunUntilComplete(std::move(main)));
+    result.emplace(internal::RunMain(**loop, std::move(main)));
   } catch (...) {
     exception = std::current_exception();
   }
