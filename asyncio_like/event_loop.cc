@@ -39,7 +39,7 @@ int64_t EventLoop::NowNanos() {
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(
     LoopOptions options) {
   absl::StatusOr<std::unique_ptr<Uring>> uring =
-      Uring::Create(options.ring_entries);
+      Uring::Create(options.ring_entries, options.faults);
   if (!uring.ok()) return uring.status();
   return std::unique_ptr<EventLoop>(
       new EventLoop(std::move(options), *std::move(uring)));

@@ -57,6 +57,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "asyncio_like/fault_injector.h"
 #include "asyncio_like/ready_queue.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/timer_handle.h"
@@ -86,6 +87,10 @@ struct LoopOptions {
   // Size of the submission queue (the completion queue is twice as large;
   // the kernel buffers overflowing completions instead of dropping them).
   unsigned ring_entries = 4096;
+  // Faults to inject at the io_uring boundary, for tests and soak runs
+  // (fault_injector.h; ParseFaultSpec reads them from a --faults flag).
+  // None by default.
+  FaultOptions faults;
 };
 
 // The loop's counters. Read them on the loop thread.

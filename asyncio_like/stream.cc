@@ -127,8 +127,17 @@ struct StreamConnection final : private Completion {
 
   void Complete(int32_t result, uint32_t) override {
     send_in_flight = false;
+    // EINTR, EAGAIN: the kernel sent nothing; send again (uring.h).
+    if ((result == -EINTR || result == -EAGAIN) && write_error.ok()) {
+      StartSend();
+      return;
+    }
     if (result < 0) {
       FailWrites(OsError(-result, "send"));
+      // The connection is lost, as asyncio's transport closes on a fatal
+      // send error: a receive in flight ends, so a task waiting to read
+      // (for a reply to what was never sent) does not wait forever.
+      socket.Close();
     } else {
       sent += static_cast<size_t>(result);
       if (sent == sending.size()) {

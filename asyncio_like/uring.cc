@@ -26,7 +26,8 @@ constexpr unsigned kPrefetchDistance = 4;
 constexpr absl::Duration kLockedMemoryWait = absl::Seconds(1);
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
+absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries,
+                                                     const FaultOptions& faults) {
   if (entries == 0 || entries > 32768) {
     return absl::InvalidArgumentError(absl::StrCat(
         "io_uring ring size must be between 1 and 32768 entries, got ", entries));
@@ -87,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries) {
     return absl::InternalError(
         absl::StrCat("io_uring_setup failed: ", std::strerror(-rc)));
   }
+  if (faults.enabled()) uring->faults_ = std::make_unique<FaultInjector>(faults);
   return uring;
 }
 
@@ -96,6 +98,19 @@ Uring::~Uring() {
 }
 
 void Uring::CancelAllAndDrain() {
+  // Completions the injector holds back are the kernel's already.
+  if (faults_ != nullptr) {
+    for (const HeldCompletion& held : faults_->TakeHeld()) {
+      if (held.user_data == 0 || held.user_data == LIBURING_UDATA_TIMEOUT) continue;
+      Completion* completion = reinterpret_cast<Completion*>(held.user_data);
+      if (held.flags & IORING_CQE_F_MORE) {
+        completion->Complete(held.result, held.flags);  // an accepted socket, to close
+      } else {
+        --in_flight_;
+        completion->Abandon();
+      }
+    }
+  }
   if (in_flight_ > 0) {
     io_uring_sqe* sqe = NextSqe();
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
@@ -111,8 +126,11 @@ void Uring::CancelAllAndDrain() {
       io_uring_for_each_cqe(&ring_, head, cqe) {
         ++seen;
         uint64_t data = cqe->user_data;
-        if (data != 0 && data != LIBURING_UDATA_TIMEOUT &&
-            !(cqe->flags & IORING_CQE_F_MORE)) {
+        if (data == 0 || data == LIBURING_UDATA_TIMEOUT) continue;
+        if (cqe->flags & IORING_CQE_F_MORE) {
+          // A multishot accept's connection: its acceptor closes it.
+          reinterpret_cast<Completion*>(data)->Complete(cqe->res, cqe->flags);
+        } else {
           --in_flight_;
           reinterpret_cast<Completion*>(data)->Abandon();
         }
@@ -123,6 +141,10 @@ void Uring::CancelAllAndDrain() {
 }
 
 io_uring_sqe* Uring::NextSqe() {
+  if (faults_ != nullptr && faults_->SqFull()) {
+    io_uring_submit(&ring_);
+    ++kernel_enters_;
+  }
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {
     io_uring_submit(&ring_);
@@ -136,6 +158,7 @@ io_uring_sqe* Uring::NextSqe() {
 void Uring::PrepareCompletion(io_uring_sqe* sqe, Completion* completion) {
   io_uring_sqe_set_data(sqe, completion);
   ++in_flight_;
+  if (faults_ != nullptr) faults_->OnSubmit(sqe, reinterpret_cast<uint64_t>(completion));
 }
 
 void Uring::CancelOperation(Completion* completion) {
@@ -145,6 +168,12 @@ void Uring::CancelOperation(Completion* completion) {
 }
 
 absl::Status Uring::Enter(bool wait, int64_t timeout_ns) {
+  if (faults_ != nullptr) {
+    // Held completions are ready: the loop must not block on the kernel.
+    if (faults_->has_held()) wait = false;
+    // As the kernel's EBUSY/EAGAIN: nothing submitted, retried next pass.
+    if (faults_->EnterBusy()) return absl::OkStatus();
+  }
   int rc;
   if (!wait) {
     if (io_uring_sq_ready(&ring_) == 0 && !CompletionWorkPending()) {
@@ -198,6 +227,7 @@ void Uring::SubmitQueuedNaming(int fd) {
 }
 
 unsigned Uring::DispatchCompletions() {
+  if (faults_ != nullptr) return DispatchWithFaults();
   unsigned head;
   unsigned seen = 0;
   io_uring_cqe* cqe;
@@ -222,7 +252,55 @@ unsigned Uring::DispatchCompletions() {
   return seen;
 }
 
+unsigned Uring::DispatchWithFaults() {
+  batch_.clear();
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    batch_.push_back({cqe->user_data, cqe->res, cqe->flags});
+  }
+  io_uring_cq_advance(&ring_, seen);
+  completions_ += seen;
+  faults_->OnPass(batch_);
+  // Delivering may submit, and a submission may hold an injected error:
+  // walk a batch the injector no longer touches.
+  std::vector<HeldCompletion> delivering;
+  delivering.swap(batch_);
+  for (const HeldCompletion& completion : delivering) Deliver(completion);
+  delivering.clear();
+  batch_.swap(delivering);  // keep the allocation
+  return seen;
+}
+
+void Uring::Deliver(const HeldCompletion& completion) {
+  if (completion.user_data == 0 || completion.user_data == LIBURING_UDATA_TIMEOUT) return;
+  if (!(completion.flags & IORING_CQE_F_MORE)) --in_flight_;
+  reinterpret_cast<Completion*>(completion.user_data)->Complete(completion.result, completion.flags);
+}
+
 namespace internal {
+
+namespace {
+
+// The operations for which EINTR and EAGAIN mean "nothing was done".
+bool ResubmittedWhenInterrupted(uint8_t opcode) {
+  switch (opcode) {
+    case IORING_OP_RECV:
+    case IORING_OP_SEND:
+    case IORING_OP_READ:
+    case IORING_OP_WRITE:
+    case IORING_OP_ACCEPT:
+    case IORING_OP_OPENAT:
+    case IORING_OP_FSYNC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 io_uring_sqe* KernelOpBase::Begin(std::coroutine_handle<> awaiting,
                                   PromiseBase* task) {
@@ -257,10 +335,18 @@ void KernelOpBase::SubmitDeferred() {
 io_uring_sqe* KernelOpBase::NextSqe() { return task_->loop()->uring().NextSqe(); }
 
 void KernelOpBase::Submit(io_uring_sqe* sqe) {
+  opcode_ = sqe->opcode;
   task_->loop()->uring().PrepareCompletion(sqe, this);
 }
 
 void KernelOpBase::Complete(int32_t result, uint32_t) {
+  if ((result == -EINTR || result == -EAGAIN) && refill_ != nullptr && !cancel_requested_ &&
+      ResubmittedWhenInterrupted(opcode_)) {
+    io_uring_sqe* sqe = NextSqe();
+    refill_(this, sqe);
+    Submit(sqe);
+    return;
+  }
   result_ = result;
   task_->EndWait();
   task_->loop()->Schedule(awaiting_, task_);

@@ -29,6 +29,12 @@
 // arrives, and the loop's destructor cancels and drains every operation still
 // in flight before it destroys task frames.
 //
+// EINTR and EAGAIN: for a receive, send, read, write, accept, open or
+// fsync they mean the kernel did nothing (the ring normally retries
+// internally and never shows them). A KernelOp then submits the same
+// operation again, as a blocking call retried in a loop would, and the task
+// never sees them; a cancellation requested meanwhile ends it instead.
+//
 // An operation that needs several SQEs before the task can go on (a send
 // continued after a partial send) derives from KernelOpBase and overrides
 // Complete: it submits the next SQE from there, and calls
@@ -59,9 +65,11 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "asyncio_like/fault_injector.h"
 #include "asyncio_like/task.h"
 
 namespace asyncio_like {
@@ -90,7 +98,10 @@ class Uring {
   // InvalidArgument unless 1 <= entries <= 32768, and ResourceExhausted if
   // the ring's pinned memory does not fit under RLIMIT_MEMLOCK, after
   // waiting up to 1 s for rings closed just before to release theirs.
-  static absl::StatusOr<std::unique_ptr<Uring>> Create(unsigned entries);
+  // With `faults` enabled, a FaultInjector (fault_injector.h) misbehaves
+  // at the boundary on purpose.
+  static absl::StatusOr<std::unique_ptr<Uring>> Create(unsigned entries,
+                                                       const FaultOptions& faults = {});
 
   Uring(const Uring&) = delete;
   Uring& operator=(const Uring&) = delete;
@@ -129,13 +140,25 @@ class Uring {
   uint64_t completions() const { return completions_; }
   // The setup flags the kernel accepted.
   unsigned setup_flags() const { return ring_.flags; }
+  // SQEs queued and not yet submitted, and CQEs posted and not yet reaped.
+  unsigned sq_ready() const { return io_uring_sq_ready(&ring_); }
+  unsigned cq_ready() const { return io_uring_cq_ready(&ring_); }
+  // The faults injected so far, or nullptr without an injector.
+  const FaultStats* fault_stats() const {
+    return faults_ != nullptr ? &faults_->stats() : nullptr;
+  }
 
  private:
   Uring() = default;
   // Whether the kernel may hold completions that only an enter delivers.
   bool CompletionWorkPending() const;
+  // DispatchCompletions through the fault injector.
+  unsigned DispatchWithFaults();
+  void Deliver(const HeldCompletion& completion);
 
   io_uring ring_{};
+  std::unique_ptr<FaultInjector> faults_;  // null unless faults are enabled
+  std::vector<HeldCompletion> batch_;      // DispatchWithFaults' scratch
   uint64_t in_flight_ = 0;
   uint64_t kernel_enters_ = 0;
   uint64_t submissions_ = 0;
@@ -175,6 +198,10 @@ class KernelOpBase : private CancellableWait, private Completion {
   io_uring_sqe* NextSqe();
   bool cancel_requested() const { return cancel_requested_; }
 
+  // Fills an SQE again, to resubmit the operation after EINTR or EAGAIN;
+  // null for operations that cannot be resubmitted as they are.
+  PrepareFunction refill_ = nullptr;
+
  private:
   friend class ::asyncio_like::EventLoop;
   bool Cancel() override;
@@ -186,6 +213,7 @@ class KernelOpBase : private CancellableWait, private Completion {
   std::coroutine_handle<> awaiting_;
   PrepareFunction prepare_ = nullptr;  // set while waiting for SubmitDeferred
   int32_t result_ = 0;
+  uint8_t opcode_ = 0;  // of the SQE last submitted
   bool cancel_requested_ = false;
 };
 
@@ -197,7 +225,7 @@ class KernelOpBase : private CancellableWait, private Completion {
 template <typename Prep>
 class KernelOp : public internal::KernelOpBase {
  public:
-  explicit KernelOp(Prep prep) : prep_(std::move(prep)) {}
+  explicit KernelOp(Prep prep) : prep_(std::move(prep)) { refill_ = &Prepare; }
 
   // Call before awaiting: the operation reaches the kernel one loop pass
   // later than it would (see the top of this file).
