@@ -185,7 +185,7 @@ TEST(EventLoopTest, TimersFireByDeadline) {
 // heap is not a stable sort, so this needs the tie-breaking sequence number.
 TEST(EventLoopTest, TimersWithEqualDeadlinesFireFifo) {
   internal::TimerHeap heap;
-  struct Recorder : internal::Timer {
+  struct Recorder final : internal::Timer {
     std::vector<int>* order;
     int id;
     void Fire() override { order->push_back(id); }
@@ -210,7 +210,7 @@ TEST(EventLoopTest, TimersWithEqualDeadlinesFireFifo) {
 // and then by insertion; this covers both the in-order FIFO and the heap.
 TEST(EventLoopTest, TimerHeapOrdersMixedDeadlinesAndSkipsCancelled) {
   internal::TimerHeap heap;
-  struct Recorder : internal::Timer {
+  struct Recorder final : internal::Timer {
     std::vector<std::pair<int64_t, int>>* fired;
     int64_t deadline;
     int id;

@@ -14,7 +14,7 @@
 //       writer.Write(absl::string_view(buffer, *n));
 //       if (!(co_await writer.Drain()).ok()) break;
 //     }
-//     co_await writer.Close();
+//     (void)co_await writer.Close();
 //   }
 //   Task<void> Main() {
 //     absl::StatusOr<Server> server = StartServer(Echo, "127.0.0.1", 8888);

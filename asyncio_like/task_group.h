@@ -268,6 +268,7 @@ auto TaskGroup::Run(F&& body) {
     if constexpr (std::is_invocable_v<Callable&, TaskGroup&>) {
       return callable(*this);
     } else {
+      (void)this;  // captured for the other branch
       return callable();
     }
   };

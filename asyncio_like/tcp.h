@@ -89,7 +89,7 @@ struct SendPrep {
 // Tasks). Yields the byte count or an OsError; on a closed socket it does
 // not suspend and yields EBADF.
 template <typename Prep>
-class TransferOp : public KernelOp<Prep> {
+class TransferOp final : public KernelOp<Prep> {
  public:
   TransferOp(Prep prep, const char* operation)
       : KernelOp<Prep>(prep), operation_(operation), closed_(prep.fd < 0) {}

@@ -23,7 +23,7 @@ namespace internal {
 class ThreadsafeCallQueue final : private Completion {
  public:
   ThreadsafeCallQueue(EventLoop& loop, int eventfd) : loop_(&loop), eventfd_(eventfd) {
-    ArmRead();
+    ArmRead(eventfd);
   }
 
   bool Post(absl::AnyInvocable<void()> callback) {
@@ -51,22 +51,26 @@ class ThreadsafeCallQueue final : private Completion {
   }
 
  private:
-  void ArmRead() {
+  // `eventfd` is eventfd_, which the caller read under the mutex (or is
+  // still constructing).
+  void ArmRead(int eventfd) {
     Uring& uring = loop_->uring();
     io_uring_sqe* sqe = uring.NextSqe();
-    io_uring_prep_read(sqe, eventfd_, &counter_, sizeof counter_, 0);
+    io_uring_prep_read(sqe, eventfd, &counter_, sizeof counter_, 0);
     uring.PrepareCompletion(sqe, this);
   }
 
   // The eventfd read completed: move the queued callbacks to the loop.
   void Complete(int32_t, uint32_t) override {
     std::vector<absl::AnyInvocable<void()>> ready;
+    int eventfd;
     {
       absl::MutexLock lock(&mutex_);
       ready.swap(queue_);
       wakeup_sent_ = false;  // a later Post must wake the loop again
+      eventfd = eventfd_;
     }
-    ArmRead();
+    ArmRead(eventfd);
     for (absl::AnyInvocable<void()>& callback : ready) loop_->CallSoon(std::move(callback));
   }
 

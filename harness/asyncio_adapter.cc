@@ -95,7 +95,7 @@ Task<void> Echo(StreamReader reader, StreamWriter writer) {
     writer.Write(absl::string_view(buffer, *n));
     if (!(co_await writer.Drain()).ok()) break;
   }
-  co_await writer.Close();
+  (void)co_await writer.Close();
 }
 
 Task<absl::Status> EchoServer(int64_t connections,

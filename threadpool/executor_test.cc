@@ -321,7 +321,7 @@ struct ThrowingRange {
 TEST(MapTest, AnInputRangeThatThrowsLeavesMapAndLosesNoTask) {
   auto pool = MakePool(2);
   std::atomic<int> ran{0};
-  EXPECT_THROW(pool->Map([&ran](int) { ++ran; }, ThrowingRange()),
+  EXPECT_THROW((void)pool->Map([&ran](int) { ++ran; }, ThrowingRange()),
                std::out_of_range);
   pool->Shutdown();
   EXPECT_EQ(ran, 3);  // the three submitted before the throw all ran
