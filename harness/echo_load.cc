@@ -67,6 +67,7 @@ class Driver {
       if (absl::Status s = Connect(i); !s.ok()) return s;
     }
     absl::Time start = absl::Now();
+    absl::Duration cpu_start = ThreadCpuTime();
     absl::Time deadline = start + options_.timeout;
     for (int i = 0; i < options_.connections; ++i) {
       if (absl::Status s = Send(i); !s.ok()) return s;
@@ -93,6 +94,9 @@ class Driver {
     load.p50_us = Percentile(latencies_us_, 0.50);
     load.p99_us = Percentile(latencies_us_, 0.99);
     load.bytes_checked = bytes_checked_;
+    load.cpu_us_per_request =
+        absl::ToDoubleMicroseconds(ThreadCpuTime() - cpu_start) /
+        static_cast<double>(completed_);
     return load;
   }
 
@@ -166,6 +170,10 @@ class Driver {
         bytes_checked_ += static_cast<int64_t>(c.echo.size());
         ++c.sequence;
         ++completed_;
+        if (c.sequence == 1 && ++answered_ == options_.connections &&
+            options_.on_all_answered) {
+          options_.on_all_answered();
+        }
         return Send(index);
       }
     }
@@ -177,6 +185,7 @@ class Driver {
   std::vector<Connection> connections_;
   std::vector<double> latencies_us_;
   int64_t completed_ = 0;
+  int answered_ = 0;  // connections with at least one echo back
   int64_t bytes_checked_ = 0;
 };
 

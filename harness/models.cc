@@ -11,10 +11,11 @@ namespace harness {
 namespace {
 
 // Offloading to threads changes nothing for pure waits and sockets, which
-// the loop already does well, so the to_thread models run the rest.
+// the loop already does well, so the to_thread models run the rest, and
+// pool_starvation, where the offloaded blocking calls queue for workers.
 constexpr Workload kOffloadable[] = {
     Workload::kCpuPure, Workload::kCpuNative, Workload::kMixed,
-    Workload::kBlockingCall, Workload::kDebugStack,
+    Workload::kBlockingCall, Workload::kDebugStack, Workload::kPoolStarvation,
 };
 
 std::vector<Workload> All() {

@@ -92,7 +92,8 @@ std::string FormatCount(double value) {
 }
 
 std::string FormatMetric(absl::string_view name, double value) {
-  if (name == "requests_per_s") return FormatCount(value);
+  if (absl::EndsWith(name, "_per_s")) return FormatCount(value);
+  if (absl::StrContains(name, "_us_per_")) return FormatDurationSeconds(value / 1e6);
   if (absl::EndsWith(name, "_s")) return FormatDurationSeconds(value);
   if (absl::EndsWith(name, "_ms")) return Ms(value);
   if (absl::EndsWith(name, "_us") || name == "us_per_task" ||
