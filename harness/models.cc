@@ -21,6 +21,13 @@ constexpr Workload kOffloadable[] = {
 std::vector<Workload> All() {
   return {std::begin(kAllWorkloads), std::end(kAllWorkloads)};
 }
+// Without a GIL, a pool of threads that sleep queues exactly as with one:
+// pool_starvation runs on threads_gil only.
+std::vector<Workload> AllButStarvation() {
+  std::vector<Workload> out = All();
+  std::erase(out, Workload::kPoolStarvation);
+  return out;
+}
 std::vector<Workload> Offloadable() {
   return {std::begin(kOffloadable), std::end(kOffloadable)};
 }
@@ -47,7 +54,7 @@ const std::vector<ModelInfo>& AllModels() {
       {"threads_free", "threads, no GIL (C++)",
        "the same pool under the free-threaded policy (PEP 703, or plain C++)",
        Side::kThreadPool, &RunOnFreeThreads, "", "harness/threads_adapter.cc",
-       All()},
+       AllButStarvation()},
       {"cpython_asyncio", "CPython asyncio",
        "python3 running harness/python/cpython_asyncio.py", Side::kAsyncio,
        nullptr, "harness/python/cpython_asyncio.py",

@@ -100,7 +100,8 @@ absl::StatusOr<Metrics> MetricsFromJson(const Json& doc) {
 absl::StatusOr<Metrics> RunOnce(const ModelInfo& model, const Run& run,
                                 const Options& options,
                                 const std::string& root) {
-  absl::Time deadline = absl::Now() + options.run_timeout;
+  absl::Time deadline =
+      absl::Now() + (IsSweep(run.workload) ? options.sweep_timeout : options.run_timeout);
   // http_fetch: a fresh server per run, in its own process (a fresh port,
   // so no connection of an earlier run lingers in TIME_WAIT on this one's
   // addresses). Destroying it kills it.

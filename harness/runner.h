@@ -53,6 +53,9 @@ struct Options {
   // "not available" and say why.
   absl::Status io_uring = absl::OkStatus();
   absl::Duration run_timeout = absl::Seconds(120);
+  // The sweeps' deadline: a model that cannot serve a point within it is
+  // reported as not reaching it, and the run goes on.
+  absl::Duration sweep_timeout = absl::Seconds(20);
 };
 
 enum class RunStatus { kOk, kNotAvailable, kError };

@@ -149,10 +149,11 @@ Sizes Sizes::Default() {
       .fetch_delay_ms = {50, 0},
       .fetch_max_workers = 10000,
       .fetch_pool5_max_n = 100,
+      .fetch_zero_delay_max_n = 1000,
       .sweep_connections = {1, 10, 100, 1000, 10000},
       .starvation_long_pct = {0, 5, 20},
       .starvation_long_ms = 1000,
-      .starvation_window_ms = 1000,
+      .starvation_window_ms = 500,
       .starvation_rate_per_s = 500,
   };
 }
@@ -160,6 +161,7 @@ Sizes Sizes::Default() {
 Sizes Sizes::Full() {
   Sizes sizes = Default();
   sizes.fetch_pool5_max_n = 1000;
+  sizes.fetch_zero_delay_max_n = 10000;
   sizes.starvation_long_pct = {0, 1, 5, 10, 20, 50};
   return sizes;
 }
@@ -180,6 +182,7 @@ Sizes Sizes::Quick() {
       .fetch_delay_ms = {50},
       .fetch_max_workers = 100,
       .fetch_pool5_max_n = 5,  // the 5-worker pool at N = 100 takes 1 s
+      .fetch_zero_delay_max_n = 100,
       .sweep_connections = {100},
       .starvation_long_pct = {25},
       .starvation_long_ms = 100,
@@ -203,6 +206,7 @@ absl::Status Sizes::Validate() const {
       CheckList("fetch_n", fetch_n, 100000),
       CheckPositive("fetch_max_workers", fetch_max_workers, 100000),
       CheckPositive("fetch_pool5_max_n", fetch_pool5_max_n, 100000),
+      CheckPositive("fetch_zero_delay_max_n", fetch_zero_delay_max_n, 100000),
       CheckList("sweep_connections", sweep_connections, 100000),
       CheckPositive("starvation_long_ms", starvation_long_ms, 60000),
       CheckPositive("starvation_window_ms", starvation_window_ms, 60000),
@@ -282,6 +286,7 @@ std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes) {
     case Workload::kHttpFetch:
       for (int64_t delay : sizes.fetch_delay_ms) {
         for (int64_t n : sizes.fetch_n) {
+          if (delay == 0 && n > sizes.fetch_zero_delay_max_n) continue;
           // A pool sized to N (capped), then the seed's max_workers=5.
           const int64_t sized = std::min(n, sizes.fetch_max_workers);
           runs.push_back({workload, {{"n", n}, {"delay_ms", delay},
@@ -295,10 +300,10 @@ std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes) {
       break;
     case Workload::kManyConnections:
       for (int64_t c : sizes.sweep_connections) {
-        // Four round trips per connection at least, so that every connection
-        // is open at once and the percentiles have enough samples.
+        // Two round trips per connection at least: the load generator keeps
+        // every connection open until all have had their first echo.
         runs.push_back({workload, {{"connections", c},
-                                   {"requests", std::max(sizes.echo_requests, 4 * c)},
+                                   {"requests", std::max(sizes.echo_requests, 2 * c)},
                                    {"message_bytes", 64}}});
       }
       break;

@@ -141,6 +141,8 @@ struct Sizes {
   // The seed's ThreadPoolExecutor(max_workers=5) runs for N up to this
   // (N / 5 sequential waves of the delay each: 10,000 would take 100 s).
   int64_t fetch_pool5_max_n;
+  // Delay 0 (the connection set-up alone) runs for N up to this.
+  int64_t fetch_zero_delay_max_n;
   std::vector<int64_t> sweep_connections;  // many_connections
   std::vector<int64_t> starvation_long_pct;  // pool_starvation shares (0 allowed)
   int64_t starvation_long_ms;
