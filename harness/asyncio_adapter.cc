@@ -19,11 +19,13 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "asyncio_like/event_loop.h"
+#include "asyncio_like/gather.h"
 #include "asyncio_like/stream.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/tcp.h"
 #include "gil_model/bytecode_work.h"
 #include "harness/adapters.h"
+#include "harness/http_fetch.h"
 #include "harness/measure.h"
 #include "harness/python_thread.h"
 #include "harness/stack_view.h"
@@ -124,6 +126,86 @@ Task<absl::StatusOr<Metrics>> RunTcpEcho(Params p, RunContext context) {
   double cpu_us = absl::ToDoubleMicroseconds(ProcessCpuTime() - cpu_before);
   co_return Metrics{{"server_cpu_us_per_request",
                      cpu_us / static_cast<double>(p.at("requests"))}};
+}
+
+// [readability:http_fetch]
+// The seed's fetch_data as a coroutine: one connection per fetch.
+Task<absl::Status> FetchPage(uint16_t port) {
+  absl::StatusOr<asyncio_like::Stream> stream =
+      co_await asyncio_like::OpenConnection("127.0.0.1", port);
+  if (!stream.ok()) co_return stream.status();
+  stream->writer.Write(kHttpRequest);
+  if (absl::Status s = co_await stream->writer.Drain(); !s.ok()) co_return s;
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    absl::StatusOr<size_t> n = co_await stream->reader.Read(absl::MakeSpan(buffer));
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) break;
+    response.append(buffer, *n);
+  }
+  co_await stream->writer.Close();
+  co_return CheckHttpResponse(response);
+}
+
+Task<std::vector<absl::Status>> FetchAll(int64_t n, uint16_t port) {
+  std::vector<Task<absl::Status>> fetches;
+  for (int64_t i = 0; i < n; ++i) fetches.push_back(FetchPage(port));
+  co_return co_await asyncio_like::Gather(std::move(fetches));
+}
+// [end]
+
+Task<absl::StatusOr<Metrics>> RunHttpFetch(Params p, RunContext context) {
+  const int64_t n = p.at("n");
+  if (p.at("workers") < n) {
+    co_return absl::InvalidArgumentError(
+        "the asyncio model gathers every fetch at once: workers must be n");
+  }
+  int64_t rss_before = CurrentRssBytes();
+  absl::Duration cpu_before = ProcessCpuTime();
+  absl::Time start = absl::Now();
+  std::vector<absl::Status> outcomes =
+      co_await FetchAll(n, static_cast<uint16_t>(context.server_port));
+  absl::Duration wall = absl::Now() - start;
+  if (absl::Status s = AllFetched(outcomes); !s.ok()) co_return s;
+  co_return FetchFigures({.n = n,
+                          .in_flight = n,
+                          .wall = wall,
+                          .rss_growth = PeakRssBytes() - rss_before,
+                          .threads = CurrentThreadCount(),
+                          .cpu = ProcessCpuTime() - cpu_before});
+}
+
+// Native async waits: a short or long task is a timer on the loop, so long
+// ones hold up nothing.
+Task<void> TimedWait(absl::Time arrival, absl::Duration wait, double& latency_ms) {
+  co_await Sleep(wait);
+  latency_ms = absl::ToDoubleMilliseconds(absl::Now() - arrival);
+}
+
+Task<absl::StatusOr<Metrics>> RunPoolStarvation(Params p) {
+  const int64_t tasks = p.at("rate_per_s") * p.at("window_ms") / 1000;
+  const absl::Duration gap = absl::Seconds(1) / p.at("rate_per_s");
+  std::vector<double> latency_ms(static_cast<size_t>(tasks));
+  std::vector<Task<void>> running;
+  const absl::Time start = absl::Now();
+  for (int64_t i = 0; i < tasks; ++i) {
+    const absl::Time arrival = start + gap * i;
+    co_await Sleep(arrival - absl::Now());
+    const absl::Duration wait =
+        absl::Milliseconds(IsLongTask(i, p.at("long_pct")) ? p.at("long_ms")
+                                                           : p.at("short_ms"));
+    running.push_back(
+        CreateTask(TimedWait(arrival, wait, latency_ms[static_cast<size_t>(i)])));
+  }
+  for (Task<void>& t : running) co_await t;
+  std::vector<double> short_ms;
+  int64_t long_tasks = 0;
+  for (int64_t i = 0; i < tasks; ++i) {
+    if (IsLongTask(i, p.at("long_pct"))) ++long_tasks;
+    else short_ms.push_back(latency_ms[static_cast<size_t>(i)]);
+  }
+  co_return StarvationFigures(short_ms, long_tasks);
 }
 
 // A CPU-bound coroutine: it never awaits, so it runs to the end once started.
@@ -264,7 +346,10 @@ absl::StatusOr<Metrics> RunOnAsyncio(const Run& run, const RunContext& context) 
   const Params& p = run.params;
   switch (run.workload) {
     case Workload::kIoFanout: return RunOnLoop(RunIoFanout(p));
-    case Workload::kTcpEcho: return RunOnLoop(RunTcpEcho(p, context));
+    case Workload::kTcpEcho:
+    case Workload::kManyConnections: return RunOnLoop(RunTcpEcho(p, context));
+    case Workload::kHttpFetch: return RunOnLoop(RunHttpFetch(p, context));
+    case Workload::kPoolStarvation: return RunOnLoop(RunPoolStarvation(p));
     case Workload::kCpuPure: return RunOnLoop(RunCpu(p, /*native=*/false));
     case Workload::kCpuNative: return RunOnLoop(RunCpu(p, /*native=*/true));
     case Workload::kMixed: return RunOnLoop(RunMixed(p));

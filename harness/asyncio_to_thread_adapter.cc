@@ -216,12 +216,53 @@ Task<absl::StatusOr<Metrics>> RunDebugStack(OffloadRuntime& rt, Params p) {
                     {"user_frames", static_cast<double>(p.at("depth"))}};
 }
 
+// Each arriving task is a blocking call offloaded with to_thread: it waits
+// for a free worker of the executor, as in a plain pool.
+Task<void> Offloaded(OffloadRuntime& rt, absl::Time arrival, absl::Duration block,
+                     double& latency_ms) {
+  co_await RunInExecutor(rt.executor(), [block] {
+    HoldGil python;
+    BlockingSleep(block);
+  });
+  latency_ms = absl::ToDoubleMilliseconds(absl::Now() - arrival);
+}
+
+Task<absl::StatusOr<Metrics>> RunPoolStarvation(OffloadRuntime& rt, Params p) {
+  const int64_t tasks = p.at("rate_per_s") * p.at("window_ms") / 1000;
+  const absl::Duration gap = absl::Seconds(1) / p.at("rate_per_s");
+  std::vector<double> latency_ms(static_cast<size_t>(tasks));
+  std::vector<Task<void>> running;
+  const absl::Time start = absl::Now();
+  for (int64_t i = 0; i < tasks; ++i) {
+    const absl::Time arrival = start + gap * i;
+    co_await Sleep(arrival - absl::Now());
+    const absl::Duration block =
+        absl::Milliseconds(IsLongTask(i, p.at("long_pct")) ? p.at("long_ms")
+                                                           : p.at("short_ms"));
+    running.push_back(CreateTask(
+        Offloaded(rt, arrival, block, latency_ms[static_cast<size_t>(i)])));
+  }
+  for (Task<void>& t : running) co_await t;
+  std::vector<double> short_ms;
+  int64_t long_tasks = 0;
+  for (int64_t i = 0; i < tasks; ++i) {
+    if (IsLongTask(i, p.at("long_pct"))) ++long_tasks;
+    else short_ms.push_back(latency_ms[static_cast<size_t>(i)]);
+  }
+  co_return StarvationFigures(short_ms, long_tasks);
+}
+
 }  // namespace
 
 absl::StatusOr<Metrics> RunOnAsyncioToThread(const Run& run, const RunContext&) {
   // Python's default executor: min(32, cores + 4) workers.
+  // pool_starvation sizes the executor as the pool it compares with
+  // (loop.set_default_executor(ThreadPoolExecutor(workers))).
   int workers = static_cast<int>(
       std::min<unsigned>(32, std::thread::hardware_concurrency() + 4));
+  if (run.workload == Workload::kPoolStarvation) {
+    workers = static_cast<int>(run.params.at("workers"));
+  }
   absl::StatusOr<std::unique_ptr<OffloadRuntime>> rt = OffloadRuntime::Start(workers);
   if (!rt.ok()) return rt.status();
   const Params& p = run.params;
@@ -231,6 +272,7 @@ absl::StatusOr<Metrics> RunOnAsyncioToThread(const Run& run, const RunContext&) 
     case Workload::kMixed: return RunOnLoop(RunMixed(**rt, p));
     case Workload::kBlockingCall: return RunOnLoop(RunBlockingCall(**rt, p));
     case Workload::kDebugStack: return RunOnLoop(RunDebugStack(**rt, p));
+    case Workload::kPoolStarvation: return RunOnLoop(RunPoolStarvation(**rt, p));
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "asyncio_to_thread does not run ", WorkloadName(run.workload)));

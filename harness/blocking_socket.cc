@@ -101,4 +101,27 @@ absl::StatusOr<Socket> ListenOnLoopback(int backlog) {
   return listener;
 }
 
+absl::StatusOr<Socket> ConnectToLoopback(int port, absl::Duration timeout) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket", errno);
+  Socket conn(fd);
+  timeval limit = absl::ToTimeval(timeout);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int result = -1;
+  int error = 0;
+  Blocking([&] {
+    result = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    error = errno;
+  });
+  if (result != 0) {
+    return Errno(absl::StrCat("connect to 127.0.0.1:", port), error);
+  }
+  return conn;
+}
+
 }  // namespace harness

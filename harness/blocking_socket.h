@@ -6,6 +6,7 @@
 //   absl::StatusOr<Socket> conn = listener->Accept();
 //   absl::StatusOr<size_t> n = conn->Recv(buffer);   // 0 at end of stream
 //   absl::Status sent = conn->SendAll(data);
+//   absl::StatusOr<Socket> client = ConnectToLoopback(port);
 
 #ifndef HARNESS_BLOCKING_SOCKET_H_
 #define HARNESS_BLOCKING_SOCKET_H_
@@ -15,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace harness {
@@ -43,6 +45,11 @@ class Socket {
 
 // A listening socket on 127.0.0.1 with a kernel-chosen port.
 absl::StatusOr<Socket> ListenOnLoopback(int backlog = 4096);
+
+// A connection to 127.0.0.1:port (socket.create_connection), whose sends and
+// receives give up with an error after `timeout` without progress.
+absl::StatusOr<Socket> ConnectToLoopback(int port,
+                                         absl::Duration timeout = absl::Seconds(30));
 
 }  // namespace harness
 

@@ -33,6 +33,8 @@ class ChildProcess {
   ChildProcess& operator=(ChildProcess&&) = delete;
   ~ChildProcess();  // kills and reaps a child still running
 
+  pid_t pid() const { return pid_; }
+
   // The next line of stdout, without its newline.
   absl::StatusOr<std::string> ReadLine(absl::Time deadline);
 

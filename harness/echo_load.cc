@@ -67,6 +67,7 @@ class Driver {
       if (absl::Status s = Connect(i); !s.ok()) return s;
     }
     absl::Time start = absl::Now();
+    absl::Duration cpu_start = ThreadCpuTime();
     absl::Time deadline = start + options_.timeout;
     for (int i = 0; i < options_.connections; ++i) {
       if (absl::Status s = Send(i); !s.ok()) return s;
@@ -93,6 +94,9 @@ class Driver {
     load.p50_us = Percentile(latencies_us_, 0.50);
     load.p99_us = Percentile(latencies_us_, 0.99);
     load.bytes_checked = bytes_checked_;
+    load.cpu_us_per_request =
+        absl::ToDoubleMicroseconds(ThreadCpuTime() - cpu_start) /
+        static_cast<double>(completed_);
     return load;
   }
 
@@ -125,7 +129,13 @@ class Driver {
   absl::Status Send(int index) {
     Connection& c = connections_[static_cast<size_t>(index)];
     if (c.sequence >= c.quota) {
-      shutdown(c.fd, SHUT_WR);  // done: the server sees end of stream
+      // Done: the server sees end of stream, but not before every
+      // connection has been answered once, so that all are open together.
+      if (answered_ < options_.connections) {
+        finished_early_.push_back(c.fd);
+      } else {
+        shutdown(c.fd, SHUT_WR);
+      }
       return absl::OkStatus();
     }
     c.message = MakeMessage(index, c.sequence, options_.message_bytes);
@@ -166,6 +176,10 @@ class Driver {
         bytes_checked_ += static_cast<int64_t>(c.echo.size());
         ++c.sequence;
         ++completed_;
+        if (c.sequence == 1 && ++answered_ == options_.connections) {
+          if (options_.on_all_answered) options_.on_all_answered();
+          for (int fd : finished_early_) shutdown(fd, SHUT_WR);
+        }
         return Send(index);
       }
     }
@@ -177,6 +191,8 @@ class Driver {
   std::vector<Connection> connections_;
   std::vector<double> latencies_us_;
   int64_t completed_ = 0;
+  int answered_ = 0;  // connections with at least one echo back
+  std::vector<int> finished_early_;  // done before the last first echo
   int64_t bytes_checked_ = 0;
 };
 

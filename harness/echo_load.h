@@ -15,6 +15,7 @@
 #define HARNESS_ECHO_LOAD_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -26,6 +27,10 @@ struct EchoLoadOptions {
   int64_t requests = 1000;
   int message_bytes = 64;
   absl::Duration timeout = absl::Seconds(60);
+  // Called once, as soon as every connection has had its first echo: all
+  // are open and the server has a handler for each (many_connections reads
+  // the server's memory and threads then).
+  std::function<void()> on_all_answered;
 };
 
 struct EchoLoad {
@@ -33,6 +38,9 @@ struct EchoLoad {
   double p50_us = 0;
   double p99_us = 0;
   int64_t bytes_checked = 0;
+  // The generator's own CPU time per round trip (it must not be the
+  // bottleneck).
+  double cpu_us_per_request = 0;
 };
 
 // Connects to 127.0.0.1:port and runs the load. Any corrupted byte, early

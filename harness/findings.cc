@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "harness/report.h"
 
 namespace harness {
@@ -74,6 +76,8 @@ class Figures {
     }
     return std::nullopt;
   }
+
+  const std::vector<Cell>& cells() const { return results_.cells; }
 
   // Two native threads vs one during the run (median of samples): the
   // ceiling of any parallel speed-up.
@@ -713,6 +717,404 @@ Finding EchoEfficiency(const Figures& f) {
                           Times(*pool_cpu / *loop_cpu))};
 }
 
+// ---------------------------------------------------------------------------
+// Best use cases, measured: the sweeps.
+// ---------------------------------------------------------------------------
+
+struct SweepSide {
+  absl::string_view language;
+  absl::string_view asyncio;
+  absl::string_view pool;
+};
+// C++: the event loop against plain C++ threads (what a C++ engineer would
+// write); CPython: asyncio against ThreadPoolExecutor.
+constexpr SweepSide kSweepSides[] = {
+    {"C++", "asyncio", "threads_free"},
+    {"CPython", "cpython_asyncio", "cpython_threads"},
+};
+
+// What one operation costs in a cell of a sweep workload.
+struct OperationFigures {
+  double throughput;  // per second
+  double cpu_us;      // per operation
+  double memory;      // bytes per concurrent operation
+};
+
+// RSS is counted in pages: a growth below one page reads as 0, so every
+// total is taken as at least one page, the measurement's resolution.
+constexpr double kPageBytes = 4096;
+
+OperationFigures SweepFigures(const Cell& cell) {
+  const Metrics& m = cell.median;
+  if (cell.workload == Workload::kHttpFetch) {
+    const double in_flight = static_cast<double>(
+        std::min(cell.params.at("n"), cell.params.at("workers")));
+    return {m.at("fetches_per_s"), m.at("cpu_us_per_fetch"),
+            std::max(m.at("rss_bytes"), kPageBytes) / in_flight};
+  }
+  const double connections = static_cast<double>(cell.params.at("connections"));
+  return {m.at("requests_per_s"), m.at("server_cpu_us_per_request"),
+          std::max(m.at("server_rss_bytes"), kPageBytes) / connections};
+}
+
+// The sweep's N of a cell, and whether it is the row the crossover reads:
+// http_fetch at the largest delay (a remote site) with the pool sized to N.
+std::optional<int64_t> SweepN(const Cell& cell, int64_t fetch_delay) {
+  if (cell.workload == Workload::kManyConnections) {
+    return cell.params.at("connections");
+  }
+  const int64_t n = cell.params.at("n");
+  if (cell.params.at("delay_ms") != fetch_delay) return std::nullopt;
+  if (cell.params.at("workers") < n && cell.params.at("workers") == 5 && n != 5) {
+    return std::nullopt;  // the seed's fixed 5-worker pool is not thread-per-fetch
+  }
+  return n;
+}
+
+const Cell* SweepCell(const Figures& f, absl::string_view model, Workload workload,
+                      int64_t n, int64_t fetch_delay, bool ok_only) {
+  for (const Cell& cell : f.cells()) {
+    if (cell.model->name != model || cell.workload != workload) continue;
+    if (SweepN(cell, fetch_delay) != n) continue;
+    if (ok_only && (cell.status != RunStatus::kOk || cell.repetitions.empty())) {
+      continue;
+    }
+    return &cell;
+  }
+  return nullptr;
+}
+
+std::vector<int64_t> SweepNs(const Figures& f, Workload workload, int64_t fetch_delay) {
+  std::vector<int64_t> ns;
+  for (const Cell& cell : f.cells()) {
+    if (cell.workload != workload) continue;
+    if (std::optional<int64_t> n = SweepN(cell, fetch_delay)) ns.push_back(*n);
+  }
+  std::sort(ns.begin(), ns.end());
+  ns.erase(std::unique(ns.begin(), ns.end()), ns.end());
+  return ns;
+}
+
+int64_t FetchDelay(const Figures& f) {
+  return f.ParamExtreme(Workload::kHttpFetch, "delay_ms", true).value_or(0);
+}
+
+constexpr absl::string_view kFigureNames[] = {
+    "throughput", "CPU per operation", "memory per concurrent operation"};
+
+double Advantage(int figure, const OperationFigures& a, const OperationFigures& p) {
+  switch (figure) {
+    case 0: return a.throughput / p.throughput;
+    case 1: return p.cpu_us / a.cpu_us;
+    default: return p.memory / a.memory;
+  }
+}
+double FigureValue(int figure, const OperationFigures& o) {
+  return figure == 0 ? o.throughput : figure == 1 ? o.cpu_us : o.memory;
+}
+
+std::vector<Crossover> Crossovers(const Figures& f) {
+  std::vector<Crossover> out;
+  const int64_t delay = FetchDelay(f);
+  for (Workload workload : {Workload::kHttpFetch, Workload::kManyConnections}) {
+    const std::vector<int64_t> ns = SweepNs(f, workload, delay);
+    for (const SweepSide& side : kSweepSides) {
+      for (int figure = 0; figure < 3; ++figure) {
+        Crossover c;
+        c.language = std::string(side.language);
+        c.workload = workload;
+        c.figure = std::string(kFigureNames[figure]);
+        c.asyncio_model = std::string(side.asyncio);
+        c.pool_model = std::string(side.pool);
+        for (int64_t n : ns) {
+          const Cell* a = SweepCell(f, side.asyncio, workload, n, delay, true);
+          if (a == nullptr) continue;  // asyncio itself has no figure here
+          CrossoverPoint point;
+          point.n = n;
+          const OperationFigures af = SweepFigures(*a);
+          point.asyncio = FigureValue(figure, af);
+          const Cell* p = SweepCell(f, side.pool, workload, n, delay, true);
+          if (p != nullptr) {
+            const OperationFigures pf = SweepFigures(*p);
+            point.pool = FigureValue(figure, pf);
+            point.advantage = Advantage(figure, af, pf);
+          } else {
+            const Cell* failed = SweepCell(f, side.pool, workload, n, delay, false);
+            if (failed == nullptr || failed->status != RunStatus::kError) continue;
+            // The pool could not serve N at all: asyncio wins outright.
+            point.pool_error = failed->error;
+            point.advantage = std::numeric_limits<double>::infinity();
+          }
+          c.points.push_back(point);
+        }
+        for (auto it = c.points.rbegin(); it != c.points.rend(); ++it) {
+          if (it->advantage < 2) break;
+          c.crossover = it->n;
+        }
+        if (c.points.empty()) {
+          c.text = "not measured";
+        } else if (c.crossover) {
+          c.text = absl::StrCat("N = ", FormatCount(static_cast<double>(*c.crossover)));
+        } else {
+          c.text = absl::StrCat("no crossover up to ",
+                                FormatCount(static_cast<double>(c.points.back().n)));
+        }
+        out.push_back(std::move(c));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<ModerateIo> Moderate(const std::vector<Crossover>& crossovers) {
+  std::vector<ModerateIo> out;
+  for (size_t i = 0; i + 2 < crossovers.size(); i += 3) {
+    const Crossover& thr = crossovers[i];
+    const Crossover& cpu = crossovers[i + 1];
+    const Crossover& mem = crossovers[i + 2];
+    ModerateIo m;
+    m.language = thr.language;
+    m.workload = thr.workload;
+    for (size_t k = 0; k < thr.points.size() && k < cpu.points.size() &&
+                       k < mem.points.size();
+         ++k) {
+      m.largest_n = std::max(m.largest_n, thr.points[k].n);
+      // Within 20%: the pool at most 1.2x worse (or better) on each figure.
+      const bool close_thr = thr.points[k].advantage <= 1.2;
+      const bool close_cpu = cpu.points[k].advantage <= 1.2;
+      const bool close_mem = mem.points[k].advantage <= 1.2;
+      if (close_thr && close_cpu) m.throughput_and_cpu = thr.points[k].n;
+      if (close_thr && close_cpu && close_mem) m.all_three = thr.points[k].n;
+    }
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::string NText(std::optional<int64_t> n) {
+  return n ? absl::StrCat("N = ", FormatCount(static_cast<double>(*n))) : "none";
+}
+
+const Crossover* FindCrossover(const std::vector<Crossover>& all,
+                               absl::string_view language, Workload workload,
+                               int figure) {
+  for (const Crossover& c : all) {
+    if (c.language == language && c.workload == workload &&
+        c.figure == kFigureNames[figure]) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+Finding AsyncioForManyOperations(const std::vector<Crossover>& all) {
+  const std::string claim =
+      "Use asyncio for tasks involving many simultaneous I/O operations";
+  std::string figure;
+  std::optional<bool> shown[2];
+  int side = 0;
+  for (absl::string_view language : {"C++", "CPython"}) {
+    std::vector<std::string> parts;
+    for (Workload w : {Workload::kHttpFetch, Workload::kManyConnections}) {
+      std::vector<std::string> per_figure;
+      for (int fig = 0; fig < 3; ++fig) {
+        const Crossover* c = FindCrossover(all, language, w, fig);
+        if (c == nullptr || c->points.empty()) continue;
+        per_figure.push_back(absl::StrCat(c->figure, " ", c->text));
+        shown[side] = shown[side].value_or(false) || c->crossover.has_value();
+      }
+      if (!per_figure.empty()) {
+        parts.push_back(absl::StrCat(WorkloadName(w), ": ",
+                                     absl::StrJoin(per_figure, ", ")));
+      }
+    }
+    if (!parts.empty()) {
+      absl::StrAppend(&figure, figure.empty() ? "" : "; ", language, " ",
+                      absl::StrJoin(parts, "; "));
+    }
+    ++side;
+  }
+  if (!shown[0] && !shown[1]) return Missing(claim, "http_fetch and many_connections");
+  const bool cpp = shown[0].value_or(false);
+  return {claim, absl::StrCat("asyncio ≥2× better than the pool from: ", figure),
+          Combine(cpp, shown[1]),
+          "a crossover on at least one figure, in each language"};
+}
+
+Finding ThreadPoolsForModerateIo(const std::vector<ModerateIo>& moderate) {
+  const std::string claim =
+      "Use thread pools when code is already synchronous, needs simpler "
+      "debugging, or handles moderate I/O";
+  if (moderate.empty()) return Missing(claim, "http_fetch and many_connections");
+  std::vector<std::string> parts;
+  bool cpp = false;
+  std::optional<bool> py;
+  for (const ModerateIo& m : moderate) {
+    parts.push_back(absl::StrCat(
+        m.language, " ", WorkloadName(m.workload), ": all three ",
+        NText(m.all_three), ", throughput and CPU ", NText(m.throughput_and_cpu)));
+    const bool some = m.all_three.has_value();
+    if (m.language == "C++") cpp = cpp || some;
+    else py = py.value_or(false) || some;
+  }
+  return {claim,
+          absl::StrCat("largest N with the pool within 20% of asyncio: ",
+                       absl::StrJoin(parts, "; ")),
+          Combine(cpp, py),
+          "\"moderate\" is where the pool costs at most 20% more; memory per "
+          "operation (a thread's stack pages) rules most N out"};
+}
+
+Finding ThreadsForShortBlockingTasks(const Figures& f) {
+  const std::string claim = "Threads are best for short, blocking I/O tasks";
+  std::optional<int64_t> top =
+      f.ParamExtreme(Workload::kPoolStarvation, "long_pct", true);
+  if (!top || *top == 0) return Missing(claim, "pool_starvation with long tasks");
+  auto p99 = [&](absl::string_view model, int64_t pct) {
+    return f.Get(model, Workload::kPoolStarvation, "short_p99_ms", {{"long_pct", pct}});
+  };
+  auto judge = [&](absl::string_view pool, absl::string_view loop, std::string& text)
+      -> std::optional<bool> {
+    auto short_only = p99(pool, 0);
+    auto starved = p99(pool, *top);
+    auto native = p99(loop, *top);
+    if (!short_only || !starved || !native) return std::nullopt;
+    absl::StrAppend(&text, text.empty() ? "" : "; ", pool, " short-task p99 ",
+                    Ms(*short_only), " with none long, ", Ms(*starved), " with ",
+                    *top, "% long (", loop, ": ", Ms(*native), ")");
+    return *starved >= 10 * *short_only && *short_only < 50;
+  };
+  std::string figure;
+  std::optional<bool> cpp = judge("threads_gil", "asyncio", figure);
+  std::optional<bool> py = judge("cpython_threads", "cpython_asyncio", figure);
+  if (!cpp && !py) return Missing(claim, "pool_starvation on the pools");
+  return {claim, figure,
+          cpp ? Combine(*cpp, py) : Combine(*py, std::nullopt),
+          "short tasks are served in milliseconds while they are all there "
+          "is, and wait ≥10× longer once long ones hold the workers; native "
+          "async waits do not queue"};
+}
+
+Finding AsyncioExcelsAtNetworking(const Figures& f) {
+  const std::string claim =
+      "Asyncio excels at web scraping, network communication and handling "
+      "many simultaneous connections";
+  const int64_t delay = FetchDelay(f);
+  std::string figure;
+  std::optional<bool> verdict[2];
+  int side = 0;
+  for (const SweepSide& s : kSweepSides) {
+    for (Workload w : {Workload::kHttpFetch, Workload::kManyConnections}) {
+      std::vector<int64_t> ns = SweepNs(f, w, delay);
+      if (ns.empty()) continue;
+      const Cell* a = SweepCell(f, s.asyncio, w, ns.back(), delay, true);
+      const Cell* p = SweepCell(f, s.pool, w, ns.back(), delay, false);
+      if (a == nullptr || p == nullptr) continue;
+      const double a_thr = SweepFigures(*a).throughput;
+      std::string pool_text = "could not";
+      bool better = true;
+      if (p->status == RunStatus::kOk && !p->repetitions.empty()) {
+        const double p_thr = SweepFigures(*p).throughput;
+        pool_text = FormatCount(p_thr);
+        better = a_thr >= p_thr;
+      }
+      absl::StrAppend(&figure, figure.empty() ? "" : "; ", s.language, " ",
+                      WorkloadName(w), " at ", FormatCount(static_cast<double>(ns.back())),
+                      ": asyncio ", FormatCount(a_thr), "/s, pool ", pool_text,
+                      pool_text == "could not" ? "" : "/s");
+      verdict[side] = verdict[side].value_or(true) && better;
+    }
+    ++side;
+  }
+  if (!verdict[0] && !verdict[1]) return Missing(claim, "http_fetch and many_connections");
+  return {claim, figure,
+          verdict[0] ? Combine(*verdict[0], verdict[1]) : Combine(*verdict[1], std::nullopt),
+          "asyncio's throughput at least the pool's at the largest N, in both "
+          "workloads"};
+}
+
+Finding OneThreadMoreEfficient(const Figures& f) {
+  const std::string claim =
+      "Asyncio runs many I/O tasks in one thread more efficiently";
+  const int64_t delay = FetchDelay(f);
+  std::vector<int64_t> ns = SweepNs(f, Workload::kHttpFetch, delay);
+  if (ns.empty()) return Missing(claim, "http_fetch");
+  const Params at = {{"n", ns.back()}, {"delay_ms", delay}};
+  std::string figure;
+  std::optional<bool> verdict[2];
+  int side = 0;
+  for (const SweepSide& s : kSweepSides) {
+    const Cell* a = SweepCell(f, s.asyncio, Workload::kHttpFetch, ns.back(), delay, true);
+    const Cell* p = SweepCell(f, s.pool, Workload::kHttpFetch, ns.back(), delay, true);
+    ++side;
+    if (a == nullptr || p == nullptr) continue;
+    const double a_cpu = a->median.at("cpu_us_per_fetch");
+    const double p_cpu = p->median.at("cpu_us_per_fetch");
+    absl::StrAppend(&figure, figure.empty() ? "" : "; ", s.language, " ",
+                    FormatCount(static_cast<double>(ns.back())), " fetches: asyncio ",
+                    FormatCount(a->median.at("threads")), " thread(s) at ",
+                    FormatDurationSeconds(a_cpu / 1e6), " CPU per fetch, pool ",
+                    FormatCount(p->median.at("threads")), " threads at ",
+                    FormatDurationSeconds(p_cpu / 1e6));
+    verdict[side - 1] = a_cpu < p_cpu;
+  }
+  if (!verdict[0] && !verdict[1]) return Missing(claim, "http_fetch on both sides");
+  return {claim, figure,
+          verdict[0] ? Combine(*verdict[0], verdict[1]) : Combine(*verdict[1], std::nullopt),
+          "less CPU per fetch on the loop"};
+}
+
+Finding PoolsTradeScalability(const Figures& f) {
+  const std::string claim =
+      "Synchronous thread pools offer simplicity and familiarity, with "
+      "trade-offs in scalability and overhead";
+  const int64_t delay = FetchDelay(f);
+  std::vector<int64_t> ns = SweepNs(f, Workload::kHttpFetch, delay);
+  if (ns.empty()) return Missing(claim, "http_fetch");
+  std::string figure;
+  std::optional<bool> verdict[2];
+  int side = 0;
+  for (const SweepSide& s : kSweepSides) {
+    const Cell* a = SweepCell(f, s.asyncio, Workload::kHttpFetch, ns.back(), delay, true);
+    const Cell* p = SweepCell(f, s.pool, Workload::kHttpFetch, ns.back(), delay, true);
+    ++side;
+    if (a == nullptr || p == nullptr) continue;
+    const double a_mem = SweepFigures(*a).memory;
+    const double p_mem = SweepFigures(*p).memory;
+    absl::StrAppend(&figure, figure.empty() ? "" : "; ", s.language, " at ",
+                    FormatCount(static_cast<double>(ns.back())),
+                    " in flight: peak RSS per fetch asyncio ", FormatBytes(a_mem),
+                    ", pool ", FormatBytes(p_mem), " (", Times(p_mem / a_mem), ")");
+    verdict[side - 1] = p_mem >= 2 * a_mem;
+  }
+  if (!verdict[0] && !verdict[1]) return Missing(claim, "http_fetch on both sides");
+  return {claim, figure,
+          verdict[0] ? Combine(*verdict[0], verdict[1]) : Combine(*verdict[1], std::nullopt),
+          "the pool needs at least 2× the memory per in-flight operation"};
+}
+
+Finding FetchNearIdeal(const Figures& f) {
+  const std::string claim =
+      "The C++ asyncio fetch at N = 1,000 finishes within 1.3× of the delay "
+      "plus connection set-up";
+  const int64_t delay = FetchDelay(f);
+  auto with = f.Get("asyncio", Workload::kHttpFetch, "wall_s",
+                    {{"n", 1000}, {"delay_ms", delay}});
+  auto setup = f.Get("asyncio", Workload::kHttpFetch, "wall_s",
+                     {{"n", 1000}, {"delay_ms", 0}});
+  if (delay == 0 || !with || !setup) {
+    return Missing(claim, "http_fetch at N = 1,000 with and without delay on asyncio");
+  }
+  const double ideal = static_cast<double>(delay) / 1000 + *setup;
+  return {claim,
+          absl::StrFormat("%s with %d ms delay; set-up (the same fetches with "
+                          "0 ms) %s; ideal %s",
+                          FormatDurationSeconds(*with), delay,
+                          FormatDurationSeconds(*setup), FormatDurationSeconds(ideal)),
+          *with <= 1.3 * ideal ? Verdict::kReproduced : Verdict::kNotReproduced,
+          absl::StrCat(Times(*with / ideal), " of ideal")};
+}
+
 }  // namespace
 
 Report BuildReport(const Results& results) {
@@ -724,6 +1126,15 @@ Report BuildReport(const Results& results) {
                    TooManyThreads(f),      OneThreadThousandsOfTasks(f),
                    FewerSwitches(f),       WaitsOverlap(f),
                    ManyOperationsHurtThreads(f), EchoEfficiency(f)};
+  report.crossovers = Crossovers(f);
+  report.moderate_io = Moderate(report.crossovers);
+  report.best_uses = {AsyncioForManyOperations(report.crossovers),
+                      ThreadPoolsForModerateIo(report.moderate_io),
+                      ThreadsForShortBlockingTasks(f),
+                      AsyncioExcelsAtNetworking(f),
+                      OneThreadMoreEfficient(f),
+                      PoolsTradeScalability(f),
+                      FetchNearIdeal(f)};
   return report;
 }
 

@@ -34,6 +34,29 @@ int CurrentThreadCount() {
   return 0;
 }
 
+std::optional<ProcessStatus> ReadProcessStatus(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  if (!status) return std::nullopt;
+  ProcessStatus out;
+  int found = 0;
+  std::string line;
+  while (std::getline(status, line)) {
+    auto value = [&](size_t prefix) { return std::stoll(line.substr(prefix)); };
+    if (line.rfind("VmRSS:", 0) == 0) {
+      out.rss_bytes = value(6) * 1024;
+      ++found;
+    } else if (line.rfind("VmHWM:", 0) == 0) {
+      out.peak_rss_bytes = value(6) * 1024;
+      ++found;
+    } else if (line.rfind("Threads:", 0) == 0) {
+      out.threads = static_cast<int>(value(8));
+      ++found;
+    }
+  }
+  if (found != 3) return std::nullopt;  // a zombie has no Vm lines
+  return out;
+}
+
 Switches ProcessSwitches() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -57,6 +80,17 @@ absl::Duration ThreadCpuTime() {
   timespec now{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return absl::DurationFromTimespec(now);
+}
+
+bool IsLongTask(int64_t index, int64_t long_pct) {
+  return (index + 1) * long_pct / 100 > index * long_pct / 100;
+}
+
+Metrics StarvationFigures(const std::vector<double>& short_latencies_ms,
+                          int64_t long_tasks) {
+  return {{"short_p50_ms", Percentile(short_latencies_ms, 0.5)},
+          {"short_p99_ms", Percentile(short_latencies_ms, 0.99)},
+          {"long_tasks", static_cast<double>(long_tasks)}};
 }
 
 double Percentile(std::vector<double> values, double q) {

@@ -12,6 +12,7 @@
 #define HARNESS_MEASURE_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <algorithm>
@@ -28,6 +29,15 @@ int64_t CurrentRssBytes();
 int64_t PeakRssBytes();
 // OS threads of this process now (/proc/self/status "Threads:").
 int CurrentThreadCount();
+
+// Another process's figures from /proc/PID/status: VmRSS and VmHWM (peak
+// RSS) in bytes, and its OS threads; nullopt once the process is gone.
+struct ProcessStatus {
+  int64_t rss_bytes = 0;
+  int64_t peak_rss_bytes = 0;
+  int threads = 0;
+};
+std::optional<ProcessStatus> ReadProcessStatus(int pid);
 
 struct Switches {
   int64_t voluntary = 0;
@@ -57,6 +67,15 @@ class ProcessCostMeter {
 // of the same tasks run one after another and then concurrently:
 // sequential_s, concurrent_s, speedup.
 Metrics CpuSpeedupFigures(absl::Duration sequential, absl::Duration concurrent);
+
+// pool_starvation: whether task `index` of the stream is a long one, for a
+// share of `long_pct` percent spread evenly over the stream (exactly
+// long_pct of every 100 consecutive tasks).
+bool IsLongTask(int64_t index, int64_t long_pct);
+// short_p50_ms, short_p99_ms and long_tasks from the short tasks' latencies
+// (arrival to completion, ms) and the count of long ones.
+Metrics StarvationFigures(const std::vector<double>& short_latencies_ms,
+                          int64_t long_tasks);
 
 // The q-quantile (0..1) of `values` by nearest rank; 0 for an empty vector.
 double Percentile(std::vector<double> values, double q);

@@ -34,6 +34,8 @@ using Metrics = std::map<std::string, double>;
 struct RunContext {
   // tcp_echo: the server listens on 127.0.0.1:port and the load may start.
   std::function<void(int port)> announce_port;
+  // http_fetch: the port of the harness's HTTP server on 127.0.0.1.
+  int server_port = 0;
 };
 
 using Adapter = absl::StatusOr<Metrics> (*)(const Run& run,

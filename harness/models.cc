@@ -11,14 +11,22 @@ namespace harness {
 namespace {
 
 // Offloading to threads changes nothing for pure waits and sockets, which
-// the loop already does well, so the to_thread models run the rest.
+// the loop already does well, so the to_thread models run the rest, and
+// pool_starvation, where the offloaded blocking calls queue for workers.
 constexpr Workload kOffloadable[] = {
     Workload::kCpuPure, Workload::kCpuNative, Workload::kMixed,
-    Workload::kBlockingCall, Workload::kDebugStack,
+    Workload::kBlockingCall, Workload::kDebugStack, Workload::kPoolStarvation,
 };
 
 std::vector<Workload> All() {
   return {std::begin(kAllWorkloads), std::end(kAllWorkloads)};
+}
+// Without a GIL, a pool of threads that sleep queues exactly as with one:
+// pool_starvation runs on threads_gil only.
+std::vector<Workload> AllButStarvation() {
+  std::vector<Workload> out = All();
+  std::erase(out, Workload::kPoolStarvation);
+  return out;
 }
 std::vector<Workload> Offloadable() {
   return {std::begin(kOffloadable), std::end(kOffloadable)};
@@ -46,7 +54,7 @@ const std::vector<ModelInfo>& AllModels() {
       {"threads_free", "threads, no GIL (C++)",
        "the same pool under the free-threaded policy (PEP 703, or plain C++)",
        Side::kThreadPool, &RunOnFreeThreads, "", "harness/threads_adapter.cc",
-       All()},
+       AllButStarvation()},
       {"cpython_asyncio", "CPython asyncio",
        "python3 running harness/python/cpython_asyncio.py", Side::kAsyncio,
        nullptr, "harness/python/cpython_asyncio.py",

@@ -48,7 +48,83 @@ Json FindingJson(const Finding& finding) {
 }
 
 
+std::string AdvantageText(double advantage) {
+  return std::isinf(advantage) ? "pool could not" : FormatRatio(advantage);
+}
+
+std::string CrossoverValue(const Crossover& c, double value) {
+  if (c.figure == "throughput") return absl::StrCat(FormatCount(value), "/s");
+  if (c.figure == "CPU per operation") return FormatDurationSeconds(value / 1e6);
+  return FormatBytes(value);
+}
+
 }  // namespace
+
+std::string RenderBestUses(const Report& report) {
+  std::string out =
+      "\n## Best use cases, measured\n\n"
+      "The seed's \"Best Use Cases\" and \"Summary\", each against the sweeps "
+      "(http_fetch, many_connections, pool_starvation).\n\n"
+      "| The seed says | Measured | Verdict |\n| --- | --- | --- |\n";
+  for (const Finding& f : report.best_uses) {
+    absl::StrAppend(&out, "| ", Escape(f.claim), " | ", Escape(f.figure), " | ",
+                    VerdictMark(f.verdict),
+                    f.why.empty() ? "" : absl::StrCat(" (", Escape(f.why), ")"),
+                    " |\n");
+  }
+  absl::StrAppend(
+      &out,
+      "\n### Crossovers\n\nThe concurrency N from which asyncio beats the thread "
+      "pool by at least 2× on a figure, at that N and every larger N measured "
+      "(C++: asyncio vs threads, no GIL; CPython: asyncio vs ThreadPoolExecutor "
+      "sized to N; http_fetch rows at the largest delay). \"Moderate I/O\": the "
+      "largest N at which the pool is within 20% of asyncio on all three "
+      "figures (and on throughput and CPU alone).\n\n"
+      "| language | workload | throughput | CPU per operation | memory per "
+      "concurrent operation | moderate I/O: all three | throughput and CPU |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n");
+  for (size_t i = 0; i + 2 < report.crossovers.size(); i += 3) {
+    const Crossover& c = report.crossovers[i];
+    std::string moderate_all = "—", moderate_two = "—";
+    for (const ModerateIo& m : report.moderate_io) {
+      if (m.language != c.language || m.workload != c.workload) continue;
+      auto text = [](std::optional<int64_t> n) {
+        return n ? absl::StrCat("N = ", FormatCount(static_cast<double>(*n)))
+                 : std::string("none");
+      };
+      moderate_all = text(m.all_three);
+      moderate_two = text(m.throughput_and_cpu);
+    }
+    absl::StrAppend(&out, "| ", c.language, " | ", WorkloadName(c.workload), " | ",
+                    c.text, " | ", report.crossovers[i + 1].text, " | ",
+                    report.crossovers[i + 2].text, " | ", moderate_all, " | ",
+                    moderate_two, " |\n");
+  }
+  absl::StrAppend(&out,
+                  "\n### How the crossovers are derived\n\nEach row: the "
+                  "figure on asyncio, on the pool, and asyncio's advantage "
+                  "(pool ÷ asyncio for costs, asyncio ÷ pool for throughput; "
+                  "≥2× counts). CPython first: its numbers are the ones a "
+                  "Python user will quote.\n");
+  for (absl::string_view language : {"CPython", "C++"}) {
+    for (const Crossover& c : report.crossovers) {
+      if (c.language != language || c.points.empty()) continue;
+      absl::StrAppend(&out, "\n", c.language, " ", WorkloadName(c.workload), ", ",
+                      c.figure, " (", c.asyncio_model, " vs ", c.pool_model,
+                      "): crossover ", c.text, "\n\n| N | asyncio | pool | "
+                      "advantage |\n| --- | --- | --- | --- |\n");
+      for (const CrossoverPoint& p : c.points) {
+        absl::StrAppend(&out, "| ", FormatCount(static_cast<double>(p.n)), " | ",
+                        CrossoverValue(c, p.asyncio), " | ",
+                        p.pool ? CrossoverValue(c, *p.pool)
+                               : absl::StrCat("not measured: ", Escape(p.pool_error)),
+                        " | ", AdvantageText(p.advantage),
+                        p.advantage >= 2 ? " ✓" : "", " |\n");
+      }
+    }
+  }
+  return out;
+}
 
 absl::string_view VerdictName(Verdict verdict) {
   switch (verdict) {
@@ -92,7 +168,8 @@ std::string FormatCount(double value) {
 }
 
 std::string FormatMetric(absl::string_view name, double value) {
-  if (name == "requests_per_s") return FormatCount(value);
+  if (absl::EndsWith(name, "_per_s")) return FormatCount(value);
+  if (absl::StrContains(name, "_us_per_")) return FormatDurationSeconds(value / 1e6);
   if (absl::EndsWith(name, "_s")) return FormatDurationSeconds(value);
   if (absl::EndsWith(name, "_ms")) return Ms(value);
   if (absl::EndsWith(name, "_us") || name == "us_per_task" ||
@@ -144,6 +221,7 @@ std::string RenderMarkdown(const Results& results, const Report& report) {
                     c.why.empty() ? "" : absl::StrCat(" (", Escape(c.why), ")"),
                     " |\n");
   }
+  absl::StrAppend(&out, RenderBestUses(report));
   absl::StrAppend(&out, "\n## Models\n\n| model | side | how it runs |\n"
                         "| --- | --- | --- |\n");
   for (const ModelInfo* model : results.options.models) {
@@ -284,6 +362,46 @@ Json ResultsJson(const Results& results, const Report& report) {
   Json claims(Json::Array{});
   for (const Finding& c : report.claims) claims.Append(FindingJson(c));
   doc.Set("claims", claims);
+  Json best_uses(Json::Array{});
+  for (const Finding& f : report.best_uses) best_uses.Append(FindingJson(f));
+  doc.Set("best_use_cases", best_uses);
+  Json crossovers(Json::Array{});
+  for (const Crossover& c : report.crossovers) {
+    Json item = Json::Object();
+    item.Set("language", c.language);
+    item.Set("workload", std::string(WorkloadName(c.workload)));
+    item.Set("figure", c.figure);
+    item.Set("asyncio_model", c.asyncio_model);
+    item.Set("pool_model", c.pool_model);
+    item.Set("crossover_n", c.crossover ? Json(static_cast<double>(*c.crossover)) : Json());
+    item.Set("text", c.text);
+    Json points(Json::Array{});
+    for (const CrossoverPoint& p : c.points) {
+      Json point = Json::Object();
+      point.Set("n", static_cast<double>(p.n));
+      point.Set("asyncio", p.asyncio);
+      point.Set("pool", p.pool ? Json(*p.pool) : Json());
+      point.Set("pool_error", p.pool_error);
+      point.Set("advantage", std::isinf(p.advantage) ? Json() : Json(p.advantage));
+      points.Append(point);
+    }
+    item.Set("points", points);
+    crossovers.Append(item);
+  }
+  doc.Set("crossovers", crossovers);
+  Json moderate(Json::Array{});
+  for (const ModerateIo& m : report.moderate_io) {
+    Json item = Json::Object();
+    item.Set("language", m.language);
+    item.Set("workload", std::string(WorkloadName(m.workload)));
+    item.Set("all_three", m.all_three ? Json(static_cast<double>(*m.all_three)) : Json());
+    item.Set("throughput_and_cpu", m.throughput_and_cpu
+                                       ? Json(static_cast<double>(*m.throughput_and_cpu))
+                                       : Json());
+    item.Set("largest_n", static_cast<double>(m.largest_n));
+    moderate.Append(item);
+  }
+  doc.Set("moderate_io", moderate);
   return doc;
 }
 

@@ -13,6 +13,8 @@
 #ifndef HARNESS_REPORT_H_
 #define HARNESS_REPORT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -40,15 +42,49 @@ struct TableRow {
   Finding thread_pool;
 };
 
+// "Best use cases, measured": from which concurrency asyncio beats the
+// thread pool by at least 2x on one figure, in one language and workload.
+struct CrossoverPoint {
+  int64_t n = 0;                 // concurrent operations
+  double asyncio = 0;            // the figure on the asyncio model
+  std::optional<double> pool;    // on the pool; nullopt if it could not run
+  std::string pool_error;        // why not
+  double advantage = 0;          // asyncio's advantage (>1: asyncio better)
+};
+struct Crossover {
+  std::string language;          // "C++" or "CPython"
+  Workload workload = Workload::kHttpFetch;            // http_fetch or many_connections
+  std::string figure;            // "throughput", "CPU per operation", ...
+  std::string asyncio_model;     // model names
+  std::string pool_model;
+  std::vector<CrossoverPoint> points;  // by n
+  std::optional<int64_t> crossover;    // smallest n from which advantage >= 2
+  std::string text;              // "N = 1,000" or "no crossover up to 10,000"
+};
+// The largest N at which the pool is within 20% of asyncio on throughput,
+// CPU and memory per operation (and on the first two alone).
+struct ModerateIo {
+  std::string language;
+  Workload workload = Workload::kHttpFetch;
+  std::optional<int64_t> all_three;
+  std::optional<int64_t> throughput_and_cpu;
+  int64_t largest_n = 0;  // of the sweep
+};
+
 struct Report {
   std::vector<TableRow> table;
   std::vector<Finding> claims;
+  std::vector<Finding> best_uses;  // the seed's Best Use Cases and Summary
+  std::vector<Crossover> crossovers;
+  std::vector<ModerateIo> moderate_io;
 };
 
 // findings.cc: tests every claim against the figures of `results`.
 Report BuildReport(const Results& results);
 
 std::string RenderMarkdown(const Results& results, const Report& report);
+// The "Best use cases, measured" section alone (part of RenderMarkdown).
+std::string RenderBestUses(const Report& report);
 
 // results.json; the schema is documented in harness/README.md and checked by
 // CheckResultsSchema.

@@ -90,7 +90,7 @@ absl::Status CheckResultsSchema(const Json& doc) {
       c.Member(*m, key, T::kString, "$.machine");
     }
     for (absl::string_view key : {"logical_cpus", "memory_bytes", "load_average_1min",
-                                 "parallel_speedup_available"}) {
+                                 "parallel_speedup_available", "open_files_limit"}) {
       c.Member(*m, key, T::kNumber, "$.machine");
     }
     const Json* python = m->Get("python");
@@ -177,6 +177,49 @@ absl::Status CheckResultsSchema(const Json& doc) {
   }
   if (const Json* claims = c.Member(doc, "claims", T::kArray, "$")) {
     for (const Json& claim : claims->array()) c.Finding(claim, "$.claims[]");
+  }
+  if (const Json* uses = c.Member(doc, "best_use_cases", T::kArray, "$")) {
+    for (const Json& use : uses->array()) c.Finding(use, "$.best_use_cases[]");
+  }
+  auto number_or_null = [&](const Json& object, absl::string_view key,
+                            absl::string_view where) {
+    const Json* v = object.Get(key);
+    if (v == nullptr || !(v->is_null() || v->is_number())) {
+      c.Fail(absl::StrCat(where, ".", key, ": expected a number or null"));
+    }
+  };
+  if (const Json* crossovers = c.Member(doc, "crossovers", T::kArray, "$")) {
+    for (const Json& x : crossovers->array()) {
+      const std::string where = "$.crossovers[]";
+      c.OneOf(x, "language", {"C++", "CPython"}, where);
+      c.OneOf(x, "workload", {"http_fetch", "many_connections"}, where);
+      c.OneOf(x, "figure",
+              {"throughput", "CPU per operation", "memory per concurrent operation"},
+              where);
+      for (absl::string_view key : {"asyncio_model", "pool_model", "text"}) {
+        c.Member(x, key, T::kString, where);
+      }
+      number_or_null(x, "crossover_n", where);
+      if (const Json* points = c.Member(x, "points", T::kArray, where)) {
+        for (const Json& p : points->array()) {
+          c.Member(p, "n", T::kNumber, where + ".points[]");
+          c.Member(p, "asyncio", T::kNumber, where + ".points[]");
+          c.Member(p, "pool_error", T::kString, where + ".points[]");
+          number_or_null(p, "pool", where + ".points[]");
+          number_or_null(p, "advantage", where + ".points[]");
+        }
+      }
+    }
+  }
+  if (const Json* moderate = c.Member(doc, "moderate_io", T::kArray, "$")) {
+    for (const Json& m : moderate->array()) {
+      const std::string where = "$.moderate_io[]";
+      c.OneOf(m, "language", {"C++", "CPython"}, where);
+      c.OneOf(m, "workload", {"http_fetch", "many_connections"}, where);
+      number_or_null(m, "all_three", where);
+      number_or_null(m, "throughput_and_cpu", where);
+      c.Member(m, "largest_n", T::kNumber, where);
+    }
   }
   return c.status();
 }

@@ -1,6 +1,7 @@
 #include "harness/runner.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -22,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "harness/child_process.h"
 #include "harness/echo_load.h"
+#include "harness/http_fetch.h"
 #include "harness/measure.h"
 
 namespace harness {
@@ -38,7 +40,7 @@ bool IsDirectory(const std::string& path) {
 
 std::vector<std::string> ChildCommand(const ModelInfo& model, const Run& run,
                                       const Options& options,
-                                      const std::string& root) {
+                                      const std::string& root, int server_port) {
   if (model.is_cpython()) {
     std::vector<std::string> argv = {options.python,
                                      absl::StrCat(root, "/", model.script),
@@ -46,11 +48,29 @@ std::vector<std::string> ChildCommand(const ModelInfo& model, const Run& run,
     for (const auto& [name, value] : run.params) {
       argv.push_back(absl::StrCat(name, "=", value));
     }
+    if (server_port != 0) argv.push_back(absl::StrCat("port=", server_port));
     return argv;
   }
-  return {SelfExecutable(), absl::StrCat("--child_model=", model.name),
-          absl::StrCat("--child_workload=", WorkloadName(run.workload)),
-          absl::StrCat("--child_params=", FormatParams(run.params))};
+  std::vector<std::string> argv = {
+      SelfExecutable(), absl::StrCat("--child_model=", model.name),
+      absl::StrCat("--child_workload=", WorkloadName(run.workload)),
+      absl::StrCat("--child_params=", FormatParams(run.params))};
+  if (server_port != 0) argv.push_back(absl::StrCat("--child_port=", server_port));
+  return argv;
+}
+
+// The {"port": N} line a server child prints first.
+absl::StatusOr<int> ReadPort(ChildProcess& child, absl::Time deadline) {
+  absl::StatusOr<std::string> line = child.ReadLine(deadline);
+  if (!line.ok()) return line.status();
+  absl::StatusOr<Json> announced = Json::Parse(*line);
+  if (!announced.ok()) return announced.status();
+  const Json* port = announced->Get("port");
+  if (port == nullptr || !port->is_number()) {
+    return absl::DataLossError(
+        absl::StrCat("expected {\"port\": N} first, got: ", *line));
+  }
+  return static_cast<int>(port->number());
 }
 
 absl::StatusOr<Json> LastJsonLine(absl::string_view output) {
@@ -80,27 +100,45 @@ absl::StatusOr<Metrics> MetricsFromJson(const Json& doc) {
 absl::StatusOr<Metrics> RunOnce(const ModelInfo& model, const Run& run,
                                 const Options& options,
                                 const std::string& root) {
-  absl::StatusOr<ChildProcess> child =
-      ChildProcess::Spawn(ChildCommand(model, run, options, root));
-  if (!child.ok()) return child.status();
-  absl::Time deadline = absl::Now() + options.run_timeout;
-  std::optional<EchoLoad> load;
-  if (run.workload == Workload::kTcpEcho) {
-    absl::StatusOr<std::string> line = child->ReadLine(deadline);
-    if (!line.ok()) return line.status();
-    absl::StatusOr<Json> announced = Json::Parse(*line);
-    if (!announced.ok()) return announced.status();
-    const Json* port = announced->Get("port");
-    if (port == nullptr || !port->is_number()) {
-      return absl::DataLossError(
-          absl::StrCat("expected {\"port\": N} first, got: ", *line));
+  absl::Time deadline =
+      absl::Now() + (IsSweep(run.workload) ? options.sweep_timeout : options.run_timeout);
+  // http_fetch: a fresh server per run, in its own process (a fresh port,
+  // so no connection of an earlier run lingers in TIME_WAIT on this one's
+  // addresses). Destroying it kills it.
+  std::optional<ChildProcess> http_server;
+  int server_port = 0;
+  if (run.workload == Workload::kHttpFetch) {
+    absl::StatusOr<ChildProcess> server = ChildProcess::Spawn(
+        {SelfExecutable(), "--child_http_server",
+         absl::StrCat("--http_delay_ms=", run.params.at("delay_ms"))});
+    if (!server.ok()) return server.status();
+    http_server.emplace(*std::move(server));
+    absl::StatusOr<int> port = ReadPort(*http_server, deadline);
+    if (!port.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the HTTP server did not start: ", port.status().message()));
     }
+    server_port = *port;
+  }
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(ChildCommand(model, run, options, root, server_port));
+  if (!child.ok()) return child.status();
+  std::optional<EchoLoad> load;
+  std::optional<ProcessStatus> server_at_start, server_loaded;
+  const bool echo = run.workload == Workload::kTcpEcho ||
+                    run.workload == Workload::kManyConnections;
+  if (echo) {
+    absl::StatusOr<int> port = ReadPort(*child, deadline);
+    if (!port.ok()) return port.status();
+    server_at_start = ReadProcessStatus(child->pid());
+    const pid_t pid = child->pid();
     absl::StatusOr<EchoLoad> driven = DriveEcho(
-        static_cast<int>(port->number()),
+        *port,
         {.connections = static_cast<int>(run.params.at("connections")),
          .requests = run.params.at("requests"),
          .message_bytes = static_cast<int>(run.params.at("message_bytes")),
-         .timeout = options.run_timeout});
+         .timeout = deadline - absl::Now(),
+         .on_all_answered = [&] { server_loaded = ReadProcessStatus(pid); }});
     if (!driven.ok()) return driven.status();
     load = *driven;
   }
@@ -114,6 +152,16 @@ absl::StatusOr<Metrics> RunOnce(const ModelInfo& model, const Run& run,
     (*metrics)["requests_per_s"] = load->requests_per_s;
     (*metrics)["p50_us"] = load->p50_us;
     (*metrics)["p99_us"] = load->p99_us;
+  }
+  if (run.workload == Workload::kManyConnections) {
+    if (!server_at_start || !server_loaded) {
+      return absl::DataLossError(
+          "could not read the server's /proc status while it served");
+    }
+    (*metrics)["server_rss_bytes"] = static_cast<double>(std::max<int64_t>(
+        0, server_loaded->peak_rss_bytes - server_at_start->rss_bytes));
+    (*metrics)["server_threads"] = server_loaded->threads;
+    (*metrics)["load_cpu_us_per_request"] = load->cpu_us_per_request;
   }
   if (absl::Status s = CheckMetrics(run.workload, *metrics, /*from_child=*/false);
       !s.ok()) {
@@ -289,8 +337,10 @@ absl::Status CheckMetrics(Workload workload, const Metrics& metrics,
   static const auto* echo_server_metrics =
       new std::vector<std::string>{"server_cpu_us_per_request"};
   const std::vector<std::string>& expected =
-      from_child && workload == Workload::kTcpEcho ? *echo_server_metrics
-                                                   : MetricNames(workload);
+      from_child && (workload == Workload::kTcpEcho ||
+                     workload == Workload::kManyConnections)
+          ? *echo_server_metrics
+          : MetricNames(workload);
   for (const std::string& name : expected) {
     if (!metrics.contains(name)) {
       return absl::DataLossError(absl::StrCat(
@@ -325,6 +375,8 @@ absl::StatusOr<Results> RunComparison(const Options& options,
   if (python.ok()) results.options.python = python->executable;
   results.python_available = python.ok();
   results.machine = DescribeMachine(python);
+  const int64_t open_files_limit = RaiseOpenFilesLimit();
+  results.machine.Set("open_files_limit", static_cast<double>(open_files_limit));
 
   for (const ModelInfo* model : options.models) {
     for (Workload workload : kReadabilityWorkloads) {
@@ -343,6 +395,12 @@ absl::StatusOr<Results> RunComparison(const Options& options,
     for (const Run& run : PlanRuns(workload, options.sizes)) {
       for (const ModelInfo* model : options.models) {
         if (!model->Supports(workload)) continue;
+        // The asyncio models gather every fetch; the capped pool (the seed's
+        // max_workers=5) is a thread-pool row.
+        if (workload == Workload::kHttpFetch && model->side == Side::kAsyncio &&
+            run.params.at("workers") < run.params.at("n")) {
+          continue;
+        }
         Cell cell;
         cell.model = model;
         cell.workload = workload;
@@ -353,6 +411,10 @@ absl::StatusOr<Results> RunComparison(const Options& options,
         } else if (model->needs_io_uring && !options.io_uring.ok()) {
           cell.status = RunStatus::kNotAvailable;
           cell.error = std::string(options.io_uring.message());
+        } else if (absl::Status fds = CheckDescriptors(run, open_files_limit);
+                   !fds.ok()) {
+          cell.status = RunStatus::kNotAvailable;
+          cell.error = std::string(fds.message());
         }
         cells.push_back(std::move(cell));
       }
@@ -360,7 +422,7 @@ absl::StatusOr<Results> RunComparison(const Options& options,
   }
   int total = 0;
   for (const Cell& cell : cells) {
-    if (cell.status == RunStatus::kOk) total += options.repetitions;
+    if (cell.status == RunStatus::kOk) total += RepetitionsFor(cell.workload, options);
   }
   int done = 0;
   std::vector<double> parallelism = {AvailableParallelism()};
@@ -375,7 +437,8 @@ absl::StatusOr<Results> RunComparison(const Options& options,
     const bool parallel_workload =
         cells[group_begin].workload == Workload::kCpuPure ||
         cells[group_begin].workload == Workload::kCpuNative;
-    for (int rep = 1; rep <= options.repetitions; ++rep) {
+    const int repetitions = RepetitionsFor(cells[group_begin].workload, options);
+    for (int rep = 1; rep <= repetitions; ++rep) {
       // Other processes may hold the cores at any moment: sample what two
       // threads can get right before each round of parallel runs.
       if (parallel_workload) parallelism.push_back(AvailableParallelism());
@@ -414,7 +477,7 @@ absl::StatusOr<Results> RunComparison(const Options& options,
 }
 
 absl::Status RunChildAndPrint(const ModelInfo& model, Workload workload,
-                              const Params& params) {
+                              const Params& params, int server_port) {
   if (model.is_cpython()) {
     return absl::InvalidArgumentError(
         absl::StrCat(model.name, " runs as a Python program, not in-process"));
@@ -424,10 +487,15 @@ absl::Status RunChildAndPrint(const ModelInfo& model, Workload workload,
         model.name, " does not run ", WorkloadName(workload)));
   }
   if (absl::Status s = CheckParams(workload, params); !s.ok()) return s;
+  if (workload == Workload::kHttpFetch && server_port <= 0) {
+    return absl::InvalidArgumentError(
+        "http_fetch needs --child_port: the HTTP server's port");
+  }
   RunContext context{.announce_port = [](int port) {
-    std::printf("{\"port\": %d}\n", port);
-    std::fflush(stdout);
-  }};
+                       std::printf("{\"port\": %d}\n", port);
+                       std::fflush(stdout);
+                     },
+                     .server_port = server_port};
   absl::StatusOr<Metrics> metrics = model.adapter({workload, params}, context);
   if (!metrics.ok()) return metrics.status();
   if (absl::Status s = CheckMetrics(workload, *metrics, /*from_child=*/true);
@@ -439,6 +507,48 @@ absl::Status RunChildAndPrint(const ModelInfo& model, Workload workload,
   for (const auto& [name, value] : *metrics) out.Set(name, value);
   std::printf("%s\n", doc.Dump().c_str());
   std::fflush(stdout);
+  return absl::OkStatus();
+}
+
+absl::Status RunHttpServerChild(absl::Duration delay) {
+  return ServeHttp(delay, [](int port) {
+    std::printf("{\"port\": %d}\n", port);
+    std::fflush(stdout);
+  });
+}
+
+int RepetitionsFor(Workload workload, const Options& options) {
+  return IsSweep(workload) && !options.full ? 1 : options.repetitions;
+}
+
+int64_t RaiseOpenFilesLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? int64_t{1} << 30
+                                         : static_cast<int64_t>(limit.rlim_cur);
+}
+
+absl::Status CheckDescriptors(const Run& run, int64_t open_files_limit) {
+  int64_t connections = 0;
+  if (run.workload == Workload::kHttpFetch) {
+    connections = std::min(run.params.at("n"), run.params.at("workers"));
+  } else if (run.workload == Workload::kManyConnections ||
+             run.workload == Workload::kTcpEcho) {
+    connections = run.params.at("connections");
+  }
+  // Listening sockets, pipes, io_uring, the interpreter's own files.
+  constexpr int64_t kMargin = 100;
+  if (connections + kMargin > open_files_limit) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "descriptor limit %d is too low for %d concurrent connections (each "
+        "process needs one per connection plus %d); raise `ulimit -n`",
+        open_files_limit, connections, kMargin));
+  }
   return absl::OkStatus();
 }
 

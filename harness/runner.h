@@ -41,6 +41,9 @@ struct Options {
   Sizes sizes = Sizes::Default();
   int repetitions = 3;
   bool quick = false;
+  // --full: Sizes::Full(), and every repetition for the sweeps too (which
+  // otherwise run once: see IsSweep).
+  bool full = false;
   std::string python = "python3";
   // Whether `python` was named explicitly: then an interpreter that cannot
   // run is an error, not a "not available" column.
@@ -50,6 +53,9 @@ struct Options {
   // "not available" and say why.
   absl::Status io_uring = absl::OkStatus();
   absl::Duration run_timeout = absl::Seconds(120);
+  // The sweeps' deadline: a model that cannot serve a point within it is
+  // reported as not reaching it, and the run goes on.
+  absl::Duration sweep_timeout = absl::Seconds(20);
 };
 
 enum class RunStatus { kOk, kNotAvailable, kError };
@@ -87,6 +93,18 @@ using Progress = std::function<void(const std::string& line)>;
 absl::StatusOr<Results> RunComparison(const Options& options,
                                       const Progress& progress);
 
+// The repetitions `workload` gets under `options`.
+int RepetitionsFor(Workload workload, const Options& options);
+
+// Raises this process's soft limit on open descriptors to the hard limit
+// (children inherit it) and returns the limit now in force.
+int64_t RaiseOpenFilesLimit();
+
+// Why `run` cannot be measured here, if it cannot: a descriptor limit too
+// low for its connections (each end of a connection is in its own process,
+// so each process needs one descriptor per connection, plus a margin).
+absl::Status CheckDescriptors(const Run& run, int64_t open_files_limit);
+
 // The directory that holds harness/python/... and the adapters' sources:
 // this package's repository in the runfiles tree of this executable, found
 // under `bazel run`, `bazel test` or started directly from bazel-bin, in a
@@ -95,8 +113,12 @@ absl::StatusOr<std::string> WorkspaceRoot();
 
 // The child side for C++ models: runs `model` on one workload in this
 // process, prints {"metrics": ...} (and {"port": N} for tcp_echo) on stdout.
+// `server_port` is the HTTP server's, for http_fetch.
 absl::Status RunChildAndPrint(const ModelInfo& model, Workload workload,
-                              const Params& params);
+                              const Params& params, int server_port);
+
+// The http_fetch server's process: prints {"port": N}, serves until killed.
+absl::Status RunHttpServerChild(absl::Duration delay);
 
 // Checks that `metrics` has exactly the workload's metrics. A tcp_echo child
 // reports only the server's figures; the load generator adds the rest.

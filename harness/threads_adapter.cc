@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "gil_model/gil.h"
 #include "harness/adapters.h"
 #include "harness/blocking_socket.h"
+#include "harness/http_fetch.h"
 #include "harness/measure.h"
 #include "harness/python_thread.h"
 #include "harness/stack_view.h"
@@ -290,6 +292,107 @@ absl::StatusOr<Metrics> RunThreadScaling(gil_model::GilPolicy policy,
   return cost.Figures(thread_count);
 }
 
+// [readability:http_fetch]
+// The seed's fetch_data_sync: one blocking connection per fetch.
+absl::Status FetchPage(int port) {
+  absl::StatusOr<Socket> conn = ConnectToLoopback(port);
+  if (!conn.ok()) return conn.status();
+  if (absl::Status s = conn->SendAll(kHttpRequest); !s.ok()) return s;
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    absl::StatusOr<size_t> n = conn->Recv(absl::MakeSpan(buffer));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    response.append(buffer, *n);
+  }
+  return CheckHttpResponse(response);
+}
+
+std::vector<absl::Status> FetchAll(ThreadPoolExecutor& pool, int64_t n, int port,
+                                   absl::Status& submitted) {
+  std::vector<Future<void>> futures;
+  for (int64_t i = 0; i < n && submitted.ok(); ++i) {
+    absl::StatusOr<Future<void>> f = pool.Submit([port] {
+      HoldGil python;
+      return FetchPage(port);
+    });
+    if (f.ok()) futures.push_back(*std::move(f));
+    else submitted = f.status();
+  }
+  std::vector<absl::Status> outcomes;
+  for (Future<void>& f : futures) outcomes.push_back(f.Result());
+  return outcomes;
+}
+// [end]
+
+absl::StatusOr<Metrics> RunHttpFetch(gil_model::GilPolicy policy, const Params& p,
+                                     const RunContext& context) {
+  const int64_t n = p.at("n");
+  const int64_t workers = p.at("workers");
+  int64_t rss_before = CurrentRssBytes();
+  absl::Duration cpu_before = ProcessCpuTime();
+  absl::StatusOr<PythonThreads> threads = StartThreads(policy, workers);
+  if (!threads.ok()) return threads.status();
+  absl::Time start = absl::Now();
+  absl::Status submitted;
+  std::vector<absl::Status> outcomes =
+      FetchAll(*threads->pool, n, context.server_port, submitted);
+  absl::Duration wall = absl::Now() - start;
+  if (!submitted.ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "could only start ", outcomes.size(), " of ", n, " fetches on a pool of ",
+        workers, " threads: ", submitted.message()));
+  }
+  if (absl::Status s = AllFetched(outcomes); !s.ok()) return s;
+  // The pool's workers stay until shutdown: all the threads the fetches used.
+  int thread_count = CurrentThreadCount();
+  return FetchFigures({.n = n,
+                       .in_flight = workers,
+                       .wall = wall,
+                       .rss_growth = PeakRssBytes() - rss_before,
+                       .threads = thread_count,
+                       .cpu = ProcessCpuTime() - cpu_before});
+}
+
+// Tasks arrive on schedule and queue for the pool's workers; each records
+// how long after its arrival it finished.
+absl::StatusOr<Metrics> RunPoolStarvation(gil_model::GilPolicy policy,
+                                          const Params& p) {
+  absl::StatusOr<PythonThreads> threads = StartThreads(policy, p.at("workers"));
+  if (!threads.ok()) return threads.status();
+  const int64_t tasks = p.at("rate_per_s") * p.at("window_ms") / 1000;
+  const absl::Duration gap = absl::Seconds(1) / p.at("rate_per_s");
+  std::vector<double> latency_ms(static_cast<size_t>(tasks));
+  std::vector<Future<void>> futures;
+  absl::Status submitted;
+  const absl::Time start = absl::Now();
+  for (int64_t i = 0; i < tasks && submitted.ok(); ++i) {
+    const absl::Time arrival = start + gap * i;
+    absl::SleepFor(arrival - absl::Now());
+    const absl::Duration block =
+        absl::Milliseconds(IsLongTask(i, p.at("long_pct")) ? p.at("long_ms")
+                                                           : p.at("short_ms"));
+    double* slot = &latency_ms[static_cast<size_t>(i)];
+    absl::StatusOr<Future<void>> f = threads->pool->Submit([arrival, block, slot] {
+      HoldGil python;
+      BlockingSleep(block);
+      *slot = absl::ToDoubleMilliseconds(absl::Now() - arrival);
+    });
+    if (f.ok()) futures.push_back(*std::move(f));
+    else submitted = f.status();
+  }
+  submitted.Update(WaitAll(futures));
+  if (!submitted.ok()) return submitted;
+  std::vector<double> short_ms;
+  int64_t long_tasks = 0;
+  for (int64_t i = 0; i < tasks; ++i) {
+    if (IsLongTask(i, p.at("long_pct"))) ++long_tasks;
+    else short_ms.push_back(latency_ms[static_cast<size_t>(i)]);
+  }
+  return StarvationFigures(short_ms, long_tasks);
+}
+
 // The failing operation captures the stack it runs on, then fails.
 ABSL_ATTRIBUTE_NOINLINE absl::Status FailingOperation(StackView& view) {
   view = CaptureStackView("UserCall");
@@ -332,7 +435,10 @@ absl::StatusOr<Metrics> RunOnThreads(gil_model::GilPolicy policy, const Run& run
   const Params& p = run.params;
   switch (run.workload) {
     case Workload::kIoFanout: return RunIoFanout(policy, p);
-    case Workload::kTcpEcho: return RunTcpEcho(policy, p, context);
+    case Workload::kTcpEcho:
+    case Workload::kManyConnections: return RunTcpEcho(policy, p, context);
+    case Workload::kHttpFetch: return RunHttpFetch(policy, p, context);
+    case Workload::kPoolStarvation: return RunPoolStarvation(policy, p);
     case Workload::kCpuPure: return RunCpu(policy, p, /*native=*/false);
     case Workload::kCpuNative: return RunCpu(policy, p, /*native=*/true);
     case Workload::kMixed: return RunMixed(policy, p);

@@ -1,5 +1,6 @@
 #include "harness/workloads.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -45,6 +46,20 @@ const std::vector<WorkloadInfo>& Infos() {
       {Workload::kDebugStack, "debug_stack",
        "call stack seen from inside a failing operation 3 user calls deep",
        {"frames_total", "user_frames_visible", "user_frames"}},
+      {Workload::kHttpFetch, "http_fetch",
+       "N HTTP/1.1 GETs of a 1,256-byte page from a local server answering "
+       "after delay_ms, one connection per fetch, at most `workers` in flight",
+       {"wall_s", "fetches_per_s", "rss_bytes", "bytes_per_fetch", "threads",
+        "cpu_us_per_fetch"}},
+      {Workload::kManyConnections, "many_connections",
+       "loopback TCP echo swept to 10,000 concurrent connections: throughput, "
+       "latency, server CPU, memory and threads",
+       {"requests_per_s", "p50_us", "p99_us", "server_cpu_us_per_request",
+        "server_rss_bytes", "server_threads", "load_cpu_us_per_request"}},
+      {Workload::kPoolStarvation, "pool_starvation",
+       "a stream of 1 ms blocking tasks with a share of 1 s ones: latency of "
+       "the short tasks",
+       {"short_p50_ms", "short_p99_ms", "long_tasks"}},
   };
   return *infos;
 }
@@ -80,6 +95,12 @@ absl::Status CheckList(absl::string_view flag,
 }  // namespace
 
 absl::string_view WorkloadName(Workload workload) { return Info(workload).name; }
+
+bool IsSweep(Workload workload) {
+  return workload == Workload::kHttpFetch ||
+         workload == Workload::kManyConnections ||
+         workload == Workload::kPoolStarvation;
+}
 
 absl::string_view WorkloadDescription(Workload workload) {
   return Info(workload).description;
@@ -124,7 +145,25 @@ Sizes Sizes::Default() {
       .block_ms = 100,
       .scaling_threads = {32, 1000},
       .scaling_tasks = 3000,
+      .fetch_n = {5, 100, 1000, 10000},
+      .fetch_delay_ms = {50, 0},
+      .fetch_max_workers = 10000,
+      .fetch_pool5_max_n = 100,
+      .fetch_zero_delay_max_n = 1000,
+      .sweep_connections = {1, 10, 100, 1000, 10000},
+      .starvation_long_pct = {0, 5, 20},
+      .starvation_long_ms = 1000,
+      .starvation_window_ms = 500,
+      .starvation_rate_per_s = 500,
   };
+}
+
+Sizes Sizes::Full() {
+  Sizes sizes = Default();
+  sizes.fetch_pool5_max_n = 1000;
+  sizes.fetch_zero_delay_max_n = 10000;
+  sizes.starvation_long_pct = {0, 1, 5, 10, 20, 50};
+  return sizes;
 }
 
 Sizes Sizes::Quick() {
@@ -139,6 +178,16 @@ Sizes Sizes::Quick() {
       .block_ms = 50,
       .scaling_threads = {8, 64},
       .scaling_tasks = 500,
+      .fetch_n = {100},
+      .fetch_delay_ms = {50},
+      .fetch_max_workers = 100,
+      .fetch_pool5_max_n = 5,  // the 5-worker pool at N = 100 takes 1 s
+      .fetch_zero_delay_max_n = 100,
+      .sweep_connections = {100},
+      .starvation_long_pct = {25},
+      .starvation_long_ms = 100,
+      .starvation_window_ms = 100,
+      .starvation_rate_per_s = 2000,
   };
 }
 
@@ -154,9 +203,37 @@ absl::Status Sizes::Validate() const {
       CheckPositive("block_ms", block_ms, 60000),
       CheckList("scaling_threads", scaling_threads, 10000),
       CheckPositive("scaling_tasks", scaling_tasks, 10000000),
+      CheckList("fetch_n", fetch_n, 100000),
+      CheckPositive("fetch_max_workers", fetch_max_workers, 100000),
+      CheckPositive("fetch_pool5_max_n", fetch_pool5_max_n, 100000),
+      CheckPositive("fetch_zero_delay_max_n", fetch_zero_delay_max_n, 100000),
+      CheckList("sweep_connections", sweep_connections, 100000),
+      CheckPositive("starvation_long_ms", starvation_long_ms, 60000),
+      CheckPositive("starvation_window_ms", starvation_window_ms, 60000),
+      CheckPositive("starvation_rate_per_s", starvation_rate_per_s, 100000),
   };
   for (absl::Status& s : checks) {
     if (!s.ok()) return s;
+  }
+  for (int64_t d : fetch_delay_ms) {
+    if (d < 0 || d > 10000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--fetch_delay_ms=", d, " is out of range: valid is 0..10000"));
+    }
+  }
+  if (fetch_delay_ms.empty()) {
+    return absl::InvalidArgumentError(
+        "--fetch_delay_ms is empty: give at least one value");
+  }
+  for (int64_t pct : starvation_long_pct) {
+    if (pct < 0 || pct > 100) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--starvation_long_pct=", pct, " is out of range: valid is 0..100"));
+    }
+  }
+  if (starvation_long_pct.empty()) {
+    return absl::InvalidArgumentError(
+        "--starvation_long_pct is empty: give at least one value");
   }
   for (int64_t c : echo_connections) {
     if (c > echo_requests) {
@@ -206,6 +283,40 @@ std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes) {
     case Workload::kDebugStack:
       runs.push_back({workload, {{"depth", 3}}});
       break;
+    case Workload::kHttpFetch:
+      for (int64_t delay : sizes.fetch_delay_ms) {
+        for (int64_t n : sizes.fetch_n) {
+          if (delay == 0 && n > sizes.fetch_zero_delay_max_n) continue;
+          // A pool sized to N (capped), then the seed's max_workers=5.
+          const int64_t sized = std::min(n, sizes.fetch_max_workers);
+          runs.push_back({workload, {{"n", n}, {"delay_ms", delay},
+                                     {"workers", sized}}});
+          if (sized != 5 && n > 5 && n <= sizes.fetch_pool5_max_n) {
+            runs.push_back({workload, {{"n", n}, {"delay_ms", delay},
+                                       {"workers", 5}}});
+          }
+        }
+      }
+      break;
+    case Workload::kManyConnections:
+      for (int64_t c : sizes.sweep_connections) {
+        // Two round trips per connection at least: the load generator keeps
+        // every connection open until all have had their first echo.
+        runs.push_back({workload, {{"connections", c},
+                                   {"requests", std::max(sizes.echo_requests, 2 * c)},
+                                   {"message_bytes", 64}}});
+      }
+      break;
+    case Workload::kPoolStarvation:
+      for (int64_t pct : sizes.starvation_long_pct) {
+        runs.push_back({workload, {{"workers", 32},
+                                   {"long_pct", pct},
+                                   {"short_ms", 1},
+                                   {"long_ms", sizes.starvation_long_ms},
+                                   {"window_ms", sizes.starvation_window_ms},
+                                   {"rate_per_s", sizes.starvation_rate_per_s}}});
+      }
+      break;
   }
   return runs;
 }
@@ -220,10 +331,11 @@ absl::Status CheckParams(Workload workload, const Params& params) {
           absl::StrJoin(expected, " ", absl::PairFormatter("=")),
           " (values are examples); '", name, "' is missing"));
     }
-    if (it->second < 1) {
+    const bool zero_allowed = name == "delay_ms" || name == "long_pct";
+    if (it->second < (zero_allowed ? 0 : 1)) {
       return absl::InvalidArgumentError(absl::StrCat(
           WorkloadName(workload), ": parameter ", name, "=", it->second,
-          " must be at least 1"));
+          " must be at least ", zero_allowed ? 0 : 1));
     }
   }
   for (const auto& [name, unused] : params) {

@@ -70,13 +70,41 @@ enum class Workload {
   // traceback.extract_stack) and the user's functions in it are counted.
   // Metrics: frames_total, user_frames_visible, user_frames.
   kDebugStack,
+  // The seed's thread-pool example at scale: `n` fetches of one URL from the
+  // harness's local HTTP/1.1 server (its own process), which answers after
+  // `delay_ms` with a 1,256-byte body; one connection per fetch, as
+  // requests.get does, at most `workers` in flight (the pool's size; the
+  // asyncio models gather all n). A fetch that fails fails the run.
+  // Metrics: wall_s, fetches_per_s, rss_bytes (peak RSS growth),
+  // bytes_per_fetch (rss_bytes / fetches in flight), threads, cpu_us_per_fetch.
+  kHttpFetch,
+  // tcp_echo swept to 10,000 concurrent connections (thread per connection
+  // for the thread models). The harness adds the server's memory and threads,
+  // read from /proc while every connection is open, and the load
+  // generator's own CPU. Metrics: requests_per_s, p50_us, p99_us,
+  // server_cpu_us_per_request, server_rss_bytes, server_threads,
+  // load_cpu_us_per_request.
+  kManyConnections,
+  // A pool of `workers` serving a stream of tasks arriving at `rate_per_s`
+  // for `window_ms`; `long_pct` percent of them block `long_ms`, the rest
+  // `short_ms`. Metrics: short_p50_ms, short_p99_ms (latency of the short
+  // tasks from arrival to completion), long_tasks.
+  kPoolStarvation,
 };
 
 inline constexpr Workload kAllWorkloads[] = {
     Workload::kIoFanout,      Workload::kTcpEcho,   Workload::kCpuPure,
     Workload::kCpuNative,     Workload::kMixed,     Workload::kBlockingCall,
-    Workload::kThreadScaling, Workload::kDebugStack,
+    Workload::kThreadScaling, Workload::kDebugStack, Workload::kHttpFetch,
+    Workload::kManyConnections, Workload::kPoolStarvation,
 };
+
+// The sweeps (http_fetch, many_connections, pool_starvation): large points
+// that run once per comparison unless --full asks for every repetition.
+bool IsSweep(Workload workload);
+
+// The size of the body the http_fetch server sends (example.com's page).
+inline constexpr int kHttpBodyBytes = 1256;
 
 // "io_fanout", "tcp_echo", ... as used in flags, JSON and the CPython programs.
 absl::string_view WorkloadName(Workload workload);
@@ -107,9 +135,24 @@ struct Sizes {
   int64_t block_ms;                    // blocking_call
   std::vector<int64_t> scaling_threads;
   int64_t scaling_tasks;
+  std::vector<int64_t> fetch_n;          // http_fetch N values
+  std::vector<int64_t> fetch_delay_ms;   // server delays (0 allowed)
+  int64_t fetch_max_workers;             // cap of the pool sized to N
+  // The seed's ThreadPoolExecutor(max_workers=5) runs for N up to this
+  // (N / 5 sequential waves of the delay each: 10,000 would take 100 s).
+  int64_t fetch_pool5_max_n;
+  // Delay 0 (the connection set-up alone) runs for N up to this.
+  int64_t fetch_zero_delay_max_n;
+  std::vector<int64_t> sweep_connections;  // many_connections
+  std::vector<int64_t> starvation_long_pct;  // pool_starvation shares (0 allowed)
+  int64_t starvation_long_ms;
+  int64_t starvation_window_ms;
+  int64_t starvation_rate_per_s;
 
   static Sizes Default();
   static Sizes Quick();
+  // Default plus the points past the 3-minute budget (see README.md).
+  static Sizes Full();
 
   // Rejects impossible values with a message naming the flag and the range.
   absl::Status Validate() const;
@@ -124,8 +167,8 @@ struct Run {
 std::vector<Run> PlanRuns(Workload workload, const Sizes& sizes);
 
 // Checks that `params` names exactly the workload's parameters, each at least
-// 1 (what a run planned by PlanRuns has); InvalidArgument naming what is
-// missing or wrong otherwise.
+// 1 (0 allowed for http_fetch's delay_ms and pool_starvation's long_pct);
+// InvalidArgument naming what is missing or wrong otherwise.
 absl::Status CheckParams(Workload workload, const Params& params);
 
 // "n=100 wait_ms=10", the form the CPython programs take on their command

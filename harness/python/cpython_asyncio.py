@@ -75,6 +75,62 @@ async def run_tcp_echo(p):
     return {"server_cpu_us_per_request": cpu / p["requests"] * 1e6}
 
 
+# [readability:http_fetch]
+async def fetch_page(port):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Connection: close\r\n\r\n")
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = response.partition(b"\r\n\r\n")
+    common.check_page(int(head.split(b" ", 2)[1]), body)
+
+
+async def fetch_all(n, port):
+    return await asyncio.gather(*(fetch_page(port) for _ in range(n)),
+                                return_exceptions=True)
+# [end]
+
+
+async def run_http_fetch(p):
+    n = p["n"]
+    if p["workers"] < n:
+        raise SystemExit("the asyncio model gathers every fetch: workers must be n")
+    rss_before = common.current_rss_bytes()
+    cpu_before = common.cpu_seconds()
+    start = time.perf_counter()
+    # Every wait has a deadline: a fetch stuck on the server fails the run.
+    outcomes = await asyncio.wait_for(fetch_all(n, p["port"]), timeout=100)
+    wall = time.perf_counter() - start
+    common.all_fetched(outcomes)
+    return common.fetch_figures(n, n, wall,
+                                common.peak_rss_bytes() - rss_before,
+                                common.thread_count(),
+                                common.cpu_seconds() - cpu_before)
+
+
+async def run_pool_starvation(p):
+    tasks = p["rate_per_s"] * p["window_ms"] // 1000
+    gap = 1 / p["rate_per_s"]
+    latencies = [0.0] * tasks
+
+    async def timed_wait(i, arrival, wait):
+        await asyncio.sleep(wait)
+        latencies[i] = (time.perf_counter() - arrival) * 1000
+
+    running = []
+    start = time.perf_counter()
+    for i in range(tasks):
+        arrival = start + i * gap
+        await asyncio.sleep(max(0, arrival - time.perf_counter()))
+        wait = p["long_ms"] if common.is_long_task(i, p["long_pct"]) else p["short_ms"]
+        running.append(asyncio.create_task(timed_wait(i, arrival, wait / 1000)))
+    await asyncio.gather(*running)
+    return common.starvation_figures(p, latencies)
+
+
 async def run_cpu(p, work):
     units = common.calibrate(work, p["work_ms"] / 1000)
 
@@ -191,6 +247,9 @@ RUNNERS = {
     "blocking_call": run_blocking_call,
     "thread_scaling": run_thread_scaling,
     "debug_stack": run_debug_stack,
+    "http_fetch": run_http_fetch,
+    "many_connections": run_tcp_echo,
+    "pool_starvation": run_pool_starvation,
 }
 
 

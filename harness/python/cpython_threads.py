@@ -6,6 +6,7 @@ Prints {"metrics": {...}} (see workload_common.py). The regions between
 user writes for that workload.
 """
 
+import http.client
 import socket
 import threading
 import time
@@ -72,6 +73,70 @@ def run_tcp_echo(p):
     echo_server(p["connections"], common.announce_port)
     cpu = common.cpu_seconds() - cpu_before
     return {"server_cpu_us_per_request": cpu / p["requests"] * 1e6}
+
+
+# [readability:http_fetch]
+def fetch_page(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/", headers={"Connection": "close"})
+        response = conn.getresponse()
+        common.check_page(response.status, response.read())
+    finally:
+        conn.close()
+
+
+def fetch_all(n, port, workers):
+    outcomes = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(fetch_page, port) for _ in range(n)]:
+            outcomes.append(future.exception())
+        threads = common.thread_count()
+    return outcomes, threads
+# [end]
+
+
+def run_http_fetch(p):
+    n = p["n"]
+    rss_before = common.current_rss_bytes()
+    cpu_before = common.cpu_seconds()
+    start = time.perf_counter()
+    try:
+        outcomes, threads = fetch_all(n, p["port"], p["workers"])
+    except RuntimeError as error:  # "can't start new thread"
+        raise SystemExit("could not start %d threads: %s" % (p["workers"], error))
+    wall = time.perf_counter() - start
+    common.all_fetched(outcomes)
+    return common.fetch_figures(n, p["workers"], wall,
+                                common.peak_rss_bytes() - rss_before, threads,
+                                common.cpu_seconds() - cpu_before)
+
+
+def starvation_on(pool, p):
+    """Submits the stream on schedule; each task reports its latency."""
+    tasks = p["rate_per_s"] * p["window_ms"] // 1000
+    gap = 1 / p["rate_per_s"]
+    latencies = [0.0] * tasks
+
+    def blocking_task(i, arrival, block):
+        time.sleep(block)
+        latencies[i] = (time.perf_counter() - arrival) * 1000
+
+    futures = []
+    start = time.perf_counter()
+    for i in range(tasks):
+        arrival = start + i * gap
+        time.sleep(max(0, arrival - time.perf_counter()))
+        block = p["long_ms"] if common.is_long_task(i, p["long_pct"]) else p["short_ms"]
+        futures.append(pool.submit(blocking_task, i, arrival, block / 1000))
+    for future in futures:
+        future.result()
+    return common.starvation_figures(p, latencies)
+
+
+def run_pool_starvation(p):
+    with ThreadPoolExecutor(max_workers=p["workers"]) as pool:
+        return starvation_on(pool, p)
 
 
 def run_cpu(p, work):
@@ -184,6 +249,9 @@ RUNNERS = {
     "blocking_call": run_blocking_call,
     "thread_scaling": run_thread_scaling,
     "debug_stack": run_debug_stack,
+    "http_fetch": run_http_fetch,
+    "many_connections": run_tcp_echo,
+    "pool_starvation": run_pool_starvation,
 }
 
 

@@ -7,9 +7,34 @@ default ThreadPoolExecutor. Usage and output as cpython_asyncio.py.
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import workload_common as common
 from cpython_asyncio import probe_lags, ticker
+
+
+async def run_pool_starvation(p):
+    """Each arriving task is a blocking call offloaded with asyncio.to_thread
+    to the loop's default executor, sized as the pool it compares with."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=p["workers"]))
+    tasks = p["rate_per_s"] * p["window_ms"] // 1000
+    gap = 1 / p["rate_per_s"]
+    latencies = [0.0] * tasks
+
+    async def offloaded(i, arrival, block):
+        await asyncio.to_thread(time.sleep, block)
+        latencies[i] = (time.perf_counter() - arrival) * 1000
+
+    running = []
+    start = time.perf_counter()
+    for i in range(tasks):
+        arrival = start + i * gap
+        await asyncio.sleep(max(0, arrival - time.perf_counter()))
+        block = p["long_ms"] if common.is_long_task(i, p["long_pct"]) else p["short_ms"]
+        running.append(asyncio.create_task(offloaded(i, arrival, block / 1000)))
+    await asyncio.gather(*running)
+    return common.starvation_figures(p, latencies)
 
 
 async def run_cpu(p, work):
@@ -80,6 +105,7 @@ RUNNERS = {
     "mixed": run_mixed,
     "blocking_call": run_blocking_call,
     "debug_stack": run_debug_stack,
+    "pool_starvation": run_pool_starvation,
 }
 
 

@@ -91,6 +91,45 @@ def calibrate(work, target_s):
         units *= 2
 
 
+BODY_BYTES = 1256  # the http_fetch server's page, as kHttpBodyBytes
+
+
+def check_page(status, body):
+    """Raises unless a fetch got the whole page with status 200."""
+    if status != 200 or len(body) != BODY_BYTES:
+        raise RuntimeError("fetch got status %s and %d bytes, expected 200 and %d"
+                           % (status, len(body), BODY_BYTES))
+
+
+def all_fetched(outcomes):
+    """Raises RuntimeError("K of N fetches failed; first: ...") if any of
+    `outcomes` (None or an exception) failed."""
+    failed = [o for o in outcomes if o is not None]
+    if failed:
+        raise RuntimeError("%d of %d fetches failed; first: %r"
+                           % (len(failed), len(outcomes), failed[0]))
+
+
+def fetch_figures(n, in_flight, wall, rss_growth, threads, cpu):
+    return {"wall_s": wall, "fetches_per_s": n / wall,
+            "rss_bytes": max(0, rss_growth),
+            "bytes_per_fetch": max(0, rss_growth) / min(n, in_flight),
+            "threads": threads, "cpu_us_per_fetch": cpu / n * 1e6}
+
+
+def is_long_task(index, long_pct):
+    """pool_starvation: long_pct of every 100 consecutive tasks are long."""
+    return (index + 1) * long_pct // 100 > index * long_pct // 100
+
+
+def starvation_figures(p, latencies_ms):
+    short = [l for i, l in enumerate(latencies_ms)
+             if not is_long_task(i, p["long_pct"])]
+    return {"short_p50_ms": percentile(short, 0.5),
+            "short_p99_ms": percentile(short, 0.99),
+            "long_tasks": len(latencies_ms) - len(short)}
+
+
 def emit(metrics):
     print(json.dumps({"metrics": metrics}), flush=True)
 
