@@ -1,8 +1,9 @@
 // Tasks and cancellation, checked against CPython 3.13's
 // test_asyncio/test_tasks.py: each TEST named test_* ports the method of that
-// name (CONFORMANCE.md). asyncio.Future has no counterpart here; where a
-// CPython test awaits a bare future, the port awaits a task that waits for an
-// Event (SimpleFuture), which a test completes with SetResult.
+// name (CONFORMANCE.md). Tests ported before Future<T> (future.h) existed
+// stand in for a bare asyncio.Future with a task that waits for an Event
+// (SimpleFuture), which a test completes with SetResult; later ones
+// (wait, as_completed) use Future<T>.
 #include <algorithm>
 #include <exception>
 #include <optional>
