@@ -1405,20 +1405,24 @@ TEST(TaskTest, test_as_completed_with_timeout) {
   absl::Status status = RunTest(loop.get(), []() -> Task<void> {
     Task<std::string> a = CreateTask(SleepReturning(absl::Milliseconds(5), "a"));
     Task<std::string> b = CreateTask(SleepReturning(absl::Hours(1), "b"));
+    // A third (beyond CPython's two): every Next() after the timeout raises.
+    Task<std::string> c = CreateTask(SleepReturning(absl::Hours(1), "c"));
     std::vector<std::string> values;
-    AsCompleted completed({a, b}, absl::Milliseconds(30));
+    AsCompleted completed({a, b, c}, absl::Milliseconds(30));
     while (completed.HasNext()) {
       try {
         Waitable next = co_await completed.Next();
-        values.push_back(next == a ? a.Result() : b.Result());
+        values.push_back(next == a ? a.Result() : "not a");
       } catch (const TimeoutError&) {
         values.push_back("timeout");
       }
     }
-    EXPECT_EQ(values, (std::vector<std::string>{"a", "timeout"}));
+    EXPECT_EQ(values, (std::vector<std::string>{"a", "timeout", "timeout"}));
     EXPECT_FALSE(b.done()) << "the timeout cancels nothing";
     b.Cancel();
+    c.Cancel();
     co_await CancellationOf(b);
+    co_await CancellationOf(c);
   }());
   EXPECT_TRUE(status.ok()) << status;
 }
