@@ -69,8 +69,8 @@
 // awaitables rather than Tasks (ReadOp, DrainOp): they complete without a
 // coroutine frame of their own, and without suspending at all when the
 // data is already buffered. Await them directly, like every other stream
-// call; to hand one to CreateTask, WaitFor or Gather, which take Tasks,
-// await it inside a coroutine of your own.
+// call, or hand them to CreateTask, WaitFor, Gather or Wait, which move them
+// into a task of their own (awaitable_task.h).
 //
 // A reader and its writer share the connection; it closes when the writer
 // is closed or both are destroyed. Use them on the loop thread, with at most

@@ -1,8 +1,9 @@
 // Tasks and cancellation, checked against CPython 3.13's
 // test_asyncio/test_tasks.py: each TEST named test_* ports the method of that
-// name (CONFORMANCE.md). asyncio.Future has no counterpart here; where a
-// CPython test awaits a bare future, the port awaits a task that waits for an
-// Event (SimpleFuture), which a test completes with SetResult.
+// name (CONFORMANCE.md). Tests ported before Future<T> (future.h) existed
+// stand in for a bare asyncio.Future with a task that waits for an Event
+// (SimpleFuture), which a test completes with SetResult; later ones
+// (wait, as_completed) use Future<T>.
 #include <algorithm>
 #include <exception>
 #include <optional>
@@ -1404,20 +1405,24 @@ TEST(TaskTest, test_as_completed_with_timeout) {
   absl::Status status = RunTest(loop.get(), []() -> Task<void> {
     Task<std::string> a = CreateTask(SleepReturning(absl::Milliseconds(5), "a"));
     Task<std::string> b = CreateTask(SleepReturning(absl::Hours(1), "b"));
+    // A third (beyond CPython's two): every Next() after the timeout raises.
+    Task<std::string> c = CreateTask(SleepReturning(absl::Hours(1), "c"));
     std::vector<std::string> values;
-    AsCompleted completed({a, b}, absl::Milliseconds(30));
+    AsCompleted completed({a, b, c}, absl::Milliseconds(30));
     while (completed.HasNext()) {
       try {
         Waitable next = co_await completed.Next();
-        values.push_back(next == a ? a.Result() : b.Result());
+        values.push_back(next == a ? a.Result() : "not a");
       } catch (const TimeoutError&) {
         values.push_back("timeout");
       }
     }
-    EXPECT_EQ(values, (std::vector<std::string>{"a", "timeout"}));
+    EXPECT_EQ(values, (std::vector<std::string>{"a", "timeout", "timeout"}));
     EXPECT_FALSE(b.done()) << "the timeout cancels nothing";
     b.Cancel();
+    c.Cancel();
     co_await CancellationOf(b);
+    co_await CancellationOf(c);
   }());
   EXPECT_TRUE(status.ok()) << status;
 }

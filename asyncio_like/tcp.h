@@ -178,8 +178,8 @@ class TcpSocket {
   // `co_await socket.SendAll(data)`: sends all of `data`, continuing after
   // partial sends; yields an absl::Status. `data` must stay valid until the
   // task resumes. Like Receive and Send this is an awaitable, not a Task:
-  // await it directly (inside a coroutine of your own to hand it to
-  // CreateTask or WaitFor).
+  // await it directly, or hand it to CreateTask, WaitFor, Gather or Wait
+  // (awaitable_task.h).
   internal::SendAllOp SendAll(absl::string_view data) const {
     return {*this, absl::MakeConstSpan(data.data(), data.size())};
   }
