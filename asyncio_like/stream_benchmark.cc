@@ -64,8 +64,14 @@ const std::string& Payload() {
 Task<int64_t> ReadLines(StreamReader& reader, bool use_read_until) {
   int64_t count = 0;
   for (;;) {
-    absl::StatusOr<std::string> line =
-        use_read_until ? co_await reader.ReadUntil("\n") : co_await reader.ReadLine();
+    // Not a conditional expression: GCC 12 destroys its co_await results
+    // twice.
+    absl::StatusOr<std::string> line;
+    if (use_read_until) {
+      line = co_await reader.ReadUntil("\n");
+    } else {
+      line = co_await reader.ReadLine();
+    }
     if (!line.ok()) co_return use_read_until && IncompleteReadOf(line.status()) ? count : -1;
     if (line->empty()) co_return count;
     ++count;
