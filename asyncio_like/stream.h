@@ -1,8 +1,8 @@
 // asyncio streams on io_uring: OpenConnection, StartServer, StreamReader and
 // StreamWriter.
 //
-// As in Python, a TCP connection is a pair: a reader with Read, ReadExactly
-// and ReadUntil, and a writer with Write, Drain and Close. A server calls a
+// As in Python, a TCP connection is a pair: a reader with Read, ReadLine,
+// ReadExactly and ReadUntil, and a writer with Write, Drain and Close. A server calls a
 // handler with such a pair for every connection it accepts, each in a task
 // of its own, so one slow or failing connection never holds up the others:
 //
@@ -25,7 +25,7 @@
 //   absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", 8888);
 //   stream->writer.Write("hello\n");
 //   co_await stream->writer.Drain();
-//   absl::StatusOr<std::string> line = co_await stream->reader.ReadUntil("\n");
+//   absl::StatusOr<std::string> line = co_await stream->reader.ReadLine();
 //
 // Partial reads and writes are handled inside: ReadExactly, ReadUntil and
 // ReadLine collect as many receives as they need, and the connection

@@ -20,6 +20,7 @@
 #include "asyncio_like/echo_server.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/tcp.h"
+#include "asyncio_like/sync.h"
 #include "asyncio_like/tcp_errors.h"
 #include "asyncio_like/test_util.h"
 #include "asyncio_like/timeout.h"
@@ -904,6 +905,107 @@ Task<void> HandlerThatThrows() {
 
 TEST(StreamTest, HandlerThatThrowsCostsOnlyItsConnection) {
   RUN_LOOP_TEST(HandlerThatThrows());
+}
+
+// ----- read to end of stream, the limit option, closing a server -----
+
+// Read() collects every chunk until end of stream, not only the first
+// that arrives.
+Task<void> ReadToEndOfStreamCollectsEveryChunk() {
+  StreamReader reader;
+  Task<absl::StatusOr<std::string>> all = CreateTask(reader.Read());
+  co_await Sleep(absl::ZeroDuration());
+  reader.FeedData("first ");
+  co_await Sleep(absl::ZeroDuration());
+  reader.FeedData("second");
+  co_await Sleep(absl::ZeroDuration());
+  EXPECT_FALSE(all.done());
+  reader.FeedEof();
+  absl::StatusOr<std::string> read = co_await all;
+  EXPECT_TRUE(read.ok()) << read.status();
+  if (read.ok()) {
+    EXPECT_EQ(*read, "first second");
+  }
+}
+
+TEST(StreamTest, ReadToEndOfStreamCollectsEveryChunk) {
+  RUN_LOOP_TEST(ReadToEndOfStreamCollectsEveryChunk());
+}
+
+Task<void> ReadLineRecording(std::shared_ptr<absl::Status> out, StreamReader reader,
+                             StreamWriter writer) {
+  *out = (co_await reader.ReadLine()).status();
+  writer.Write(std::string(40, 'y') + "\n");
+  (void)co_await writer.Close();
+}
+
+// limit= on StartServer and OpenConnection reaches their readers: a
+// 40-byte line overruns a limit of 16 on both sides.
+Task<void> LimitOptionReachesTheReaders() {
+  auto status = std::make_shared<absl::Status>();
+  absl::StatusOr<Server> zero = StartServer(EchoConnection, "127.0.0.1", 0, SOMAXCONN, 0);
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<Server> server = StartServer(
+      [status](StreamReader r, StreamWriter w) {
+        return ReadLineRecording(status, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0, SOMAXCONN, /*limit=*/16);
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) co_return;
+  absl::StatusOr<Stream> client =
+      co_await OpenConnection("127.0.0.1", server->port(), absl::InfiniteDuration(), 16);
+  EXPECT_TRUE(client.ok()) << client.status();
+  if (!client.ok()) co_return;
+  EXPECT_EQ(client->reader.limit(), 16u);
+  client->writer.Write(std::string(40, 'x') + "\n");
+  absl::StatusOr<std::string> line = co_await client->reader.ReadLine();
+  EXPECT_EQ(line.status().code(), absl::StatusCode::kInvalidArgument) << line.status();
+  EXPECT_EQ(status->code(), absl::StatusCode::kInvalidArgument) << *status;
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, LimitOptionReachesTheReaders) { RUN_LOOP_TEST(LimitOptionReachesTheReaders()); }
+
+Task<void> HoldUntil(Event* release, StreamReader, StreamWriter writer) {
+  co_await release->Wait();
+  (void)co_await writer.Close();
+}
+
+// Server::WaitClosed waits for the server to close and for the connections
+// it handed over to close, in either order.
+Task<void> ServerWaitClosedWaitsForConnections() {
+  Event release;
+  Event* release_ptr = &release;
+  absl::StatusOr<Server> server = StartServer(
+      [release_ptr](StreamReader r, StreamWriter w) {
+        return HoldUntil(release_ptr, std::move(r), std::move(w));
+      },
+      "127.0.0.1", 0);
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) co_return;
+  EXPECT_TRUE(server->IsServing());
+  EXPECT_EQ(server->sockets().size(), 1u);
+  absl::StatusOr<Stream> client = co_await OpenConnection("127.0.0.1", server->port());
+  EXPECT_TRUE(client.ok()) << client.status();
+  if (!client.ok()) co_return;
+  EXPECT_EQ(client->writer.GetExtraInfo("peername"),
+            std::optional<SocketAddress>(SocketAddress{"127.0.0.1", server->port()}));
+  EXPECT_EQ(client->writer.GetExtraInfo("sockname")->host, "127.0.0.1");
+  EXPECT_EQ(client->writer.GetExtraInfo("socket"), std::nullopt);
+  while (server->stats().accepted == 0) co_await Sleep(absl::Milliseconds(1));
+  Task<void> closed = CreateTask(server->WaitClosed());
+  server->Close();
+  EXPECT_FALSE(server->IsServing());
+  EXPECT_TRUE(server->sockets().empty());
+  co_await Sleep(absl::Milliseconds(20));
+  EXPECT_FALSE(closed.done());  // the connection is still open
+  release.Set();
+  co_await closed;
+  (void)co_await client->writer.Close();
+}
+
+TEST(StreamTest, ServerWaitClosedWaitsForConnections) {
+  RUN_LOOP_TEST(ServerWaitClosedWaitsForConnections());
 }
 
 }  // namespace
