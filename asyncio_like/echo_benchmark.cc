@@ -67,6 +67,8 @@
 #include "asyncio_like/echo_baselines.h"
 #include "asyncio_like/echo_load_generator.h"
 #include "asyncio_like/echo_server.h"
+#include "asyncio_like/event_loop.h"
+#include "asyncio_like/fault_injector.h"
 #include "benchmark/benchmark.h"
 
 namespace asyncio_like {
@@ -74,6 +76,13 @@ namespace {
 
 constexpr int kServerCpu = 1;
 constexpr int kClientCpu = 0;
+
+// The coroutine server's loop options: --faults=SPEC (fault_injector.h)
+// runs it under injected faults.
+LoopOptions& CoroutineLoopOptions() {
+  static LoopOptions* options = new LoopOptions();
+  return *options;
+}
 
 using ServerFactory = std::function<absl::StatusOr<std::unique_ptr<EchoServerUnderTest>>()>;
 
@@ -86,7 +95,7 @@ const std::vector<ServerKind>& ServerKinds() {
   static const auto* kinds = new std::vector<ServerKind>{
       {"epoll", EpollEchoServer::Create},
       {"raw_uring", RawUringEchoServer::Create},
-      {"coroutine", CoroutineEchoServer::Create},
+      {"coroutine", [] { return CoroutineEchoServer::Create(CoroutineLoopOptions()); }},
   };
   return *kinds;
 }
@@ -567,6 +576,19 @@ int main(int argc, char** argv) {
     interleaving_given |= absl::StartsWith(arg, "--benchmark_enable_random_interleaving");
   }
   if (!interleaving_given) args.insert(args.begin() + 1, interleave);
+  // --faults=SPEC is ours, not Google Benchmark's.
+  for (auto it = args.begin() + 1; it != args.end(); ++it) {
+    if (!absl::StartsWith(*it, "--faults=")) continue;
+    absl::StatusOr<asyncio_like::FaultOptions> faults =
+        asyncio_like::ParseFaultSpec(absl::string_view(*it).substr(9));
+    if (!faults.ok()) {
+      std::fprintf(stderr, "echo_benchmark: --faults: %s\n", faults.status().ToString().c_str());
+      return 2;
+    }
+    asyncio_like::CoroutineLoopOptions().faults = *faults;
+    args.erase(it);
+    break;
+  }
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;

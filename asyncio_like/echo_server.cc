@@ -27,8 +27,11 @@ namespace {
 
 class LoopEchoServer final : public EchoServerUnderTest {
  public:
-  LoopEchoServer(TcpListener listener, int stop_fd)
-      : listener_(std::move(listener)), port_(listener_.port()), stop_fd_(stop_fd) {}
+  LoopEchoServer(TcpListener listener, int stop_fd, LoopOptions options)
+      : listener_(std::move(listener)),
+        port_(listener_.port()),
+        stop_fd_(stop_fd),
+        options_(std::move(options)) {}
   ~LoopEchoServer() override { close(stop_fd_); }
 
   uint16_t port() const override { return port_; }
@@ -39,7 +42,7 @@ class LoopEchoServer final : public EchoServerUnderTest {
   }
 
   absl::Status Serve() override {
-    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options_);
     if (!loop.ok()) return loop.status();
     absl::StatusOr<absl::Status> ran = (*loop)->RunUntilComplete(Main());
     absl::Status status = ran.ok() ? *ran : ran.status();
@@ -66,12 +69,18 @@ class LoopEchoServer final : public EchoServerUnderTest {
   TcpListener listener_;
   const uint16_t port_;
   const int stop_fd_;
+  const LoopOptions options_;
   uint64_t kernel_enters_ = 0;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create() {
+  return Create(LoopOptions{});
+}
+
+absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create(
+    LoopOptions options) {
   // Fail here, not in Serve(), if io_uring is unavailable.
   if (absl::StatusOr<std::unique_ptr<EventLoop>> probe = EventLoop::Create(); !probe.ok()) {
     return probe.status();
@@ -80,7 +89,7 @@ absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create
   if (!listener.ok()) return listener.status();
   const int stop_fd = eventfd(0, EFD_CLOEXEC);
   if (stop_fd < 0) return OsError(errno, "eventfd");
-  return std::make_unique<LoopEchoServer>(*std::move(listener), stop_fd);
+  return std::make_unique<LoopEchoServer>(*std::move(listener), stop_fd, std::move(options));
 }
 
 }  // namespace asyncio_like

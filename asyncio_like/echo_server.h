@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "asyncio_like/echo_baselines.h"
+#include "asyncio_like/event_loop.h"
 #include "asyncio_like/stream.h"
 #include "asyncio_like/task.h"
 
@@ -29,6 +30,8 @@ class CoroutineEchoServer {
   // Listens on 127.0.0.1 (ephemeral port). Fails with Unavailable if
   // io_uring cannot be used here.
   static absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> Create();
+  // The same, on a loop made with `options` (LoopOptions::faults, say).
+  static absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> Create(LoopOptions options);
 };
 
 }  // namespace asyncio_like

@@ -1,6 +1,7 @@
 #include "asyncio_like/stream.h"
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -135,9 +136,11 @@ struct StreamConnection final : private Completion {
     if (result < 0) {
       FailWrites(OsError(-result, "send"));
       // The connection is lost, as asyncio's transport closes on a fatal
-      // send error: a receive in flight ends, so a task waiting to read
-      // (for a reply to what was never sent) does not wait forever.
-      socket.Close();
+      // send error: shutting it down ends a receive in flight (with end of
+      // stream), so a task waiting to read a reply to what was never sent
+      // does not wait forever. The descriptor stays open until Close: a
+      // receive resubmitted after EINTR must not meet its number reused.
+      shutdown(socket.fd(), SHUT_RDWR);
     } else {
       sent += static_cast<size_t>(result);
       if (sent == sending.size()) {

@@ -2,6 +2,7 @@
 
 #include <liburing.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <coroutine>
@@ -350,6 +351,13 @@ void KernelOpBase::Complete(int32_t result, uint32_t) {
   result_ = result;
   task_->EndWait();
   task_->loop()->Schedule(awaiting_, task_);
+}
+
+void KernelOpBase::DropResult() {
+  if (result_ >= 0 && (opcode_ == IORING_OP_ACCEPT || opcode_ == IORING_OP_OPENAT)) {
+    close(result_);
+    result_ = -ECANCELED;
+  }
 }
 
 bool KernelOpBase::Cancel() {

@@ -176,6 +176,7 @@ class KernelOpBase : private CancellableWait, private Completion {
 
   bool await_ready() const noexcept { return false; }
   int32_t await_resume() {
+    if (cancel_requested_ || task_->cancel_pending()) DropResult();
     task_->ThrowIfCancelled(cancel_requested_);
     return result_;
   }
@@ -205,6 +206,11 @@ class KernelOpBase : private CancellableWait, private Completion {
  private:
   friend class ::asyncio_like::EventLoop;
   bool Cancel() override;
+  // For an operation whose task is about to see CancelledError instead of
+  // the result: a descriptor it created (an accept or open that completed
+  // before the cancellation took effect) is closed, as nobody will ever
+  // see it.
+  void DropResult();
   // Called by the loop after its kernel entry for an operation begun with
   // BeginDeferred: submits it, or wakes the task if it was cancelled.
   void SubmitDeferred();

@@ -16,6 +16,9 @@
 
 ABSL_FLAG(int, port, 8888, "TCP port to listen on (0: any free port)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
+ABSL_FLAG(std::string, faults, "",
+          "faults to inject at the io_uring boundary, e.g. 'mix,seed=7' or "
+          "'short=0.3,delay=0.1:3' (see asyncio_like/fault_injector.h); none by default");
 
 namespace {
 
@@ -37,7 +40,7 @@ Task<absl::Status> Serve(std::string host, uint16_t port) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "An echo server on asyncio_like streams.\n"
-      "Usage: echo_server [--port=N] [--host=ADDRESS]");
+      "Usage: echo_server [--port=N] [--host=ADDRESS] [--faults=SPEC]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr,
@@ -52,8 +55,16 @@ int main(int argc, char** argv) {
                  port);
     return 2;
   }
-  absl::StatusOr<absl::Status> result =
-      asyncio_like::Run(Serve(absl::GetFlag(FLAGS_host), static_cast<uint16_t>(port)));
+  absl::StatusOr<asyncio_like::FaultOptions> faults =
+      asyncio_like::ParseFaultSpec(absl::GetFlag(FLAGS_faults));
+  if (!faults.ok()) {
+    std::fprintf(stderr, "echo_server: --faults: %s\n", faults.status().ToString().c_str());
+    return 2;
+  }
+  asyncio_like::LoopOptions options;
+  options.faults = *faults;
+  absl::StatusOr<absl::Status> result = asyncio_like::Run(
+      Serve(absl::GetFlag(FLAGS_host), static_cast<uint16_t>(port)), options);
   const absl::Status status = result.ok() ? *result : result.status();
   if (!status.ok()) {
     std::fprintf(stderr, "echo_server: %s\n", status.ToString().c_str());
