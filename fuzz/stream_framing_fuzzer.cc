@@ -46,11 +46,13 @@ namespace {
 constexpr size_t kLimit = StreamReader::kDefaultLimit;
 
 // One call of the script: which row of kCalls, its argument byte, and the
-// script's separator.
+// separators it may use (owned here: ReadUntil keeps a view of its
+// separator until it is done).
 struct Call {
   size_t row;
   uint8_t argument;
-  std::string separator;
+  std::string separator;  // the script's
+  std::string argument_separator;  // the argument byte alone
 };
 
 // The whole stream, as Python's StreamReader would hold it once every byte
@@ -141,10 +143,10 @@ const CallKind kCalls[] = {
      }},
     {"ReadUntil(one byte)",
      [](StreamReader& reader, const Call& call) {
-       return reader.ReadUntil(std::string(1, static_cast<char>(call.argument)));
+       return reader.ReadUntil(call.argument_separator);
      },
      [](ReferenceReader& ref, const Call& call, const absl::StatusOr<std::string>& got) {
-       return Compare(got, ReferenceReadUntil(ref, std::string(1, static_cast<char>(call.argument))));
+       return Compare(got, ReferenceReadUntil(ref, call.argument_separator));
      }},
     // read(n) returns what has arrived, so its length depends on the
     // pieces: at least one byte and at most n of what comes next, nothing
@@ -193,7 +195,9 @@ Script Parse(const uint8_t* data, size_t size) {
       script.pieces.emplace_back(kib * 1024, byte);
       script.passes_after.push_back(1);
     } else {
-      script.calls.push_back(Call{(tag / 4) % kCallKinds, next(), script.separator});
+      const uint8_t argument = next();
+      script.calls.push_back(Call{(tag / 4) % kCallKinds, argument, script.separator,
+                                  std::string(1, static_cast<char>(argument))});
     }
   }
   return script;

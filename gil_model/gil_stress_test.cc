@@ -182,7 +182,9 @@ TEST_P(GilStressTest, InvariantsHoldUnderRandomSchedules) {
 
     EXPECT_EQ(steps_without_gil.load(), 0) << "a thread lost the GIL between two calls";
     EXPECT_EQ(interval_errors.load(), 0);
-    if (locking) EXPECT_EQ(max_holders.load(), 1) << "two threads held the GIL at once";
+    if (locking) {
+      EXPECT_EQ(max_holders.load(), 1) << "two threads held the GIL at once";
+    }
     max_holders_seen = std::max<int64_t>(max_holders_seen, max_holders.load());
 
     const GilStats all = gil->Stats();

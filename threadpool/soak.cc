@@ -166,13 +166,14 @@ absl::Status Cycle(std::mt19937& random, Totals& totals) {
   for (auto& job : jobs) {
     if (random() % cancel_one_in == 0) job->future.Cancel();
   }
-  switch (random() % 4) {
+  const int shutdown = static_cast<int>(random() % 4);
+  switch (shutdown) {
     case 0: pool->Shutdown(/*wait=*/true, /*cancel_futures=*/false); break;
     case 1: pool->Shutdown(/*wait=*/true, /*cancel_futures=*/true); break;
     case 2: pool->Shutdown(/*wait=*/false, /*cancel_futures=*/random() % 2 == 0); break;
     case 3: break;  // the destructor shuts down and waits
   }
-  if (random() % 4 != 3) {
+  if (shutdown != 3) {
     absl::StatusOr<Future<int>> late = pool->Submit([] { return 0; });
     if (late.ok() || !absl::IsFailedPrecondition(late.status())) {
       pool->Shutdown();
