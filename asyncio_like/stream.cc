@@ -248,9 +248,13 @@ Task<absl::StatusOr<std::string>> StreamReader::ReadUntil(absl::string_view sepa
   for (;;) {
     const absl::string_view data = c.buffered_view();
     const size_t found = data.find(separator, searched);
-    if (found != absl::string_view::npos) co_return c.Take(found + separator.size());
+    // As asyncio: a separator starting past the limit is an overrun too,
+    // however the bytes arrived.
+    if (found != absl::string_view::npos && found <= kDefaultLimit) {
+      co_return c.Take(found + separator.size());
+    }
     if (data.size() >= separator.size()) searched = data.size() - separator.size() + 1;
-    if (data.size() > kDefaultLimit) {
+    if (found != absl::string_view::npos || searched > kDefaultLimit) {
       co_return absl::ResourceExhaustedError(
           absl::StrCat("separator not found in the first ", kDefaultLimit,
                        " bytes [LimitOverrunError]"));
