@@ -713,8 +713,9 @@ TEST(TaskGroupTest, test_taskgroup_24) {
 Task<void> Hydra(TaskGroup* g, int* nhydras) {
   ++*nhydras;
   co_await Sleep(absl::Milliseconds(10));
-  g->CreateTask(Hydra(g, nhydras));
-  g->CreateTask(Hydra(g, nhydras));
+  // Two heads grow back. (A loop: clang 14 takes a coroutine whose every
+  // path creates a task of itself for infinite recursion.)
+  for (int head = 0; head < 2; ++head) g->CreateTask(Hydra(g, nhydras));
 }
 
 TEST(TaskGroupTest, test_taskgroup_25) {

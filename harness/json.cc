@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -63,14 +64,34 @@ class Parser {
     return NumberValue();
   }
 
+  // JSON's number grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+  // which is stricter than strtod's ("01", "+1", ".5", "1." are not JSON).
   absl::StatusOr<Json> NumberValue() {
     size_t start = pos_;
-    while (pos_ < text_.size() &&
-           absl::string_view("+-0123456789.eE").find(text_[pos_]) !=
-               absl::string_view::npos) {
-      ++pos_;
+    auto digits_here = [&] {
+      const size_t from = pos_;
+      while (pos_ < text_.size() && absl::ascii_isdigit(static_cast<unsigned char>(text_[pos_]))) {
+        ++pos_;
+      }
+      return pos_ - from;
+    };
+    Consume("-");
+    const size_t integer_start = pos_;
+    const size_t integer_digits = digits_here();
+    if (integer_digits == 0) {
+      pos_ = start;
+      return Error("unexpected character");
     }
-    if (start == pos_) return Error("unexpected character");
+    bool valid = integer_digits == 1 || text_[integer_start] != '0';
+    if (valid && Consume(".")) valid = digits_here() > 0;
+    if (valid && (Consume("e") || Consume("E"))) {
+      if (!Consume("+")) Consume("-");
+      valid = digits_here() > 0;
+    }
+    if (!valid) {
+      pos_ = start;
+      return Error("malformed number");
+    }
     std::string digits(text_.substr(start, pos_ - start));
     char* end = nullptr;
     double value = std::strtod(digits.c_str(), &end);
@@ -87,6 +108,10 @@ class Parser {
     while (pos_ < text_.size()) {
       char c = text_[pos_++];
       if (c == '"') return out;
+      if (static_cast<unsigned char>(c) < 0x20) {
+        --pos_;
+        return Error("control character in a string");
+      }
       if (c != '\\') {
         out.push_back(c);
         continue;
@@ -104,6 +129,11 @@ class Parser {
         case 't': out.push_back('\t'); break;
         case 'u': {
           if (pos_ + 4 > text_.size()) return Error("short \\u escape");
+          for (char hex : text_.substr(pos_, 4)) {
+            if (!absl::ascii_isxdigit(static_cast<unsigned char>(hex))) {
+              return Error("\\u escape needs four hex digits");
+            }
+          }
           unsigned code = std::strtoul(
               std::string(text_.substr(pos_, 4)).c_str(), nullptr, 16);
           pos_ += 4;

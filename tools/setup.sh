@@ -3,7 +3,8 @@
 #
 # Installs, only where missing:
 #   - Debian packages: Bazel 4.2.3 (bazel-bootstrap), bazel-skylib, the C++
-#     toolchain, liburing-dev, dpkg-dev (to unpack source packages), python3.
+#     toolchain, liburing-dev, dpkg-dev (to unpack source packages), python3,
+#     and clang 14 with its sanitizer and libFuzzer runtimes.
 #   - A deb-src entry for bookworm main, so apt can fetch source packages.
 #   - The sources of Abseil, GoogleTest and Google Benchmark, from Debian's
 #     source packages (upstream code with Debian's patches applied), unpacked
@@ -18,7 +19,10 @@ sources_dir="${repo_root}/third_party/sources"
 
 # Debian packages the build needs. bazel-skylib and bazel-platforms back
 # @bazel_skylib and @platforms, which Abseil's BUILD files load.
-packages=(bazel-bootstrap bazel-skylib bazel-platforms g++ liburing-dev dpkg-dev python3)
+# clang-14 and libclang-rt-14-dev (its sanitizer and libFuzzer runtimes) back
+# --config=clang, clang-asan and fuzz.
+packages=(bazel-bootstrap bazel-skylib bazel-platforms g++ liburing-dev dpkg-dev python3
+          clang-14 libclang-rt-14-dev)
 
 # Source package name -> directory under third_party/sources/ (the Bazel
 # repository rules in WORKSPACE point at these fixed names).
