@@ -436,8 +436,9 @@ TEST_F(CompareQuickTest, SweepFiguresBehaveAsDocumented) {
     if (workload == "http_fetch") {
       ++fetches;
       const double n = p.Get("n")->number();
+      // results.json keeps 6 significant digits.
       EXPECT_NEAR(m.Get("fetches_per_s")->number() * m.Get("wall_s")->number(), n,
-                  n * 1e-6) << what;
+                  n * 1e-4) << what;
       // Every fetch waits delay_ms at the server.
       EXPECT_GE(m.Get("wall_s")->number(), p.Get("delay_ms")->number() / 1000) << what;
       const double peak = m.Get("peak_in_flight")->number();
@@ -452,7 +453,8 @@ TEST_F(CompareQuickTest, SweepFiguresBehaveAsDocumented) {
         EXPECT_GT(m.Get("threads")->number(), peak) << what;
       }
       EXPECT_NEAR(m.Get("bytes_per_fetch")->number() * peak,
-                  m.Get("rss_bytes")->number(), 1) << what;
+                  m.Get("rss_bytes")->number(),
+                  m.Get("rss_bytes")->number() * 1e-5 + 1) << what;
     } else if (workload == "many_connections") {
       ++echoes;
       const double c = p.Get("connections")->number();
@@ -477,7 +479,9 @@ TEST_F(CompareQuickTest, SweepFiguresBehaveAsDocumented) {
         EXPECT_GE(m.Get("short_p99_ms")->number(), 0.3 * long_ms) << what;
       }
 #if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-      if (loop) EXPECT_LT(m.Get("short_p99_ms")->number(), long_ms) << what;
+      if (loop) {
+        EXPECT_LT(m.Get("short_p99_ms")->number(), long_ms) << what;
+      }
 #endif
     }
   }
