@@ -130,7 +130,7 @@ Task<absl::StatusOr<Metrics>> RunTcpEcho(Params p, RunContext context) {
 
 // [readability:http_fetch]
 // The seed's fetch_data as a coroutine: one connection per fetch.
-Task<absl::Status> FetchPage(uint16_t port) {
+Task<absl::Status> FetchOnce(uint16_t port) {
   absl::StatusOr<asyncio_like::Stream> stream =
       co_await asyncio_like::OpenConnection("127.0.0.1", port);
   if (!stream.ok()) co_return stream.status();
@@ -148,9 +148,17 @@ Task<absl::Status> FetchPage(uint16_t port) {
   co_return CheckHttpResponse(response);
 }
 
-Task<std::vector<absl::Status>> FetchAll(int64_t n, uint16_t port) {
+Task<absl::Status> FetchPage(uint16_t port, int64_t& in_flight, int64_t& peak) {
+  peak = std::max(peak, ++in_flight);
+  absl::Status fetched = co_await FetchOnce(port);
+  --in_flight;
+  co_return fetched;
+}
+
+Task<std::vector<absl::Status>> FetchAll(int64_t n, uint16_t port, int64_t& peak) {
+  int64_t in_flight = 0;
   std::vector<Task<absl::Status>> fetches;
-  for (int64_t i = 0; i < n; ++i) fetches.push_back(FetchPage(port));
+  for (int64_t i = 0; i < n; ++i) fetches.push_back(FetchPage(port, in_flight, peak));
   co_return co_await asyncio_like::Gather(std::move(fetches));
 }
 // [end]
@@ -164,12 +172,13 @@ Task<absl::StatusOr<Metrics>> RunHttpFetch(Params p, RunContext context) {
   int64_t rss_before = CurrentRssBytes();
   absl::Duration cpu_before = ProcessCpuTime();
   absl::Time start = absl::Now();
+  int64_t peak = 0;
   std::vector<absl::Status> outcomes =
-      co_await FetchAll(n, static_cast<uint16_t>(context.server_port));
+      co_await FetchAll(n, static_cast<uint16_t>(context.server_port), peak);
   absl::Duration wall = absl::Now() - start;
   if (absl::Status s = AllFetched(outcomes); !s.ok()) co_return s;
   co_return FetchFigures({.n = n,
-                          .in_flight = n,
+                          .peak_in_flight = peak,
                           .wall = wall,
                           .rss_growth = PeakRssBytes() - rss_before,
                           .threads = CurrentThreadCount(),

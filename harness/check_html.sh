@@ -34,7 +34,7 @@ flags=(--headless --no-sandbox --disable-gpu --disable-background-networking
        --user-data-dir="${profile}" --hide-scrollbars)
 png="${dir}/report.png"
 rm -f "${png}"
-chromium "${flags[@]}" --window-size=1280,4200 --screenshot="${png}" \
+chromium "${flags[@]}" --window-size=1280,7000 --screenshot="${png}" \
   "file://${html}" > /dev/null 2>&1
 chromium "${flags[@]}" --dump-dom "file://${html}" > "${dir}/report.dom.html" \
   2> /dev/null
@@ -46,7 +46,9 @@ if [[ ! -s "${png}" ]] || [[ "$(head -c 8 "${png}" | od -An -tx1 | tr -d ' \n')"
 fi
 charts=(chart-fanout-wall chart-fanout-memory chart-cpu-pure chart-cpu-native
         chart-loop-lag chart-blocking chart-echo chart-scaling-memory
-        chart-scaling-switches)
+        chart-scaling-switches chart-fetch-throughput chart-fetch-memory
+        chart-fetch-cpu chart-conn-throughput chart-conn-memory chart-conn-cpu
+        chart-starvation)
 for id in "${charts[@]}"; do
   # The chart's element, up to its closing tag, must contain a drawn mark.
   if ! awk -v id="id=\"${id}\"" '

@@ -6,7 +6,10 @@
 // holds its charts. Also checks that
 // bad flags fail with a message that lists what is valid.
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -18,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -64,6 +68,7 @@ std::vector<std::string> QuickArgs(const std::string& out_dir) {
   std::vector<std::string> args = {"--quick", absl::StrCat("--out=", out_dir)};
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
   for (const char* a : {"--fanout_n=10,300", "--max_threads=50",
+                        "--fetch_n=20", "--sweep_connections=20",
                         "--echo_requests=300", "--work_ms=20", "--probes=10",
                         "--block_ms=30", "--scaling_threads=4,32",
                         "--scaling_tasks=200"}) {
@@ -142,15 +147,21 @@ bool IoUringHere() {
 
 // Which model runs which workload, as harness/README.md documents it.
 const std::vector<std::string> kAllWorkloads = {
-    "io_fanout", "tcp_echo", "cpu_pure", "cpu_native",
-    "mixed", "blocking_call", "thread_scaling", "debug_stack"};
+    "io_fanout",   "tcp_echo",   "cpu_pure",         "cpu_native",
+    "mixed",       "blocking_call", "thread_scaling", "debug_stack",
+    "http_fetch",  "many_connections", "pool_starvation"};
+const std::vector<std::string> kAllButStarvation = {
+    "io_fanout",   "tcp_echo",   "cpu_pure",         "cpu_native",
+    "mixed",       "blocking_call", "thread_scaling", "debug_stack",
+    "http_fetch",  "many_connections"};
 const std::vector<std::string> kOffloadable = {
-    "cpu_pure", "cpu_native", "mixed", "blocking_call", "debug_stack"};
+    "cpu_pure", "cpu_native", "mixed", "blocking_call", "debug_stack",
+    "pool_starvation"};
 const std::vector<std::pair<std::string, std::vector<std::string>>>& Matrix() {
   static const auto* matrix =
       new std::vector<std::pair<std::string, std::vector<std::string>>>{
           {"asyncio", kAllWorkloads},         {"asyncio_to_thread", kOffloadable},
-          {"threads_gil", kAllWorkloads},     {"threads_free", kAllWorkloads},
+          {"threads_gil", kAllWorkloads},     {"threads_free", kAllButStarvation},
           {"cpython_asyncio", kAllWorkloads}, {"cpython_to_thread", kOffloadable},
           {"cpython_threads", kAllWorkloads}};
   return *matrix;
@@ -198,7 +209,7 @@ TEST_F(CompareQuickTest, EveryModelRanEveryWorkloadItSupports) {
     }
     EXPECT_TRUE(in_matrix) << model << " ran " << workload;
   }
-  EXPECT_EQ(expected_runs, 8u + 5 + 8 + 8 + 8 + 5 + 8);
+  EXPECT_EQ(expected_runs, 11u + 6 + 11 + 10 + 11 + 6 + 11);
 }
 
 // results.json field by field, as harness/README.md documents it, without
@@ -364,6 +375,132 @@ TEST_F(CompareQuickTest, ResultsJsonHasEveryDocumentedField) {
   const Json::Array claims = array_at(doc, "claims");
   EXPECT_EQ(claims.size(), 8u);
   for (const Json& claim : claims) check_finding(claim);
+
+  const Json::Array best_uses = array_at(doc, "best_use_cases");
+  EXPECT_EQ(best_uses.size(), 7u);
+  for (const Json& use : best_uses) check_finding(use);
+  // Two languages x two sweeps x three figures, each with its rows.
+  const Json::Array crossovers = array_at(doc, "crossovers");
+  ASSERT_EQ(crossovers.size(), 12u);
+  std::set<std::string> seen;
+  for (const Json& c : crossovers) {
+    const std::string what = string_at(c, "language") + " " +
+                             string_at(c, "workload") + " " + string_at(c, "figure");
+    seen.insert(what);
+    EXPECT_FALSE(string_at(c, "asyncio_model").empty()) << what;
+    EXPECT_FALSE(string_at(c, "text").empty()) << what;
+    const Json* n = c.Get("crossover_n");
+    ASSERT_TRUE(n != nullptr && (n->is_null() || n->is_number())) << what;
+    for (const Json& point : array_at(c, "points")) {
+      EXPECT_GE(number_at(point, "n"), 1) << what;
+      EXPECT_GT(number_at(point, "asyncio"), 0) << what;
+      string_at(point, "pool_error");
+      // A crossover is a measured row whose advantage is at least 2.
+      const Json* advantage = point.Get("advantage");
+      ASSERT_TRUE(advantage != nullptr) << what;
+      if (n->is_number() && number_at(point, "n") >= n->number() &&
+          advantage->is_number()) {
+        EXPECT_GE(advantage->number(), 2) << what;
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), 12u);
+  const Json::Array moderate = array_at(doc, "moderate_io");
+  ASSERT_EQ(moderate.size(), 4u);
+  for (const Json& m : moderate) {
+    EXPECT_GE(number_at(m, "largest_n"), 0);
+    for (const char* key : {"all_three", "throughput_and_cpu"}) {
+      const Json* v = m.Get(key);
+      ASSERT_TRUE(v != nullptr && (v->is_null() || v->is_number())) << key;
+    }
+  }
+  EXPECT_GE(number_at(*machine, "open_files_limit"), 1);
+}
+
+// The figures the sweeps report mean what they say: one thread for the
+// loop, a thread per in-flight operation for the pools, every long task
+// counted, and short tasks starved behind long ones only in the pools.
+TEST_F(CompareQuickTest, SweepFiguresBehaveAsDocumented) {
+  ASSERT_TRUE(outcome_->status.ok()) << outcome_->status;
+  if (!IoUringHere()) GTEST_SKIP() << "io_uring is not available here";
+  Json doc = Results();
+  int fetches = 0, echoes = 0, starvations = 0;
+  for (const Json& run : doc.Get("runs")->array()) {
+    if (run.Get("status")->string() != "ok") continue;
+    const std::string model = run.Get("model")->string();
+    const std::string workload = run.Get("workload")->string();
+    const Json& p = *run.Get("params");
+    const Json& m = *run.Get("median");
+    const bool loop = model == "asyncio" || model == "cpython_asyncio";
+    const std::string what = model + " " + workload;
+    if (workload == "http_fetch") {
+      ++fetches;
+      const double n = p.Get("n")->number();
+      // results.json keeps 6 significant digits.
+      EXPECT_NEAR(m.Get("fetches_per_s")->number() * m.Get("wall_s")->number(), n,
+                  n * 1e-4) << what;
+      // Every fetch waits delay_ms at the server.
+      EXPECT_GE(m.Get("wall_s")->number(), p.Get("delay_ms")->number() / 1000) << what;
+      const double peak = m.Get("peak_in_flight")->number();
+      if (loop) {
+        // One thread, every fetch under way at once.
+        EXPECT_EQ(m.Get("threads")->number(), 1) << what;
+        EXPECT_EQ(peak, n) << what;
+      } else {
+        // Never more fetches under way than workers, each on a thread.
+        EXPECT_GE(peak, 1) << what;
+        EXPECT_LE(peak, p.Get("workers")->number()) << what;
+        EXPECT_GT(m.Get("threads")->number(), peak) << what;
+      }
+      EXPECT_NEAR(m.Get("bytes_per_fetch")->number() * peak,
+                  m.Get("rss_bytes")->number(),
+                  m.Get("rss_bytes")->number() * 1e-5 + 1) << what;
+    } else if (workload == "many_connections") {
+      ++echoes;
+      const double c = p.Get("connections")->number();
+      if (loop) {
+        EXPECT_EQ(m.Get("server_threads")->number(), 1) << what;
+      } else {
+        // Thread per connection, all open at once.
+        EXPECT_GE(m.Get("server_threads")->number(), c) << what;
+      }
+      EXPECT_GT(m.Get("load_cpu_us_per_request")->number(), 0) << what;
+    } else if (workload == "pool_starvation") {
+      ++starvations;
+      const double tasks = p.Get("rate_per_s")->number() *
+                           p.Get("window_ms")->number() / 1000;
+      EXPECT_EQ(m.Get("long_tasks")->number(),
+                tasks * p.Get("long_pct")->number() / 100) << what;
+      const bool saturated = tasks * p.Get("long_pct")->number() / 100 >
+                             p.Get("workers")->number();
+      const double long_ms = p.Get("long_ms")->number();
+      if (saturated && (model == "threads_gil" || model == "cpython_threads")) {
+        // More long tasks than workers: some short task waits for a long one.
+        EXPECT_GE(m.Get("short_p99_ms")->number(), 0.3 * long_ms) << what;
+      }
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+      if (loop) {
+        EXPECT_LT(m.Get("short_p99_ms")->number(), long_ms) << what;
+      }
+#endif
+    }
+  }
+  EXPECT_GT(fetches, 0);
+  EXPECT_GT(echoes, 0);
+  EXPECT_GT(starvations, 0);
+}
+
+TEST_F(CompareQuickTest, ReportHasTheBestUseCasesSection) {
+  ASSERT_TRUE(outcome_->status.ok()) << outcome_->status;
+  EXPECT_THAT(outcome_->out, HasSubstr("## Best use cases, measured"));
+  EXPECT_THAT(outcome_->out, HasSubstr("### Crossovers"));
+  EXPECT_THAT(outcome_->out, HasSubstr("### How the crossovers are derived"));
+  for (const char* row : {"| C++ | http_fetch |", "| CPython | http_fetch |",
+                          "| C++ | many_connections |", "| CPython | many_connections |"}) {
+    EXPECT_THAT(outcome_->out, HasSubstr(row));
+  }
+  EXPECT_THAT(outcome_->out, HasSubstr("Use asyncio for tasks involving many"));
+  EXPECT_THAT(outcome_->out, HasSubstr("Threads are best for short, blocking I/O tasks"));
 }
 
 bool HasDigit(const std::string& text) {
@@ -407,7 +544,10 @@ TEST_F(CompareQuickTest, HtmlReportHoldsEveryChart) {
   EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
   for (const char* id : {"chart-fanout-wall", "chart-fanout-memory", "chart-cpu-pure",
                          "chart-cpu-native", "chart-loop-lag", "chart-blocking",
-                         "chart-echo", "chart-scaling-memory", "chart-scaling-switches"}) {
+                         "chart-echo", "chart-scaling-memory", "chart-scaling-switches",
+                         "chart-fetch-throughput", "chart-fetch-memory", "chart-fetch-cpu",
+                         "chart-conn-throughput", "chart-conn-memory", "chart-conn-cpu",
+                         "chart-starvation"}) {
     size_t at = html.find(absl::StrCat("<svg id=\"", id, "\""));
     ASSERT_NE(at, std::string::npos) << id;
     size_t end = html.find("</svg>", at);
@@ -447,6 +587,70 @@ TEST(CompareFlagsTest, ImpossibleSizesAreRejected) {
     EXPECT_FALSE(o.status.ok()) << flag;
     EXPECT_THAT(std::string(o.status.message()), HasSubstr(message)) << flag;
   }
+}
+
+// No process outlives compare: the HTTP servers and every model's child
+// carry this test's marker in their environment, and none is left.
+TEST(CompareProcessesTest, LeavesNoProcessBehind) {
+  const std::string marker = absl::StrCat("compare_test_", getpid());
+  setenv("HARNESS_TEST_MARKER", marker.c_str(), 1);
+  Outcome o = RunCompare({"--models=asyncio,threads_free", "--workloads=http_fetch",
+                          "--fetch_n=5", "--fetch_delay_ms=0"});
+  unsetenv("HARNESS_TEST_MARKER");
+  ASSERT_TRUE(o.status.ok()) << o.status;
+  std::vector<std::string> left;
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  do {
+    left.clear();
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (!std::all_of(name.begin(), name.end(), absl::ascii_isdigit)) continue;
+      std::string environ = ReadFile(entry.path().string() + "/environ");
+      if (absl::StrContains(environ, "HARNESS_TEST_MARKER=" + marker)) {
+        left.push_back(absl::StrCat(name, ": ", ReadFile(entry.path().string() + "/cmdline")));
+      }
+    }
+    if (!left.empty()) absl::SleepFor(absl::Milliseconds(50));  // being reaped
+  } while (!left.empty() && absl::Now() < deadline);
+  EXPECT_TRUE(left.empty()) << absl::StrJoin(left, "\n");
+}
+
+TEST(CompareFaultsTest, AFetchFromNoServerFailsWithTheCause) {
+  // Port 1 on loopback: nothing listens there.
+  Outcome o = RunCompare({"--child_model=threads_free", "--child_workload=http_fetch",
+                          "--child_params=n=3 delay_ms=0 workers=3", "--child_port=1"});
+  EXPECT_FALSE(o.status.ok());
+  EXPECT_THAT(std::string(o.status.message()), HasSubstr("3 of 3 fetches failed"));
+  EXPECT_THAT(std::string(o.status.message()), HasSubstr("Connection refused"));
+}
+
+TEST(CompareFaultsTest, TooFewDescriptorsIsNotMeasuredWithTheReason) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp == nullptr ? "/tmp" : tmp, "/fds");
+  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+      {"/bin/sh", "-c",
+       absl::StrCat("ulimit -n 300 && exec ", ComparePath(),
+                    " --models=threads_free --workloads=many_connections"
+                    " --sweep_connections=10,1000 --out=",
+                    dir)});
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<std::string> out = child->Finish(absl::Now() + absl::Seconds(120));
+  // The 10-connection run measured something, so compare succeeds.
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("descriptor limit 300 is too low for 1000 concurrent"));
+  absl::StatusOr<Json> doc = Json::Parse(ReadFile(dir + "/results.json"));
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  int measured = 0, refused = 0;
+  for (const Json& run : doc->Get("runs")->array()) {
+    const std::string status = run.Get("status")->string();
+    if (status == "ok") ++measured;
+    if (status == "not available" &&
+        absl::StrContains(run.Get("error")->string(), "descriptor limit")) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(measured, 1);
+  EXPECT_EQ(refused, 1);
 }
 
 TEST(CompareFlagsTest, ChildRunRejectsMissingParameters) {

@@ -30,7 +30,7 @@ struct EchoLoadOptions {
   // Called once, as soon as every connection has had its first echo: all
   // are open and the server has a handler for each (many_connections reads
   // the server's memory and threads then).
-  std::function<void()> on_all_answered;
+  std::function<void()> on_all_answered = nullptr;
 };
 
 struct EchoLoad {

@@ -747,8 +747,7 @@ constexpr double kPageBytes = 4096;
 OperationFigures SweepFigures(const Cell& cell) {
   const Metrics& m = cell.median;
   if (cell.workload == Workload::kHttpFetch) {
-    const double in_flight = static_cast<double>(
-        std::min(cell.params.at("n"), cell.params.at("workers")));
+    const double in_flight = std::max(1.0, m.at("peak_in_flight"));
     return {m.at("fetches_per_s"), m.at("cpu_us_per_fetch"),
             std::max(m.at("rss_bytes"), kPageBytes) / in_flight};
   }

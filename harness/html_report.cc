@@ -122,10 +122,17 @@ std::string YAxis(const Axis& y, const Formatter& format) {
   return out;
 }
 
+// A labelled vertical line on a line chart (a crossover).
+struct Marker {
+  double x;
+  std::string label;
+};
+
 std::string LineChart(absl::string_view id, absl::string_view title,
                       absl::string_view x_label, absl::string_view y_label,
                       const std::vector<Series>& series, bool log_y,
-                      const Formatter& x_format, const Formatter& y_format) {
+                      const Formatter& x_format, const Formatter& y_format,
+                      bool log_x = true, const std::vector<Marker>& markers = {}) {
   double x_lo = INFINITY, x_hi = 0, y_lo = INFINITY, y_hi = 0;
   for (const Series& s : series) {
     for (auto [x, y] : s.points) {
@@ -137,11 +144,24 @@ std::string LineChart(absl::string_view id, absl::string_view title,
   }
   std::string out = Frame(id, title, x_label, y_label);
   if (x_hi <= 0) return out + "<text x=\"80\" y=\"100\">no data</text></svg>\n";
-  Axis x = MakeAxis(x_lo, x_hi, true);
+  if (!log_x && x_hi <= x_lo) x_hi = x_lo + 1;
+  Axis x = MakeAxis(x_lo, x_hi, log_x);
   Axis y = MakeAxis(std::isfinite(y_lo) ? y_lo : 1, y_hi, log_y);
   int plot_w = kWidth - kLeft - kRight;
   int plot_h = kHeight - kTop - kBottom;
   absl::StrAppend(&out, YAxis(y, y_format));
+  int marker_row = 0;
+  for (const Marker& m : markers) {
+    if (m.x < x_lo || m.x > x_hi) continue;
+    double px = kLeft + plot_w * x.Fraction(m.x);
+    absl::StrAppendFormat(&out,
+                          "<line class=\"crossover\" x1=\"%.1f\" y1=\"%d\" "
+                          "x2=\"%.1f\" y2=\"%d\" stroke=\"#555\" "
+                          "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%d\" "
+                          "font-size=\"9\" text-anchor=\"end\">%s</text>\n",
+                          px, kTop, px, kHeight - kBottom, px - 3,
+                          kTop + 10 + 11 * marker_row++, Html(m.label));
+  }
   for (double t : x.Ticks()) {
     double px = kLeft + plot_w * x.Fraction(t);
     absl::StrAppendFormat(&out,
@@ -258,6 +278,55 @@ std::vector<Series> ModelLines(const Results& results, Workload workload,
       }
     }
     if (!s.points.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Line series per model of a sweep figure against N, on the rows the
+// crossovers read (http_fetch: the largest delay, the pool sized to N).
+std::vector<Series> SweepLines(const Results& results, Workload workload,
+                               absl::string_view metric, bool per_operation) {
+  int64_t delay = 0;
+  for (const Cell& cell : results.cells) {
+    if (cell.workload == Workload::kHttpFetch) {
+      delay = std::max(delay, cell.params.at("delay_ms"));
+    }
+  }
+  std::vector<Series> out;
+  int color = 0;
+  for (const ModelInfo* model : results.options.models) {
+    ++color;
+    if (!model->Supports(workload)) continue;
+    Series s{std::string(model->title), kPalette[(color - 1) % 8], {}, {}};
+    for (const Cell& cell : results.cells) {
+      if (cell.model != model || cell.workload != workload ||
+          cell.status != RunStatus::kOk) {
+        continue;
+      }
+      int64_t n = 0;
+      if (workload == Workload::kHttpFetch) {
+        n = cell.params.at("n");
+        if (cell.params.at("delay_ms") != delay) continue;
+        if (cell.params.at("workers") == 5 && n != 5) continue;
+      } else {
+        n = cell.params.at("connections");
+      }
+      double y = cell.median.at(std::string(metric));
+      if (per_operation) y = std::max(y, 4096.0) / static_cast<double>(n);
+      s.points.emplace_back(static_cast<double>(n), y);
+    }
+    if (!s.points.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Marker> CrossoverMarkers(const Report& report, Workload workload,
+                                     absl::string_view figure) {
+  std::vector<Marker> out;
+  for (const Crossover& c : report.crossovers) {
+    if (c.workload != workload || c.figure != figure || !c.crossover) continue;
+    out.push_back({static_cast<double>(*c.crossover),
+                   absl::StrCat(c.language, " crossover ≥2×")});
   }
   return out;
 }
@@ -405,6 +474,49 @@ std::string RenderHtml(const Results& results, const Report& report) {
                 ModelLines(results, Workload::kThreadScaling, "threads",
                            "voluntary_switches"),
                 false, count, count));
+  auto micros = [](double v) { return FormatDurationSeconds(v / 1e6); };
+  auto per_second = [](double v) { return absl::StrCat(FormatCount(v), "/s"); };
+  auto percent = [](double v) { return absl::StrCat(FormatCount(v), "%"); };
+  absl::StrAppend(
+      &out,
+      LineChart("chart-fetch-throughput", "HTTP fetch: fetches/s against N",
+                "N fetches (pool sized to N)", "fetches/s",
+                SweepLines(results, Workload::kHttpFetch, "fetches_per_s", false),
+                true, count, per_second, true,
+                CrossoverMarkers(report, Workload::kHttpFetch, "throughput")),
+      LineChart("chart-fetch-memory", "HTTP fetch: peak RSS per in-flight fetch",
+                "N fetches", "bytes per fetch",
+                SweepLines(results, Workload::kHttpFetch, "bytes_per_fetch", false),
+                true, count, bytes, true,
+                CrossoverMarkers(report, Workload::kHttpFetch,
+                                 "memory per concurrent operation")),
+      LineChart("chart-fetch-cpu", "HTTP fetch: CPU per fetch against N",
+                "N fetches", "CPU per fetch",
+                SweepLines(results, Workload::kHttpFetch, "cpu_us_per_fetch", false),
+                true, count, micros, true,
+                CrossoverMarkers(report, Workload::kHttpFetch, "CPU per operation")),
+      LineChart("chart-conn-throughput", "Echo sweep: requests/s against connections",
+                "concurrent connections", "requests/s",
+                SweepLines(results, Workload::kManyConnections, "requests_per_s", false),
+                true, count, per_second, true,
+                CrossoverMarkers(report, Workload::kManyConnections, "throughput")),
+      LineChart("chart-conn-memory", "Echo sweep: server memory per connection",
+                "concurrent connections", "bytes per connection",
+                SweepLines(results, Workload::kManyConnections, "server_rss_bytes", true),
+                true, count, bytes, true,
+                CrossoverMarkers(report, Workload::kManyConnections,
+                                 "memory per concurrent operation")),
+      LineChart("chart-conn-cpu", "Echo sweep: server CPU per request",
+                "concurrent connections", "CPU per request",
+                SweepLines(results, Workload::kManyConnections,
+                           "server_cpu_us_per_request", false),
+                true, count, micros, true,
+                CrossoverMarkers(report, Workload::kManyConnections, "CPU per operation")),
+      LineChart("chart-starvation",
+                "Pool starvation: p99 latency of 1 ms tasks against the share of long ones",
+                "share of long tasks", "short-task p99",
+                ModelLines(results, Workload::kPoolStarvation, "long_pct", "short_p99_ms"),
+                true, percent, ms, /*log_x=*/false));
   absl::StrAppend(&out, "</div>\n<h2>Figures per workload (medians)</h2>\n");
   for (Workload workload : results.options.workloads) {
     absl::StrAppend(&out, "<h3>", WorkloadName(workload), ": ",

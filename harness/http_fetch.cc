@@ -231,9 +231,11 @@ Metrics FetchFigures(const FetchCost& cost) {
   return {{"wall_s", wall},
           {"fetches_per_s", n / wall},
           {"rss_bytes", rss},
-          {"bytes_per_fetch", rss / static_cast<double>(std::min(cost.n, cost.in_flight))},
+          {"bytes_per_fetch",
+           rss / static_cast<double>(std::max<int64_t>(1, cost.peak_in_flight))},
           {"threads", static_cast<double>(cost.threads)},
-          {"cpu_us_per_fetch", absl::ToDoubleMicroseconds(cost.cpu) / n}};
+          {"cpu_us_per_fetch", absl::ToDoubleMicroseconds(cost.cpu) / n},
+          {"peak_in_flight", static_cast<double>(cost.peak_in_flight)}};
 }
 
 absl::Status CheckHttpResponse(absl::string_view response) {

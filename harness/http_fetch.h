@@ -49,10 +49,10 @@ absl::Status CheckHttpResponse(absl::string_view response);
 // throughput of failures.
 absl::Status AllFetched(const std::vector<absl::Status>& outcomes);
 
-// The http_fetch figures of `n` fetches with at most `in_flight` at once.
+// The http_fetch figures of `n` fetches.
 struct FetchCost {
   int64_t n = 0;
-  int64_t in_flight = 0;
+  int64_t peak_in_flight = 0;  // most fetches under way at once
   absl::Duration wall;
   int64_t rss_growth = 0;  // peak RSS growth over the run
   int threads = 0;         // OS threads with the fetches under way

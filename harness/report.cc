@@ -198,7 +198,11 @@ std::string RenderMarkdown(const Results& results, const Report& report) {
       "; two threads of native code got a speed-up of ",
       FormatRatio(m.Get("parallel_speedup_available")->number()),
       " over one during the run (median of samples; the ceiling for any "
-      "parallel speed-up below).\n",
+      "parallel speed-up below). Open-files limit ",
+      m.Get("open_files_limit") != nullptr ? FormatCount(m.Get("open_files_limit")->number())
+                                           : std::string("not known"),
+      " (compare raised its soft limit to the hard one; each end of a "
+      "connection is in its own process).\n",
       absl::StrFormat("Mode: %s, %d repetition(s) per figure (medians), run "
                       "took %.0f s.\n\n",
                       results.options.quick ? "quick" : "default",

@@ -292,6 +292,29 @@ absl::StatusOr<Metrics> RunThreadScaling(gil_model::GilPolicy policy,
   return cost.Figures(thread_count);
 }
 
+// Counts the fetches under way and the most at once.
+class InFlight {
+ public:
+  class Scope {
+   public:
+    explicit Scope(InFlight& counter) : counter_(counter) {
+      int64_t now = ++counter_.now_;
+      int64_t peak = counter_.peak_.load();
+      while (now > peak && !counter_.peak_.compare_exchange_weak(peak, now)) {
+      }
+    }
+    ~Scope() { --counter_.now_; }
+
+   private:
+    InFlight& counter_;
+  };
+  int64_t peak() const { return peak_.load(); }
+
+ private:
+  std::atomic<int64_t> now_ = 0;
+  std::atomic<int64_t> peak_ = 0;
+};
+
 // [readability:http_fetch]
 // The seed's fetch_data_sync: one blocking connection per fetch.
 absl::Status FetchPage(int port) {
@@ -310,11 +333,12 @@ absl::Status FetchPage(int port) {
 }
 
 std::vector<absl::Status> FetchAll(ThreadPoolExecutor& pool, int64_t n, int port,
-                                   absl::Status& submitted) {
+                                   InFlight& in_flight, absl::Status& submitted) {
   std::vector<Future<void>> futures;
   for (int64_t i = 0; i < n && submitted.ok(); ++i) {
-    absl::StatusOr<Future<void>> f = pool.Submit([port] {
+    absl::StatusOr<Future<void>> f = pool.Submit([port, &in_flight] {
       HoldGil python;
+      InFlight::Scope counted(in_flight);
       return FetchPage(port);
     });
     if (f.ok()) futures.push_back(*std::move(f));
@@ -336,8 +360,9 @@ absl::StatusOr<Metrics> RunHttpFetch(gil_model::GilPolicy policy, const Params& 
   if (!threads.ok()) return threads.status();
   absl::Time start = absl::Now();
   absl::Status submitted;
+  InFlight in_flight;
   std::vector<absl::Status> outcomes =
-      FetchAll(*threads->pool, n, context.server_port, submitted);
+      FetchAll(*threads->pool, n, context.server_port, in_flight, submitted);
   absl::Duration wall = absl::Now() - start;
   if (!submitted.ok()) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -348,7 +373,7 @@ absl::StatusOr<Metrics> RunHttpFetch(gil_model::GilPolicy policy, const Params& 
   // The pool's workers stay until shutdown: all the threads the fetches used.
   int thread_count = CurrentThreadCount();
   return FetchFigures({.n = n,
-                       .in_flight = workers,
+                       .peak_in_flight = in_flight.peak(),
                        .wall = wall,
                        .rss_growth = PeakRssBytes() - rss_before,
                        .threads = thread_count,

@@ -50,7 +50,7 @@ const std::vector<WorkloadInfo>& Infos() {
        "N HTTP/1.1 GETs of a 1,256-byte page from a local server answering "
        "after delay_ms, one connection per fetch, at most `workers` in flight",
        {"wall_s", "fetches_per_s", "rss_bytes", "bytes_per_fetch", "threads",
-        "cpu_us_per_fetch"}},
+        "cpu_us_per_fetch", "peak_in_flight"}},
       {Workload::kManyConnections, "many_connections",
        "loopback TCP echo swept to 10,000 concurrent connections: throughput, "
        "latency, server CPU, memory and threads",

@@ -76,7 +76,9 @@ enum class Workload {
   // requests.get does, at most `workers` in flight (the pool's size; the
   // asyncio models gather all n). A fetch that fails fails the run.
   // Metrics: wall_s, fetches_per_s, rss_bytes (peak RSS growth),
-  // bytes_per_fetch (rss_bytes / fetches in flight), threads, cpu_us_per_fetch.
+  // bytes_per_fetch (rss_bytes / peak_in_flight), threads, cpu_us_per_fetch,
+  // peak_in_flight (the most fetches between connect and close at once: a
+  // pool reuses idle workers, so it may stay below `workers`).
   kHttpFetch,
   // tcp_echo swept to 10,000 concurrent connections (thread per connection
   // for the thread models). The harness adds the server's memory and threads,

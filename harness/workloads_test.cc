@@ -69,5 +69,55 @@ TEST(WorkloadsTest, SizesRejectImpossibleValues) {
               HasSubstr("every connection needs at least one request"));
 }
 
+TEST(WorkloadsTest, HttpFetchPlansThePoolSizedToNAndTheSeedsFiveWorkers) {
+  std::vector<std::string> planned;
+  for (const harness::Run& run : PlanRuns(Workload::kHttpFetch, Sizes::Default())) {
+    planned.push_back(FormatParams(run.params));
+  }
+  EXPECT_THAT(planned, ::testing::Contains("delay_ms=50 n=5 workers=5"));
+  EXPECT_THAT(planned, ::testing::Contains("delay_ms=50 n=100 workers=5"));
+  EXPECT_THAT(planned, ::testing::Contains("delay_ms=50 n=10000 workers=10000"));
+  EXPECT_THAT(planned, ::testing::Contains("delay_ms=0 n=1000 workers=1000"));
+  // Past the default budget: 5 workers at N = 1,000, delay 0 at 10,000.
+  EXPECT_THAT(planned, ::testing::Not(::testing::Contains("delay_ms=50 n=1000 workers=5")));
+  EXPECT_THAT(planned, ::testing::Not(::testing::Contains("delay_ms=0 n=10000 workers=10000")));
+  std::vector<std::string> full;
+  for (const harness::Run& run : PlanRuns(Workload::kHttpFetch, Sizes::Full())) {
+    full.push_back(FormatParams(run.params));
+  }
+  EXPECT_THAT(full, ::testing::Contains("delay_ms=50 n=1000 workers=5"));
+  EXPECT_THAT(full, ::testing::Contains("delay_ms=0 n=10000 workers=10000"));
+  Sizes capped = Sizes::Default();
+  capped.fetch_max_workers = 2000;
+  // The first delay's largest N: its pool is capped.
+  EXPECT_EQ(PlanRuns(Workload::kHttpFetch, capped)[4].params,
+            (Params{{"n", 10000}, {"delay_ms", 50}, {"workers", 2000}}));
+}
+
+TEST(WorkloadsTest, ManyConnectionsGivesEveryConnectionTwoRoundTrips) {
+  std::vector<harness::Run> runs = PlanRuns(Workload::kManyConnections, Sizes::Default());
+  ASSERT_EQ(runs.size(), 5u);
+  EXPECT_EQ(runs.back().params.at("connections"), 10000);
+  EXPECT_EQ(runs.back().params.at("requests"), 20000);
+  EXPECT_EQ(runs.front().params.at("requests"), 4000);
+}
+
+TEST(WorkloadsTest, ZeroIsAllowedOnlyForDelayAndLongShare) {
+  EXPECT_TRUE(CheckParams(Workload::kHttpFetch,
+                          {{"n", 5}, {"delay_ms", 0}, {"workers", 5}}).ok());
+  EXPECT_THAT(std::string(CheckParams(Workload::kHttpFetch,
+                                      {{"n", 0}, {"delay_ms", 0}, {"workers", 5}})
+                              .message()),
+              HasSubstr("n=0 must be at least 1"));
+  Sizes s = Sizes::Default();
+  s.fetch_delay_ms = {-1};
+  EXPECT_THAT(std::string(s.Validate().message()),
+              HasSubstr("--fetch_delay_ms=-1 is out of range: valid is 0..10000"));
+  s = Sizes::Default();
+  s.starvation_long_pct = {101};
+  EXPECT_THAT(std::string(s.Validate().message()),
+              HasSubstr("--starvation_long_pct=101 is out of range"));
+}
+
 }  // namespace
 }  // namespace harness

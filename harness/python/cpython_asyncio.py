@@ -88,8 +88,12 @@ async def fetch_page(port):
     common.check_page(int(head.split(b" ", 2)[1]), body)
 
 
-async def fetch_all(n, port):
-    return await asyncio.gather(*(fetch_page(port) for _ in range(n)),
+async def fetch_all(n, port, in_flight):
+    async def counted():
+        with in_flight:
+            await fetch_page(port)
+
+    return await asyncio.gather(*(counted() for _ in range(n)),
                                 return_exceptions=True)
 # [end]
 
@@ -102,10 +106,11 @@ async def run_http_fetch(p):
     cpu_before = common.cpu_seconds()
     start = time.perf_counter()
     # Every wait has a deadline: a fetch stuck on the server fails the run.
-    outcomes = await asyncio.wait_for(fetch_all(n, p["port"]), timeout=100)
+    in_flight = common.InFlight()
+    outcomes = await asyncio.wait_for(fetch_all(n, p["port"], in_flight), timeout=100)
     wall = time.perf_counter() - start
     common.all_fetched(outcomes)
-    return common.fetch_figures(n, n, wall,
+    return common.fetch_figures(n, in_flight.peak, wall,
                                 common.peak_rss_bytes() - rss_before,
                                 common.thread_count(),
                                 common.cpu_seconds() - cpu_before)

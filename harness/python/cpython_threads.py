@@ -86,10 +86,14 @@ def fetch_page(port):
         conn.close()
 
 
-def fetch_all(n, port, workers):
+def fetch_all(n, port, workers, in_flight):
+    def counted():
+        with in_flight:
+            fetch_page(port)
+
     outcomes = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(fetch_page, port) for _ in range(n)]:
+        for future in [pool.submit(counted) for _ in range(n)]:
             outcomes.append(future.exception())
         threads = common.thread_count()
     return outcomes, threads
@@ -102,12 +106,13 @@ def run_http_fetch(p):
     cpu_before = common.cpu_seconds()
     start = time.perf_counter()
     try:
-        outcomes, threads = fetch_all(n, p["port"], p["workers"])
+        in_flight = common.InFlight()
+        outcomes, threads = fetch_all(n, p["port"], p["workers"], in_flight)
     except RuntimeError as error:  # "can't start new thread"
         raise SystemExit("could not start %d threads: %s" % (p["workers"], error))
     wall = time.perf_counter() - start
     common.all_fetched(outcomes)
-    return common.fetch_figures(n, p["workers"], wall,
+    return common.fetch_figures(n, in_flight.peak, wall,
                                 common.peak_rss_bytes() - rss_before, threads,
                                 common.cpu_seconds() - cpu_before)
 

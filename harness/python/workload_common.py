@@ -11,6 +11,7 @@ import math
 import os
 import resource
 import sys
+import threading
 import time
 import traceback
 
@@ -110,11 +111,29 @@ def all_fetched(outcomes):
                            % (len(failed), len(outcomes), failed[0]))
 
 
-def fetch_figures(n, in_flight, wall, rss_growth, threads, cpu):
+def fetch_figures(n, peak_in_flight, wall, rss_growth, threads, cpu):
     return {"wall_s": wall, "fetches_per_s": n / wall,
             "rss_bytes": max(0, rss_growth),
-            "bytes_per_fetch": max(0, rss_growth) / min(n, in_flight),
-            "threads": threads, "cpu_us_per_fetch": cpu / n * 1e6}
+            "bytes_per_fetch": max(0, rss_growth) / max(1, peak_in_flight),
+            "threads": threads, "cpu_us_per_fetch": cpu / n * 1e6,
+            "peak_in_flight": peak_in_flight}
+
+
+class InFlight:
+    """Counts the fetches under way and the most at once."""
+
+    def __init__(self):
+        self.now = self.peak = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self.now -= 1
 
 
 def is_long_task(index, long_pct):
