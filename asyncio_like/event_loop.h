@@ -65,6 +65,7 @@
 namespace asyncio_like {
 
 namespace internal {
+class RunInterrupt;
 class SignalHandlers;
 }  // namespace internal
 
@@ -217,6 +218,7 @@ class EventLoop {
 
   void StartRoot(internal::PromiseBase* task, std::string name);
   friend class internal::PromiseBase;
+  friend class internal::RunInterrupt;  // removes only its own SIGINT handler
   void OnRootFinished(internal::PromiseBase* task);
 
   // Runs passes until `task` finishes (nullptr: until no task is pending).
