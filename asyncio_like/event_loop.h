@@ -179,11 +179,6 @@ class EventLoop {
   // there was one, false if not; InvalidArgument for a number that is not a
   // signal. Callbacks queued for it and not yet run are dropped.
   absl::StatusOr<bool> RemoveSignalHandler(int signo);
-  // AddSignalHandler for Run's SIGINT handling: with `background`, the
-  // handler's signalfd read does not keep the loop from reporting a
-  // deadlock.
-  absl::Status AddSignalHandlerCallback(int signo, absl::AnyInvocable<void()> callback,
-                                        bool background);
 
   // Number of scheduled tasks that have not finished.
   uint64_t pending_tasks() const { return pending_tasks_; }
@@ -219,6 +214,11 @@ class EventLoop {
   void StartRoot(internal::PromiseBase* task, std::string name);
   friend class internal::PromiseBase;
   friend class internal::RunInterrupt;  // removes only its own SIGINT handler
+  // AddSignalHandler's work; with `background` (Run's SIGINT handling) the
+  // handler's signalfd read does not keep the loop from reporting a
+  // deadlock.
+  absl::Status AddSignalHandlerCallback(int signo, absl::AnyInvocable<void()> callback,
+                                        bool background);
   void OnRootFinished(internal::PromiseBase* task);
 
   // Runs passes until `task` finishes (nullptr: until no task is pending).
