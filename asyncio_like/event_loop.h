@@ -67,6 +67,7 @@
 namespace asyncio_like {
 
 namespace internal {
+class RunInterrupt;
 class SignalHandlers;
 }  // namespace internal
 
@@ -190,11 +191,6 @@ class EventLoop {
   // there was one, false if not; InvalidArgument for a number that is not a
   // signal. Callbacks queued for it and not yet run are dropped.
   absl::StatusOr<bool> RemoveSignalHandler(int signo);
-  // AddSignalHandler for Run's SIGINT handling: with `background`, the
-  // handler's signalfd read does not keep the loop from reporting a
-  // deadlock.
-  absl::Status AddSignalHandlerCallback(int signo, absl::AnyInvocable<void()> callback,
-                                        bool background);
 
   // Number of scheduled tasks that have not finished.
   uint64_t pending_tasks() const { return pending_tasks_; }
@@ -229,6 +225,12 @@ class EventLoop {
 
   void StartRoot(internal::PromiseBase* task, std::string name);
   friend class internal::PromiseBase;
+  friend class internal::RunInterrupt;  // removes only its own SIGINT handler
+  // AddSignalHandler's work; with `background` (Run's SIGINT handling) the
+  // handler's signalfd read does not keep the loop from reporting a
+  // deadlock.
+  absl::Status AddSignalHandlerCallback(int signo, absl::AnyInvocable<void()> callback,
+                                        bool background);
   void OnRootFinished(internal::PromiseBase* task);
 
   // Runs passes until `task` finishes (nullptr: until no task is pending).

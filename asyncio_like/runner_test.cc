@@ -416,6 +416,30 @@ TEST(RunnerTests, test_signal_install_not_supported_ok) {
   EXPECT_FALSE(*installed);
 }
 
+// A SIGINT handler the program added to the loop keeps the signal: a later
+// Run() does not take it over (asyncio.Runner installs its own only over
+// the default handler).
+TEST(RunnerTests, RunLeavesTheLoopsOwnSigintHandlerAlone) {
+  ASSERT_TRUE(kSigintBlocked);
+  Runner runner;
+  Event interrupted;
+  absl::Status added = runner.Run([](Event* interrupted) -> Task<absl::Status> {
+    co_return EventLoop::Current()->AddSignalHandler(SIGINT, [interrupted] { interrupted->Set(); });
+  }(&interrupted)).value_or(absl::UnknownError("not run"));
+  SKIP_WITHOUT_IO_URING_STATUS(added);
+  ASSERT_TRUE(added.ok()) << added;
+  absl::Status second = runner.Run([](Event* interrupted) -> Task<void> {
+    kill(getpid(), SIGINT);
+    co_await interrupted->Wait();
+  }(&interrupted));
+  EXPECT_TRUE(second.ok()) << second;
+  EXPECT_TRUE(interrupted.is_set());
+  absl::StatusOr<bool> removed = runner.Run([]() -> Task<bool> {
+    co_return *EventLoop::Current()->RemoveSignalHandler(SIGINT);
+  }());
+  EXPECT_TRUE(removed.value_or(false));
+}
+
 // A program that handles SIGINT itself (or ignores it) keeps its handling:
 // Run does not take SIGINT over (asyncio installs its handler only over
 // the default one).

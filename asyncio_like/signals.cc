@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -119,6 +120,10 @@ absl::Status SignalHandlers::Add(int signo, absl::AnyInvocable<void()> callback,
     fd_ = fd;
     it = handlers_.emplace(signo, Handler{}).first;
     it->second.was_blocked = sigismember(&before, signo) == 1;
+  } else if (background) {
+    // Run's Ctrl-C handling gives way to a handler the program added, as
+    // asyncio.Runner installs its own only over the default one.
+    return absl::FailedPreconditionError("SIGINT is already handled on this loop");
   } else {
     *it->second.removed = true;  // the old handler's queued calls
   }
@@ -129,9 +134,9 @@ absl::Status SignalHandlers::Add(int signo, absl::AnyInvocable<void()> callback,
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> SignalHandlers::Remove(int signo) {
+absl::StatusOr<bool> SignalHandlers::Remove(int signo, bool background_only) {
   auto it = handlers_.find(signo);
-  if (it == handlers_.end()) return false;
+  if (it == handlers_.end() || (background_only && !it->second.background)) return false;
   Forget(signo, it->second);
   handlers_.erase(it);
   sigdelset(&mask_, signo);
@@ -219,7 +224,9 @@ RunInterrupt::~RunInterrupt() {
 void RunInterrupt::Uninstall() {
   if (!installed_) return;
   installed_ = false;
-  (void)loop_.RemoveSignalHandler(SIGINT);
+  // Unless the program has put a handler of its own in its place (asyncio
+  // restores SIGINT only if its handler is still the one installed).
+  (void)loop_.signal_handlers_->Remove(SIGINT, /*background_only=*/true);
 }
 
 void RunInterrupt::OnMainDone(DoneCallback* self, PromiseBase* finished) {

@@ -82,10 +82,8 @@
 
 namespace asyncio_like {
 
-// The status Run returns when Ctrl-C (SIGINT) cancelled its main task
-// (asyncio.run raises KeyboardInterrupt): CANCELLED, "KeyboardInterrupt".
-absl::Status KeyboardInterruptError();
-bool IsKeyboardInterrupt(const absl::Status& status);
+// KeyboardInterruptError() and IsKeyboardInterrupt() are declared in
+// event_loop.h, beside Run.
 
 namespace internal {
 
@@ -102,7 +100,9 @@ class SignalHandlers final : private Completion {
   // A `background` handler's read does not count as work that can wake the
   // loop (Run's SIGINT handling), so that deadlocks are still reported.
   absl::Status Add(int signo, absl::AnyInvocable<void()> callback, bool background);
-  absl::StatusOr<bool> Remove(int signo);
+  // With `background_only`, removes the handler only if it is a background
+  // one (Run's own, not one the program put in its place).
+  absl::StatusOr<bool> Remove(int signo, bool background_only = false);
   // True if a signalfd read is in flight on behalf of background handlers
   // only.
   bool only_background_read() const;

@@ -314,6 +314,25 @@ TEST_F(SubprocessMixin, StderrToStdout) {
   EXPECT_EQ(*result, "out\nerr\n");
 }
 
+// The child starts with no signal blocked, even where the loop's thread
+// blocks the signals it handles (signals.h).
+TEST_F(SubprocessMixin, ChildStartsWithAnEmptySignalMask) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ASSERT_TRUE(loop->AddSignalHandler(SIGTERM, [] {}).ok());
+  auto run = []() -> Task<std::string> {
+    const std::vector<std::string> args = {"SigBlk", "/proc/self/status"};
+    absl::StatusOr<Process> proc =
+        co_await CreateSubprocessExec("grep", args, Pipes(Stdio::kInherit, Stdio::kPipe));
+    EXPECT_TRUE(proc.ok()) << proc.status();
+    absl::StatusOr<CommunicateResult> out = co_await proc->Communicate();
+    co_return out->out.value_or("None");
+  };
+  absl::StatusOr<std::string> blocked = RunTest(loop.get(), run());
+  EXPECT_TRUE(*loop->RemoveSignalHandler(SIGTERM));
+  ASSERT_TRUE(blocked.ok()) << blocked.status();
+  EXPECT_EQ(*blocked, "SigBlk:\t0000000000000000\n");
+}
+
 TEST_F(SubprocessMixin, test_cancel_process_wait) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   auto run = []() -> Task<int> {
