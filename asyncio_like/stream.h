@@ -199,8 +199,10 @@ class StreamReader::ReadOp {
   // Movable until awaited, so that CreateTask, Gather, WaitFor and Wait can
   // take it into a task (awaitable_task.h); std::logic_error after.
   ReadOp(ReadOp&& other)
-      : connection_(other.connection_), buffer_(other.buffer_), copied_(other.copied_) {
-    if (other.receive_.has_value()) throw std::logic_error("a ReadOp moved while awaited");
+      : connection_(other.connection_), buffer_(other.buffer_) {
+    if (other.receive_.has_value() || other.feed_.has_value()) {
+      throw std::logic_error("a ReadOp moved while awaited");
+    }
   }
 
   bool await_ready();
