@@ -8,8 +8,8 @@
 // Ctrl-C is Run()'s (asyncio.run's) own handling: the first SIGINT cancels
 // the main task, and Run returns KeyboardInterruptError(). SIGTERM is
 // handled with AddSignalHandler, which cancels the main task the same way.
-// Either way the cancellation unwinds the main task from ServeForever, and
-// the main task then cancels each connection's task and waits until all
+// Either way the cancellation reaches the main task, which closes the
+// server and then cancels each connection's task and waits until all
 // have closed. A second Ctrl-C while that is under way ends the process at
 // once (signals.h).
 #include <signal.h>
@@ -83,12 +83,16 @@ Task<absl::Status> Serve(std::string host, uint16_t port) {
   std::printf("Serving on %s:%u\n", host.c_str(), server->port());
   std::fflush(stdout);
   std::string why;
+  // Not ServeForever: cancelled, it waits (as asyncio's serve_forever does)
+  // until every connection has closed, and these close only once cancelled
+  // below. The server accepts in the background until it is closed.
   try {
-    co_await server->ServeForever();
+    Event never_set;
+    co_await never_set.Wait();
   } catch (const CancelledError& e) {
     why = e.message().empty() ? "Ctrl-C" : e.message();
   }
-  // Cancelled: ServeForever has closed the listening socket.
+  server->Close();  // stop accepting
   for (TaskRef& connection : connections.open) connection.Cancel();
   if (!connections.open.empty()) co_await connections.none_open.Wait();
   std::printf("%s: closed %d connections, %zu open\n", why.c_str(), connections.closed,
