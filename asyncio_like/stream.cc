@@ -294,6 +294,8 @@ absl::StatusOr<size_t> StreamReader::ReadOp::TakeBuffered() {
   internal::StreamConnection& c = *connection_;
   if (!c.exception.ok() && !buffer_.empty()) return c.exception;
   const size_t copied = std::min(buffer_.size(), c.buffered());
+  // An empty read buffer may have no storage: memcpy must not see its null.
+  if (copied == 0) return copied;
   std::memcpy(buffer_.data(), c.read_buffer.data() + c.read_begin, copied);
   c.Consume(copied);
   return copied;
