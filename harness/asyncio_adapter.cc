@@ -136,13 +136,18 @@ Task<absl::Status> FetchOnce(uint16_t port) {
   if (!stream.ok()) co_return stream.status();
   stream->writer.Write(kHttpRequest);
   if (absl::Status s = co_await stream->writer.Drain(); !s.ok()) co_return s;
+  // Received straight into the response: a coroutine's locals live in its
+  // heap frame for as long as it waits, so a separate read buffer here
+  // would cost every fetch in flight its size.
   std::string response;
-  char buffer[4096];
   while (true) {
-    absl::StatusOr<size_t> n = co_await stream->reader.Read(absl::MakeSpan(buffer));
+    const size_t received = response.size();
+    response.resize(received + 2048);
+    absl::StatusOr<size_t> n = co_await stream->reader.Read(
+        absl::MakeSpan(response).subspan(received));
     if (!n.ok()) co_return n.status();
+    response.resize(received + *n);
     if (*n == 0) break;
-    response.append(buffer, *n);
   }
   co_await stream->writer.Close();
   co_return CheckHttpResponse(response);

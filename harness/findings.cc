@@ -78,6 +78,7 @@ class Figures {
   }
 
   const std::vector<Cell>& cells() const { return results_.cells; }
+  const Options& options() const { return results_.options; }
 
   // Two native threads vs one during the run (median of samples): the
   // ceiling of any parallel speed-up.
@@ -812,6 +813,19 @@ double FigureValue(int figure, const OperationFigures& o) {
   return figure == 0 ? o.throughput : figure == 1 ? o.cpu_us : o.memory;
 }
 
+// " (10,000 with --full)" where a run without --full stopped short of the
+// largest N that --full measures, so that "no crossover up to 1,000" is not
+// read as a statement about 10,000.
+std::string FullSweepHint(const Figures& f, Workload workload, int64_t largest_n) {
+  if (f.options().full) return "";
+  const Sizes full = Sizes::Full();
+  const std::vector<int64_t>& ns =
+      workload == Workload::kHttpFetch ? full.fetch_n : full.sweep_connections;
+  const int64_t full_n = *std::max_element(ns.begin(), ns.end());
+  if (largest_n >= full_n) return "";
+  return absl::StrCat(" (", FormatCount(static_cast<double>(full_n)), " with --full)");
+}
+
 std::vector<Crossover> Crossovers(const Figures& f) {
   std::vector<Crossover> out;
   const int64_t delay = FetchDelay(f);
@@ -856,7 +870,8 @@ std::vector<Crossover> Crossovers(const Figures& f) {
           c.text = absl::StrCat("N = ", FormatCount(static_cast<double>(*c.crossover)));
         } else {
           c.text = absl::StrCat("no crossover up to ",
-                                FormatCount(static_cast<double>(c.points.back().n)));
+                                FormatCount(static_cast<double>(c.points.back().n)),
+                                FullSweepHint(f, workload, c.points.back().n));
         }
         out.push_back(std::move(c));
       }
