@@ -136,19 +136,21 @@ Task<absl::Status> FetchOnce(uint16_t port) {
   if (!stream.ok()) co_return stream.status();
   stream->writer.Write(kHttpRequest);
   if (absl::Status s = co_await stream->writer.Drain(); !s.ok()) co_return s;
-  // Received straight into the response: a coroutine's locals live in its
-  // heap frame for as long as it waits, so a separate read buffer here
-  // would cost every fetch in flight its size.
-  std::string response;
+  // Received straight into the response, grown only when full: a
+  // coroutine's locals live in its heap frame for as long as it waits, and
+  // an io_uring receive holds its buffer from submission, so every buffer
+  // here costs each fetch in flight its size for the whole delay.
+  std::string response(2048, '\0');
+  size_t received = 0;
   while (true) {
-    const size_t received = response.size();
-    response.resize(received + 2048);
+    if (received == response.size()) response.resize(2 * response.size());
     absl::StatusOr<size_t> n = co_await stream->reader.Read(
         absl::MakeSpan(response).subspan(received));
     if (!n.ok()) co_return n.status();
-    response.resize(received + *n);
     if (*n == 0) break;
+    received += *n;
   }
+  response.resize(received);
   co_await stream->writer.Close();
   co_return CheckHttpResponse(response);
 }
