@@ -364,6 +364,176 @@ TEST(FindingsTest, FailedRunsAreNotMeasured) {
   EXPECT_EQ(report.claims[0].verdict, Verdict::kNotMeasured);
 }
 
+// The sweeps: http_fetch points with the pool sized to N at a 50 ms delay.
+Params Fetch(int64_t n) { return {{"n", n}, {"delay_ms", 50}, {"workers", n}}; }
+
+// One http_fetch point: asyncio's figures are fixed (1,000 fetches/s, 10 us
+// CPU and 4 KiB per fetch); the pool's are asyncio's divided by `advantage`
+// on each figure (throughput, CPU, memory).
+void SetFetchPoint(FakeResults& r, const std::string& asyncio, const std::string& pool,
+                   int64_t n, double thr_adv, double cpu_adv, double mem_adv) {
+  const double bytes = 4096.0 * static_cast<double>(n);
+  r.Set(asyncio, Workload::kHttpFetch, Fetch(n), "fetches_per_s", 1000);
+  r.Set(asyncio, Workload::kHttpFetch, Fetch(n), "cpu_us_per_fetch", 10);
+  r.Set(asyncio, Workload::kHttpFetch, Fetch(n), "rss_bytes", bytes);
+  r.Set(asyncio, Workload::kHttpFetch, Fetch(n), "peak_in_flight", static_cast<double>(n));
+  r.Set(asyncio, Workload::kHttpFetch, Fetch(n), "threads", 1);
+  r.Set(pool, Workload::kHttpFetch, Fetch(n), "fetches_per_s", 1000 / thr_adv);
+  r.Set(pool, Workload::kHttpFetch, Fetch(n), "cpu_us_per_fetch", 10 * cpu_adv);
+  r.Set(pool, Workload::kHttpFetch, Fetch(n), "rss_bytes", bytes * mem_adv);
+  r.Set(pool, Workload::kHttpFetch, Fetch(n), "peak_in_flight", static_cast<double>(n));
+  r.Set(pool, Workload::kHttpFetch, Fetch(n), "threads", static_cast<double>(n));
+}
+
+const Crossover& CrossoverOf(const Report& report, const std::string& language,
+                             const std::string& figure) {
+  for (const Crossover& c : report.crossovers) {
+    if (c.language == language && c.workload == Workload::kHttpFetch &&
+        c.figure == figure) {
+      return c;
+    }
+  }
+  ADD_FAILURE() << "no crossover " << language << " " << figure;
+  static const Crossover none;
+  return none;
+}
+
+// The crossover is the smallest N from which asyncio is at least 2x better
+// at that N and at every larger N: a 2x point followed by a worse one does
+// not count, and 1.99x is not 2x.
+TEST(CrossoverTest, IsTheSmallestNFromWhichAsyncioStaysTwiceAsGood) {
+  FakeResults r;
+  SetFetchPoint(r, "asyncio", "threads_free", 5, 2.5, 1.0, 3.0);
+  SetFetchPoint(r, "asyncio", "threads_free", 100, 1.0, 1.99, 3.0);
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 2.0, 2.0, 3.0);
+  Report report = BuildReport(r.Build());
+  EXPECT_EQ(CrossoverOf(report, "C++", "throughput").crossover, 1000);
+  EXPECT_EQ(CrossoverOf(report, "C++", "CPU per operation").crossover, 1000);
+  EXPECT_EQ(CrossoverOf(report, "C++", "memory per concurrent operation").crossover, 5);
+  EXPECT_EQ(CrossoverOf(report, "C++", "throughput").text, "N = 1,000");
+  ASSERT_EQ(CrossoverOf(report, "C++", "CPU per operation").points.size(), 3u);
+  EXPECT_NEAR(CrossoverOf(report, "C++", "CPU per operation").points[1].advantage,
+              1.99, 1e-9);
+}
+
+// "No crossover up to N" names the largest N measured, and, in a run without
+// --full, the larger N that --full would measure.
+TEST(CrossoverTest, NoCrossoverNamesTheRangeMeasured) {
+  FakeResults r;
+  SetFetchPoint(r, "asyncio", "threads_free", 100, 1.0, 1.0, 1.0);
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.5, 1.0, 1.0);
+  Results results = r.Build();
+  Report report = BuildReport(results);
+  EXPECT_FALSE(CrossoverOf(report, "C++", "throughput").crossover.has_value());
+  EXPECT_EQ(CrossoverOf(report, "C++", "throughput").text,
+            "no crossover up to 1,000 (10,000 with --full)");
+  results.options.full = true;
+  EXPECT_EQ(CrossoverOf(BuildReport(results), "C++", "throughput").text,
+            "no crossover up to 1,000");
+}
+
+// A pool that could not run a point at all is beaten there.
+TEST(CrossoverTest, APoolThatCouldNotRunIsBeaten) {
+  FakeResults r;
+  SetFetchPoint(r, "asyncio", "threads_free", 100, 1.0, 1.0, 1.0);
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.0, 1.0, 1.0);
+  Results results = r.Build();
+  for (Cell& cell : results.cells) {
+    if (cell.model->name == "threads_free" && cell.params.at("n") == 1000) {
+      cell.status = RunStatus::kError;
+      cell.error = "could only start 10 of 1000 fetches";
+      cell.repetitions.clear();
+    }
+  }
+  Report report = BuildReport(results);
+  const Crossover& c = CrossoverOf(report, "C++", "throughput");
+  EXPECT_EQ(c.crossover, 1000);
+  ASSERT_EQ(c.points.size(), 2u);
+  EXPECT_FALSE(c.points[1].pool.has_value());
+  EXPECT_EQ(c.points[1].pool_error, "could only start 10 of 1000 fetches");
+}
+
+// Moderate I/O: the largest N with the pool at most 1.2x worse on all three
+// figures, and on throughput and CPU alone.
+TEST(CrossoverTest, ModerateIoIsWithinTwentyPercent) {
+  FakeResults r;
+  SetFetchPoint(r, "asyncio", "threads_free", 5, 1.2, 1.2, 1.2);
+  SetFetchPoint(r, "asyncio", "threads_free", 100, 1.2, 1.2, 1.21);
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.21, 1.0, 1.0);
+  Report report = BuildReport(r.Build());
+  const ModerateIo* cpp = nullptr;
+  for (const ModerateIo& m : report.moderate_io) {
+    if (m.language == "C++" && m.workload == Workload::kHttpFetch) cpp = &m;
+  }
+  ASSERT_NE(cpp, nullptr);
+  EXPECT_EQ(cpp->all_three, 5);
+  EXPECT_EQ(cpp->throughput_and_cpu, 100);
+  EXPECT_EQ(cpp->largest_n, 1000);
+}
+
+const Finding& BestUse(const Report& report, absl::string_view starts_with) {
+  for (const Finding& f : report.best_uses) {
+    if (absl::StartsWith(f.claim, starts_with)) return f;
+  }
+  ADD_FAILURE() << "no best use " << starts_with;
+  static const Finding none;
+  return none;
+}
+
+// "Use asyncio for many simultaneous I/O operations": a crossover on some
+// figure in each language.
+TEST(BestUsesTest, AsyncioForManyOperationsNeedsACrossover) {
+  FakeResults r;
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.0, 1.0, 2.0);
+  SetFetchPoint(r, "cpython_asyncio", "cpython_threads", 1000, 1.0, 2.0, 1.0);
+  EXPECT_EQ(BestUse(BuildReport(r.Build()), "Use asyncio").verdict, Verdict::kReproduced);
+  SetFetchPoint(r, "cpython_asyncio", "cpython_threads", 1000, 1.0, 1.99, 1.0);
+  EXPECT_EQ(BestUse(BuildReport(r.Build()), "Use asyncio").verdict, Verdict::kPartly);
+}
+
+// "Synchronous thread pools ... trade-offs in scalability": the pool needs
+// at least 2x asyncio's memory per in-flight fetch at the largest N.
+TEST(BestUsesTest, PoolsTradeScalabilityNeedsTwiceTheMemory) {
+  FakeResults r;
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.0, 1.0, 2.0);
+  EXPECT_EQ(BestUse(BuildReport(r.Build()), "Synchronous").verdict, Verdict::kReproduced);
+  SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.0, 1.0, 1.9);
+  EXPECT_EQ(BestUse(BuildReport(r.Build()), "Synchronous").verdict,
+            Verdict::kNotReproduced);
+}
+
+// "Threads are best for short, blocking I/O tasks": short tasks served in
+// milliseconds alone, and at least 10x later once long ones hold the pool.
+TEST(BestUsesTest, ShortBlockingTasksStarveBehindLongOnes) {
+  auto with = [](double starved_ms) {
+    FakeResults r;
+    for (int64_t pct : {0, 20}) {
+      const Params p = {{"long_pct", pct}, {"workers", 32}};
+      r.Set("threads_gil", Workload::kPoolStarvation, p, "short_p99_ms",
+            pct == 0 ? 5 : starved_ms);
+      r.Set("asyncio", Workload::kPoolStarvation, p, "short_p99_ms", 1.1);
+    }
+    return BestUse(BuildReport(r.Build()), "Threads are best").verdict;
+  };
+  EXPECT_EQ(with(50), Verdict::kReproduced);
+  EXPECT_EQ(with(49), Verdict::kNotReproduced);
+}
+
+// The C++ fetch at N = 1,000 within 1.3x of the delay plus the set-up time.
+TEST(BestUsesTest, FetchNearIdealIsWithinThirtyPercent) {
+  auto with = [](double wall_s) {
+    FakeResults r;
+    SetFetchPoint(r, "asyncio", "threads_free", 1000, 1.0, 1.0, 1.0);
+    r.Set("asyncio", Workload::kHttpFetch, {{"n", 1000}, {"delay_ms", 50}, {"workers", 1000}},
+          "wall_s", wall_s);
+    r.Set("asyncio", Workload::kHttpFetch, {{"n", 1000}, {"delay_ms", 0}, {"workers", 1000}},
+          "wall_s", 0.05);
+    return BestUse(BuildReport(r.Build()), "The C++ asyncio fetch").verdict;
+  };
+  EXPECT_EQ(with(0.13), Verdict::kReproduced);
+  EXPECT_EQ(with(0.131), Verdict::kNotReproduced);
+}
+
 TEST(FindingsTest, VerdictNames) {
   EXPECT_EQ(VerdictName(Verdict::kReproduced), "reproduced");
   EXPECT_EQ(VerdictName(Verdict::kPartly), "partly");
