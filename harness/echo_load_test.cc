@@ -5,9 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,7 +36,8 @@ class EchoServer {
       for (int i = 0; i < connections; ++i) {
         int fd = accept(listener_, nullptr, nullptr);
         if (fd < 0) return;
-        handlers_.emplace_back([fd, corrupt] {
+        ++open_;
+        handlers_.emplace_back([this, fd, corrupt] {
           char buffer[4096];
           ssize_t n;
           while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
@@ -42,6 +45,7 @@ class EchoServer {
             if (write(fd, buffer, static_cast<size_t>(n)) != n) break;
           }
           close(fd);
+          --open_;
         });
       }
     });
@@ -52,8 +56,11 @@ class EchoServer {
     close(listener_);
   }
   int port() const { return port_; }
+  // Connections accepted and not yet closed by their handler.
+  int open() const { return open_.load(); }
 
  private:
+  std::atomic<int> open_ = 0;
   int listener_ = -1;
   int port_ = 0;
   std::thread acceptor_;
@@ -69,6 +76,26 @@ TEST(EchoLoadTest, DrivesEveryRoundTripAndChecksEveryByte) {
   EXPECT_GT(load->requests_per_s, 0);
   EXPECT_GT(load->p50_us, 0);
   EXPECT_GE(load->p99_us, load->p50_us);
+}
+
+// many_connections reads the server's threads when every connection has had
+// its first echo: none may have closed by then, even one whose round trips
+// are all done (here each connection has one).
+TEST(EchoLoadTest, EveryConnectionIsStillOpenWhenAllHaveAnswered) {
+  constexpr int kConnections = 20;
+  EchoServer server(kConnections, /*corrupt=*/false);
+  int open_when_answered = -1;
+  absl::StatusOr<EchoLoad> load = DriveEcho(
+      server.port(), {.connections = kConnections,
+                      .requests = kConnections,
+                      .message_bytes = 64,
+                      .on_all_answered = [&] {
+                        // Time for a handler to see an early end of stream.
+                        absl::SleepFor(absl::Milliseconds(100));
+                        open_when_answered = server.open();
+                      }});
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(open_when_answered, kConnections);
 }
 
 TEST(EchoLoadTest, CorruptedEchoIsDataLoss) {
