@@ -44,9 +44,11 @@ ABSL_FLAG(std::string, workloads, "",
           "debug_stack, http_fetch, many_connections, pool_starvation");
 ABSL_FLAG(bool, quick, false, "small sizes and one repetition (under 20 s)");
 ABSL_FLAG(bool, full, false,
-          "the default sizes plus the points past the 3-minute budget (the "
-          "seed's 5-worker pool to N = 1,000, six shares of long tasks), and "
-          "every repetition for the sweeps too");
+          "the default sizes plus the points past the 3-minute budget "
+          "(io_fanout at 100,000; http_fetch and many_connections at 10,000; "
+          "http_fetch's 5-worker pool at 1,000 and 0 ms delay at 10,000; "
+          "pool_starvation at 0,1,5,10,20,50% long), and every repetition for "
+          "the sweeps too");
 ABSL_FLAG(std::string, out, "",
           "also write results.json and report.html into this directory");
 ABSL_FLAG(std::optional<int>, repetitions, std::nullopt,
@@ -55,7 +57,8 @@ ABSL_FLAG(std::optional<std::string>, python, std::nullopt,
           "the CPython interpreter for the cpython_* models (default: python3 "
           "from PATH if there is one; one named here must run)");
 ABSL_FLAG(std::string, fanout_n, "",
-          "io_fanout: comma-separated N values (default 10,100,1000,10000,100000)");
+          "io_fanout: comma-separated N values (default 10,100,1000,10000; --full "
+          "adds 100000)");
 ABSL_FLAG(std::optional<int64_t>, wait_ms, std::nullopt, "io_fanout: wait per task");
 ABSL_FLAG(std::optional<int64_t>, max_threads, std::nullopt,
           "io_fanout: pool size cap of the thread models (default 1000)");
@@ -73,14 +76,15 @@ ABSL_FLAG(std::string, scaling_threads, "",
 ABSL_FLAG(std::optional<int64_t>, scaling_tasks, std::nullopt,
           "thread_scaling: blocking operations per run");
 ABSL_FLAG(std::string, fetch_n, "",
-          "http_fetch: comma-separated N values (default 5,100,1000,10000)");
+          "http_fetch: comma-separated N values (default 5,100,1000; --full adds "
+          "10000)");
 ABSL_FLAG(std::string, fetch_delay_ms, "",
           "http_fetch: comma-separated server delays in ms (default 50,0)");
 ABSL_FLAG(std::optional<int64_t>, fetch_max_workers, std::nullopt,
           "http_fetch: cap of the thread pool sized to N (default 10000)");
 ABSL_FLAG(std::string, sweep_connections, "",
           "many_connections: comma-separated connection counts (default "
-          "1,10,100,1000,10000)");
+          "1,10,100,1000; --full adds 10000)");
 ABSL_FLAG(std::string, starvation_long_pct, "",
           "pool_starvation: comma-separated shares of long tasks in percent "
           "(default 0,5,20)");
