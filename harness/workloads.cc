@@ -52,8 +52,8 @@ const std::vector<WorkloadInfo>& Infos() {
        {"wall_s", "fetches_per_s", "rss_bytes", "bytes_per_fetch", "threads",
         "cpu_us_per_fetch", "peak_in_flight"}},
       {Workload::kManyConnections, "many_connections",
-       "loopback TCP echo swept over concurrent connections (to 1,000; --full: 10,000): throughput, "
-       "latency, server CPU, memory and threads",
+       "loopback TCP echo swept over concurrent connections (to 1,000; "
+       "--full: 10,000): throughput, latency, server CPU, memory and threads",
        {"requests_per_s", "p50_us", "p99_us", "server_cpu_us_per_request",
         "server_rss_bytes", "server_threads", "load_cpu_us_per_request"}},
       {Workload::kPoolStarvation, "pool_starvation",
