@@ -203,11 +203,20 @@ std::string RenderMarkdown(const Results& results, const Report& report) {
                                            : std::string("not known"),
       " (compare raised its soft limit to the hard one; each end of a "
       "connection is in its own process).\n",
-      absl::StrFormat("Mode: %s, %d repetition(s) per figure (medians), run "
-                      "took %.0f s.\n\n",
-                      results.options.quick ? "quick" : "default",
+      absl::StrFormat("Mode: %s, %d repetition(s) per figure (medians; the "
+                      "sweeps %s), run took %.0f s.%s\n\n",
+                      results.options.quick  ? "quick"
+                      : results.options.full ? "full"
+                                             : "default",
                       results.options.repetitions,
-                      absl::ToDoubleSeconds(results.elapsed)));
+                      results.options.full ? "too" : "once",
+                      absl::ToDoubleSeconds(results.elapsed),
+                      results.options.quick || results.options.full
+                          ? ""
+                          : " `--full` adds io_fanout at 100,000 waits, http_fetch "
+                            "and many_connections at 10,000, the 5-worker pool at "
+                            "1,000 fetches, 0 ms delay at 10,000 fetches and six "
+                            "shares of long tasks."));
   absl::StrAppend(&out,
                   "## Comparing Async and Sync I/O (the seed's table, measured)\n\n"
                   "Each cell: *the seed's claim* — the measured figure — the "
