@@ -32,7 +32,10 @@ TEST(WorkloadsTest, PlannedRunsPassTheirOwnParameterCheck) {
       }
     }
   }
-  EXPECT_EQ(PlanRuns(Workload::kIoFanout, Sizes::Default()).size(), 5u);
+  EXPECT_EQ(PlanRuns(Workload::kIoFanout, Sizes::Default()).size(), 4u);
+  // --full adds 100,000 waits.
+  ASSERT_EQ(PlanRuns(Workload::kIoFanout, Sizes::Full()).size(), 5u);
+  EXPECT_EQ(PlanRuns(Workload::kIoFanout, Sizes::Full()).back().params.at("n"), 100000);
 }
 
 TEST(WorkloadsTest, CheckParamsNamesWhatIsWrong) {
