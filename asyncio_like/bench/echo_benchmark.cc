@@ -32,7 +32,7 @@
 // server running in a child process and reports the growth of its resident
 // set per connection.
 //
-//   tools/bazel run -c opt //asyncio_like:echo_benchmark
+//   tools/bazel run -c opt //asyncio_like/bench:echo_benchmark
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -64,8 +64,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "asyncio_like/echo_baselines.h"
-#include "asyncio_like/echo_load_generator.h"
+#include "asyncio_like/bench/echo_baselines.h"
+#include "asyncio_like/bench/echo_load_generator.h"
 #include "asyncio_like/echo_server.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/fault_injector.h"
