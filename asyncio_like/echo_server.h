@@ -49,6 +49,10 @@ class CoroutineEchoServer {
   static absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> Create();
   // The same, on a loop made with `options` (LoopOptions::faults, say).
   static absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> Create(LoopOptions options);
+  // The same, serving each connection with `handler` in place of
+  // EchoConnection (the benchmark's variant with a timeout on every read).
+  static absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> Create(LoopOptions options,
+                                                                     ConnectionHandler handler);
 };
 
 }  // namespace asyncio_like
