@@ -1,0 +1,116 @@
+// The loop's timers, kept in user space: a hierarchical timing wheel in
+// front of a small binary heap. The loop arms one kernel timeout, for the
+// nearest deadline. Timers fire in deadline order, and equal deadlines in
+// the order they were added.
+//
+// Arming and cancelling must cost O(1): a server arms a timeout around
+// almost every read and cancels nearly all of them before they fire. So a
+// timer is an intrusive node (the awaiter or handle that owns it is the
+// node; nothing is allocated), and the wheel places it by its deadline alone.
+//
+// Time is cut into ticks of 2^16 ns (about 65 us). The wheel has 8 levels of
+// 64 buckets; a bucket of level L spans 64^L ticks. `tick_` is how far the
+// wheel has been emptied: every timer whose tick is at or before it is in
+// the heap `due_`, ordered exactly by (deadline, arm order); every other
+// timer is in a bucket. A timer goes to the level of the highest 6-bit group
+// in which its tick differs from `tick_`, in the bucket of its tick's digit
+// there, pushed on that bucket's list. So each bucket of level L holds
+// ticks that agree with `tick_` above group L and exceed it in group L, and
+// the lowest non-empty level's first occupied bucket (found with a
+// count-trailing-zeros of that level's occupancy bits) holds the earliest
+// timers outside the heap.
+//
+// When the heap is empty and the earliest bucket is due (or the loop asks
+// for the next deadline), `tick_` moves to that bucket's first tick and the
+// bucket is emptied: each of its timers is placed again, relative to the
+// new `tick_`, into the heap (its tick is `tick_`) or into a lower level.
+// A timer is placed at most once per level, so arming, cascading and
+// firing cost O(1) apart from the heap, which only ever holds one tick's
+// timers (plus timers armed at or before `tick_`). Cancelling unlinks the
+// timer from its bucket's list, or removes it from the heap: a cancelled
+// timer takes no memory and no time later.
+#ifndef ASYNCIO_LIKE_TIMER_WHEEL_H_
+#define ASYNCIO_LIKE_TIMER_WHEEL_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace asyncio_like {
+namespace internal {
+
+// Something to do at a deadline. The wheel links it in place while it is
+// armed, so an armed timer must not move or be destroyed before it fires or
+// is cancelled.
+class Timer {
+ public:
+  virtual void Fire() = 0;
+
+ protected:
+  Timer() = default;
+  ~Timer() = default;
+
+ private:
+  friend class TimerWheel;
+  int64_t deadline_ns_ = 0;
+  Timer* next_ = nullptr;        // The next timer in its bucket.
+  Timer** link_ = nullptr;       // What points at it in its bucket: the head or the previous next_.
+  uint32_t sequence_ = 0;        // Arm order, for equal deadlines.
+  uint32_t place_ = 0;           // kInBucket | bucket number, or its index in the heap.
+};
+
+class TimerWheel {
+ public:
+  TimerWheel() = default;
+  TimerWheel(const TimerWheel&) = delete;
+  TimerWheel& operator=(const TimerWheel&) = delete;
+
+  // Arms `timer` for `deadline_ns`. It must not be armed already.
+  void Add(int64_t deadline_ns, Timer* timer);
+  // Disarms an armed timer; it will not fire.
+  void Cancel(Timer* timer);
+  // The earliest deadline of an armed timer.
+  std::optional<int64_t> NextDeadline();
+  // Disarms and returns the earliest timer if its deadline is at or before
+  // `now_ns`, and stores its deadline.
+  Timer* PopDue(int64_t now_ns, int64_t* deadline_ns);
+  uint64_t live() const { return live_; }
+
+ private:
+  static constexpr int kTickShift = 16;
+  static constexpr int kLevelBits = 6;
+  static constexpr int kSlots = 1 << kLevelBits;
+  static constexpr int kLevels = 8;  // 16 + 8 * 6 bits: every int64 deadline.
+  static constexpr uint32_t kInBucket = uint32_t{1} << 31;
+
+  static uint64_t TickOf(int64_t deadline_ns) {
+    return deadline_ns <= 0 ? 0 : static_cast<uint64_t>(deadline_ns) >> kTickShift;
+  }
+  // Puts `timer` in the heap or a bucket, relative to `tick_`.
+  void Place(Timer* timer);
+  // Empties the earliest bucket if it starts at or before `limit_tick`;
+  // false if there is none.
+  bool CascadeEarliest(uint64_t limit_tick);
+
+  static bool Before(const Timer* a, const Timer* b) {
+    return a->deadline_ns_ != b->deadline_ns_
+               ? a->deadline_ns_ < b->deadline_ns_
+               : static_cast<int32_t>(a->sequence_ - b->sequence_) < 0;
+  }
+  void HeapPush(Timer* timer);
+  void HeapRemove(uint32_t index);
+  void SiftUp(uint32_t index);
+  void SiftDown(uint32_t index);
+
+  uint64_t tick_ = 0;
+  uint64_t occupied_[kLevels] = {};  // Bit i of level L: bucket i is not empty.
+  Timer* buckets_[kLevels][kSlots] = {};
+  std::vector<Timer*> due_;
+  uint32_t next_sequence_ = 0;
+  uint64_t live_ = 0;
+};
+
+}  // namespace internal
+}  // namespace asyncio_like
+
+#endif  // ASYNCIO_LIKE_TIMER_WHEEL_H_
