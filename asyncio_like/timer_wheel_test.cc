@@ -33,8 +33,8 @@ void FireDue(TimerWheel& wheel, int64_t now) {
   }
 }
 
-// Timers with equal deadlines fire in the order they were added. A heap is
-// not a stable sort, so this needs the tie-breaking sequence number.
+// Timers with equal deadlines fire in the order they were added, whichever
+// way the wheel reached them.
 TEST(TimerWheelTest, TimersWithEqualDeadlinesFireFifo) {
   TimerWheel wheel;
   std::vector<std::pair<int64_t, int>> fired;
@@ -90,8 +90,8 @@ TEST(TimerWheelTest, OrdersMixedDeadlinesAndSkipsCancelled) {
   EXPECT_FALSE(wheel.NextDeadline().has_value());
 }
 
-// A cancelled timer is gone wherever it was: in a bucket, or already in the
-// heap of the next tick's timers. The next deadline is then the next live
+// A cancelled timer is gone wherever it was: in a bucket, or already among
+// the next tick's timers (due_). The next deadline is then the next live
 // one, and the cancelled timer never fires.
 TEST(TimerWheelTest, CancelRemovesFromBucketAndFromHeap) {
   TimerWheel wheel;
@@ -105,9 +105,9 @@ TEST(TimerWheelTest, CancelRemovesFromBucketAndFromHeap) {
     wheel.Add(deadlines[i], &recorders[i]);
   }
   // Asking for the next deadline brings the first tick's timers (0 and 1)
-  // into the heap; 2 and 3 stay in buckets.
+  // into due_; 2 and 3 stay in buckets.
   EXPECT_EQ(wheel.NextDeadline(), std::optional<int64_t>(1'000'000));
-  wheel.Cancel(&recorders[0]);  // From the heap.
+  wheel.Cancel(&recorders[0]);  // From due_.
   EXPECT_EQ(wheel.NextDeadline(), std::optional<int64_t>(1'000'001));
   wheel.Cancel(&recorders[2]);  // From a bucket.
   EXPECT_EQ(wheel.live(), 2u);
