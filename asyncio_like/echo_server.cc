@@ -27,11 +27,12 @@ namespace {
 
 class LoopEchoServer final : public EchoServerUnderTest {
  public:
-  LoopEchoServer(TcpListener listener, int stop_fd, LoopOptions options)
+  LoopEchoServer(TcpListener listener, int stop_fd, LoopOptions options, ConnectionHandler handler)
       : listener_(std::move(listener)),
         port_(listener_.port()),
         stop_fd_(stop_fd),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        handler_(std::move(handler)) {}
   ~LoopEchoServer() override { close(stop_fd_); }
 
   uint16_t port() const override { return port_; }
@@ -54,13 +55,12 @@ class LoopEchoServer final : public EchoServerUnderTest {
 
  private:
   Task<absl::Status> Main() {
-    absl::StatusOr<Server> server = StartServer(EchoConnection, std::move(listener_));
+    absl::StatusOr<Server> server = StartServer(handler_, std::move(listener_));
     if (!server.ok()) co_return server.status();
     uint64_t value = 0;
     const int stop_fd = stop_fd_;
-    const int result = co_await KernelOp([&](io_uring_sqe* sqe) {
-      io_uring_prep_read(sqe, stop_fd, &value, sizeof value, 0);
-    });
+    const int result = co_await KernelOp(
+        [&](io_uring_sqe* sqe) { io_uring_prep_read(sqe, stop_fd, &value, sizeof value, 0); });
     if (result < 0) co_return OsError(-result, "read of the stop eventfd");
     server->Close();
     co_return absl::OkStatus();
@@ -70,6 +70,7 @@ class LoopEchoServer final : public EchoServerUnderTest {
   const uint16_t port_;
   const int stop_fd_;
   const LoopOptions options_;
+  const ConnectionHandler handler_;
   uint64_t kernel_enters_ = 0;
 };
 
@@ -81,6 +82,11 @@ absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create
 
 absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create(
     LoopOptions options) {
+  return Create(std::move(options), EchoConnection);
+}
+
+absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create(
+    LoopOptions options, ConnectionHandler handler) {
   // Fail here, not in Serve(), if io_uring is unavailable.
   if (absl::StatusOr<std::unique_ptr<EventLoop>> probe = EventLoop::Create(); !probe.ok()) {
     return probe.status();
@@ -89,7 +95,8 @@ absl::StatusOr<std::unique_ptr<EchoServerUnderTest>> CoroutineEchoServer::Create
   if (!listener.ok()) return listener.status();
   const int stop_fd = eventfd(0, EFD_CLOEXEC);
   if (stop_fd < 0) return OsError(errno, "eventfd");
-  return std::make_unique<LoopEchoServer>(*std::move(listener), stop_fd, std::move(options));
+  return std::make_unique<LoopEchoServer>(*std::move(listener), stop_fd, std::move(options),
+                                          std::move(handler));
 }
 
 }  // namespace asyncio_like

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "asyncio_like/echo_load_generator.h"
+#include "asyncio_like/bench/echo_load_generator.h"
 #include "asyncio_like/test_util.h"
 #include "gtest/gtest.h"
 

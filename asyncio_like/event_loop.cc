@@ -283,7 +283,7 @@ void EventLoop::ReportSlowStep(std::string task_name, int64_t duration_ns) {
 }
 
 Sleep::~Sleep() {
-  if (armed_) task_->loop()->CancelTimer(slot_);
+  if (armed_) task_->loop()->CancelTimer(this);
 }
 
 bool Sleep::Suspend(std::coroutine_handle<> awaiting,
@@ -299,7 +299,7 @@ bool Sleep::Suspend(std::coroutine_handle<> awaiting,
     return true;
   }
   if (!task->BeginWait(this)) return false;
-  slot_ = loop->AddTimer(EventLoop::NowNanos() + delay_ns_, this);
+  loop->AddTimer(EventLoop::NowNanos() + delay_ns_, this);
   armed_ = true;
   return true;
 }
@@ -313,7 +313,7 @@ void Sleep::Fire() {
 bool Sleep::Cancel() {
   armed_ = false;
   cancelled_ = true;
-  task_->loop()->CancelTimer(slot_);
+  task_->loop()->CancelTimer(this);
   task_->EndWait();
   task_->loop()->Schedule(awaiting_, task_);
   return true;

@@ -19,7 +19,7 @@
 // One loop pass (RunOnce) follows asyncio's BaseEventLoop._run_once:
 //   1. Enter the kernel once: submit queued operations and collect
 //      completions, blocking only if no task is ready, and then only until
-//      the nearest timer's deadline (one timeout for the whole heap, not one
+//      the nearest timer's deadline (one timeout for all timers, not one
 //      kernel timer per sleep).
 //   2. Deliver the completions: each wakes its task (appends it to the ready
 //      queue).
@@ -61,7 +61,7 @@
 #include "asyncio_like/ready_queue.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/timer_handle.h"
-#include "asyncio_like/timer_heap.h"
+#include "asyncio_like/timer_wheel.h"
 #include "asyncio_like/uring.h"
 
 namespace asyncio_like {
@@ -214,10 +214,8 @@ class EventLoop {
   void Schedule(std::coroutine_handle<> handle, internal::PromiseBase* task) {
     ready_.Push({handle, task});
   }
-  uint32_t AddTimer(int64_t deadline_ns, internal::Timer* timer) {
-    return timers_.Add(deadline_ns, timer);
-  }
-  void CancelTimer(uint32_t slot) { timers_.Cancel(slot); }
+  void AddTimer(int64_t deadline_ns, internal::Timer* timer) { timers_.Add(deadline_ns, timer); }
+  void CancelTimer(internal::Timer* timer) { timers_.Cancel(timer); }
   void SubmitAfterNextEnter(internal::KernelOpBase* op) { deferred_ops_.push_back(op); }
 
  private:
@@ -258,7 +256,7 @@ class EventLoop {
   // Kernel operations to submit after the next kernel entry
   // (KernelOp::SubmitAfterNextEnter).
   std::vector<internal::KernelOpBase*> deferred_ops_;
-  internal::TimerHeap timers_;
+  internal::TimerWheel timers_;
   std::thread::id owner_thread_;
   bool running_ = false;
   bool closing_ = false;
@@ -317,7 +315,6 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   int64_t delay_ns_;
   internal::PromiseBase* task_ = nullptr;
   std::coroutine_handle<> awaiting_;
-  uint32_t slot_ = 0;
   bool armed_ = false;
   bool cancelled_ = false;
 };

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "asyncio_like/bench/beside_cpython.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/future.h"
 #include "asyncio_like/task.h"
@@ -98,50 +99,15 @@ BENCHMARK(BM_CallLaterArmCancel)->MinTime(0.3);
 
 // Runs the CPython script and prints its figures beside ours.
 void CompareWithCPython(const std::string& script) {
-  const std::string command =
-      "PYENV_VERSION=3.13.0 python3 '" + script + "' " + std::to_string(kOps);
-  std::printf("\nCPython 3.13 on the same workloads: %s\n", command.c_str());
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    std::printf("could not run python3\n");
-    return;
-  }
-  std::map<std::string, double> cpython;
-  char name[128];
-  double ns = 0;
-  while (std::fscanf(pipe, "%127s %lf", name, &ns) == 2) cpython[name] = ns;
-  const int rc = pclose(pipe);
-  if (rc != 0 || cpython.empty()) {
-    std::printf("python3 failed (status %d); no comparison\n", rc);
-    return;
-  }
-  std::printf("\n| workload | asyncio_like CPU ns/op | CPython CPU ns/op | speed-up |\n");
-  std::printf("|---|---:|---:|---:|\n");
-  for (const auto& [workload, ours] : Figures()) {
-    auto theirs = cpython.find(workload);
-    if (theirs == cpython.end()) continue;
-    std::printf("| %s | %.1f | %.1f | %.1fx |\n", workload.c_str(), ours,
-                theirs->second, theirs->second / ours);
-  }
+  PrintBesideCPython(script, std::to_string(kOps), Figures(), {"CPU ns/op", 1});
 }
 
 }  // namespace
 }  // namespace asyncio_like
 
 int main(int argc, char** argv) {
-  // `bazel run` starts the binary in its runfiles tree, where the script is.
-  std::string script = "asyncio_like/future_benchmark.py";
-  const std::string flag = "--python_script=";
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind(flag, 0) == 0) {
-      script = arg.substr(flag.size());
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
+  std::string script =
+      asyncio_like::TakePythonScriptFlag(argc, argv, "asyncio_like/future_benchmark.py");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "asyncio_like/bench/beside_cpython.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/stream.h"
 #include "asyncio_like/task.h"
@@ -72,7 +73,7 @@ Task<int64_t> ReadLines(StreamReader& reader, bool use_read_until) {
     } else {
       line = co_await reader.ReadLine();
     }
-    if (!line.ok()) co_return use_read_until && IncompleteReadOf(line.status()) ? count : -1;
+    if (!line.ok()) co_return use_read_until&& IncompleteReadOf(line.status()) ? count : -1;
     if (line->empty()) co_return count;
     ++count;
   }
@@ -102,8 +103,8 @@ Task<int64_t> FedRound() {
   co_return co_await ReadLines(reader, false);
 }
 
-void RunRounds(benchmark::State& state, const std::string& name,
-               Task<int64_t> (*round)(bool), bool use_read_until) {
+void RunRounds(benchmark::State& state, const std::string& name, Task<int64_t> (*round)(bool),
+               bool use_read_until) {
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
   if (!loop.ok()) {
     state.SkipWithError(std::string(loop.status().message()).c_str());
@@ -136,37 +137,14 @@ void BM_ReadUntilNewlineLoopback(benchmark::State& state) {
 BENCHMARK(BM_ReadUntilNewlineLoopback)->MinTime(0.5);
 
 void BM_ReadLineFed(benchmark::State& state) {
-  RunRounds(state, "read_line_fed", [](bool) { return FedRound(); }, false);
+  RunRounds(
+      state, "read_line_fed", [](bool) { return FedRound(); }, false);
 }
 BENCHMARK(BM_ReadLineFed)->MinTime(0.5);
 
 // Runs the CPython script and prints its figures beside ours.
 void CompareWithCPython(const std::string& script) {
-  const std::string command =
-      "PYENV_VERSION=3.13.0 python3 '" + script + "' " + std::to_string(kLines);
-  std::printf("\nCPython 3.13 on the same workloads: %s\n", command.c_str());
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    std::printf("could not run python3\n");
-    return;
-  }
-  std::map<std::string, double> cpython;
-  char name[128];
-  double ns = 0;
-  while (std::fscanf(pipe, "%127s %lf", name, &ns) == 2) cpython[name] = ns;
-  const int rc = pclose(pipe);
-  if (rc != 0 || cpython.empty()) {
-    std::printf("python3 failed (status %d); no comparison\n", rc);
-    return;
-  }
-  std::printf("\n| workload | asyncio_like CPU ns/line | CPython CPU ns/line | speed-up |\n");
-  std::printf("|---|---:|---:|---:|\n");
-  for (const auto& [workload, ours] : Figures()) {
-    auto theirs = cpython.find(workload);
-    if (theirs == cpython.end()) continue;
-    std::printf("| %s | %.1f | %.1f | %.1fx |\n", workload.c_str(), ours,
-                theirs->second, theirs->second / ours);
-  }
+  PrintBesideCPython(script, std::to_string(kLines), Figures(), {"CPU ns/line", 1});
   auto line = Figures().find("read_line_loopback");
   auto until = Figures().find("read_until_newline_loopback");
   if (line != Figures().end() && until != Figures().end()) {
@@ -179,19 +157,8 @@ void CompareWithCPython(const std::string& script) {
 }  // namespace asyncio_like
 
 int main(int argc, char** argv) {
-  // `bazel run` starts the binary in its runfiles tree, where the script is.
-  std::string script = "asyncio_like/stream_benchmark.py";
-  const std::string flag = "--python_script=";
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind(flag, 0) == 0) {
-      script = arg.substr(flag.size());
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
+  std::string script =
+      asyncio_like::TakePythonScriptFlag(argc, argv, "asyncio_like/stream_benchmark.py");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

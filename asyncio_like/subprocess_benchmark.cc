@@ -16,13 +16,13 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "asyncio_like/bench/beside_cpython.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/gather.h"
 #include "asyncio_like/subprocess.h"
@@ -84,48 +84,20 @@ void BM_SpawnWaitTrue(benchmark::State& state) {
 }
 BENCHMARK(BM_SpawnWaitTrue)->Iterations(kRounds)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// Runs the CPython script and prints its figures beside ours.
 void CompareWithCPython(const std::string& script) {
-  const std::string command = "PYENV_VERSION=3.13.0 python3 '" + script + "' " +
-                              std::to_string(kProcesses) + " " + std::to_string(kConcurrency) +
-                              " " + std::to_string(kRounds);
-  std::printf("\nCPython 3.13 on the same workload: %s\n", command.c_str());
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    std::printf("could not run python3\n");
-    return;
-  }
-  char name[128];
-  double theirs = 0;
-  const bool read = std::fscanf(pipe, "%127s %lf", name, &theirs) == 2;
-  const int rc = pclose(pipe);
-  if (rc != 0 || !read || best_ns_per_process == 0) {
-    std::printf("python3 failed (status %d); no comparison\n", rc);
-    return;
-  }
-  std::printf("\n| workload | asyncio_like wall us/process | CPython wall us/process | speed-up |\n");
-  std::printf("|---|---:|---:|---:|\n");
-  std::printf("| spawn + wait /bin/true, %d x, %d at a time | %.1f | %.1f | %.2fx |\n", kProcesses,
-              kConcurrency, best_ns_per_process / 1000, theirs / 1000,
-              theirs / best_ns_per_process);
+  PrintBesideCPython(script,
+                     std::to_string(kProcesses) + " " + std::to_string(kConcurrency) + " " +
+                         std::to_string(kRounds),
+                     {{"spawn_wait_true", best_ns_per_process}}, {"wall us/process", 1000});
 }
 
 }  // namespace
 }  // namespace asyncio_like
 
 int main(int argc, char** argv) {
-  // `bazel run` starts the binary in its runfiles tree, where the script is.
-  std::string script = "asyncio_like/subprocess_benchmark.py";
-  const std::string flag = "--python_script=";
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind(flag, 0) == 0) {
-      script = arg.substr(flag.size());
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
+  std::string script =
+      asyncio_like::TakePythonScriptFlag(argc, argv, "asyncio_like/subprocess_benchmark.py");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -97,14 +97,14 @@ void Timeout::Arm(std::optional<bool> passed) {
     ExpireSoon();
     return;
   }
-  slot_ = task_->loop()->AddTimer(*when_, this);
+  task_->loop()->AddTimer(*when_, this);
   armed_ = true;
 }
 
 void Timeout::Disarm() {
   if (armed_) {
     armed_ = false;
-    task_->loop()->CancelTimer(slot_);
+    task_->loop()->CancelTimer(this);
   }
   if (pending_expiry_ != nullptr) {
     *pending_expiry_ = nullptr;

@@ -58,7 +58,7 @@
 #include "asyncio_like/awaitable_task.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
-#include "asyncio_like/timer_heap.h"
+#include "asyncio_like/timer_wheel.h"
 
 namespace asyncio_like {
 
@@ -126,7 +126,6 @@ class Timeout : private internal::Timer {
   State state_ = State::kCreated;
   internal::PromiseBase* task_ = nullptr;
   uint32_t cancelling_at_entry_ = 0;
-  uint32_t slot_ = 0;
   bool armed_ = false;
   bool from_delay_ = false;
   bool passed_at_creation_ = false;

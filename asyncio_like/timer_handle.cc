@@ -31,7 +31,7 @@ void CallbackTimer::Cancel() {
   callback = nullptr;  // Free the captures now, as asyncio drops _callback.
   if (!armed) return;
   armed = false;
-  loop->CancelTimer(slot);
+  loop->CancelTimer(this);
   loop->UnlinkCallbackTimer(this);
   self.reset();  // The caller's handle still holds it.
 }
@@ -56,7 +56,7 @@ TimerHandle EventLoop::CallAt(int64_t when_ns, absl::AnyInvocable<void()> callba
   timer->loop = this;
   timer->callback = std::move(callback);
   timer->when_ns = when_ns;
-  timer->slot = AddTimer(when_ns, timer.get());
+  AddTimer(when_ns, timer.get());
   timer->armed = true;
   timer->self = timer;
   timer->next = callback_timers_;

@@ -27,7 +27,7 @@
 #include <memory>
 
 #include "absl/functional/any_invocable.h"
-#include "asyncio_like/timer_heap.h"
+#include "asyncio_like/timer_wheel.h"
 
 namespace asyncio_like {
 
@@ -46,7 +46,6 @@ class CallbackTimer final : public Timer {
   EventLoop* loop = nullptr;
   absl::AnyInvocable<void()> callback;
   int64_t when_ns = 0;
-  uint32_t slot = 0;
   bool armed = false;
   bool cancelled = false;
   std::shared_ptr<CallbackTimer> self;

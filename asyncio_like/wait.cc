@@ -111,7 +111,7 @@ WaitAwaiter::WaitAwaiter(std::vector<Waitable> items, absl::Duration timeout,
 }
 
 WaitAwaiter::~WaitAwaiter() {
-  if (armed_) waiter_->loop()->CancelTimer(slot_);
+  if (armed_) waiter_->loop()->CancelTimer(this);
 }
 
 bool WaitAwaiter::Satisfies(const Waitable& finished) const {
@@ -127,7 +127,7 @@ bool WaitAwaiter::Suspend(std::coroutine_handle<> awaiting, PromiseBase* task) {
     int64_t delay_ns = absl::ToInt64Nanoseconds(timeout_);
     const int64_t now = EventLoop::NowNanos();
     if (delay_ns > INT64_MAX - now) delay_ns = INT64_MAX - now;
-    slot_ = task->loop()->AddTimer(now + delay_ns, this);
+    task->loop()->AddTimer(now + delay_ns, this);
     armed_ = true;
   }
   StartWatching();
@@ -164,7 +164,7 @@ void WaitAwaiter::Wake() {
   StopWatching();
   if (armed_) {
     armed_ = false;
-    waiter_->loop()->CancelTimer(slot_);
+    waiter_->loop()->CancelTimer(this);
   }
   waiter_->EndWait();
 }
@@ -198,13 +198,13 @@ AsCompleted::AsCompleted(std::vector<Waitable> aws, absl::Duration timeout)
     int64_t delay_ns = absl::ToInt64Nanoseconds(timeout);
     const int64_t now = EventLoop::NowNanos();
     if (delay_ns > INT64_MAX - now) delay_ns = INT64_MAX - now;
-    slot_ = loop_->AddTimer(now + delay_ns, this);
+    loop_->AddTimer(now + delay_ns, this);
     armed_ = true;
   }
 }
 
 AsCompleted::~AsCompleted() {
-  if (armed_) loop_->CancelTimer(slot_);
+  if (armed_) loop_->CancelTimer(this);
 }
 
 bool AsCompleted::Suspend(std::coroutine_handle<> awaiting, internal::PromiseBase* task) {
@@ -235,7 +235,7 @@ void AsCompleted::OnItemDone(size_t index) {
   finished_.push_back(index);
   if (finished_.size() == remaining_ && armed_) {
     armed_ = false;
-    loop_->CancelTimer(slot_);
+    loop_->CancelTimer(this);
   }
   Wake();
 }

@@ -69,7 +69,7 @@
 #include "asyncio_like/future.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/timeout.h"
-#include "asyncio_like/timer_heap.h"
+#include "asyncio_like/timer_wheel.h"
 
 namespace asyncio_like {
 
@@ -221,7 +221,6 @@ class WaitAwaiter final : private WaitWatches, private CancellableWait, private 
   bool satisfied_ = false;
   bool cancelled_ = false;
   bool armed_ = false;
-  uint32_t slot_ = 0;
   PromiseBase* waiter_ = nullptr;
   std::coroutine_handle<> awaiting_;
 };
@@ -280,7 +279,6 @@ class AsCompleted final : private internal::WaitWatches,
   bool timed_out_ = false;
   bool armed_ = false;
   bool cancelled_ = false;
-  uint32_t slot_ = 0;
   internal::PromiseBase* waiter_ = nullptr;
   std::coroutine_handle<> awaiting_;
 };

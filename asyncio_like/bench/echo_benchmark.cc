@@ -13,8 +13,10 @@
 //   enters/req     the server's own count of system calls that entered the
 //                  kernel, over the whole session (warm-up included), per echo
 //   corrupted      echoed bytes that differed from what was sent (must be 0)
-// BM_Echo/<connections> runs rounds: in each, the three servers one after
-// the other, in an order shuffled per round, so that the three share the
+// The coroutine_timeout server is the coroutine server with every read
+// under a 5 s Timeout, as a careful server writes it.
+// BM_Echo/<connections> runs rounds: in each, the four servers one after
+// the other, in an order shuffled per round, so that the four share the
 // same few seconds of the machine. A shared machine has slow phases of
 // several seconds in which every server runs 20 to 30% slower; comparing
 // servers within a round, and taking the median over the rounds, keeps
@@ -32,7 +34,7 @@
 // server running in a child process and reports the growth of its resident
 // set per connection.
 //
-//   tools/bazel run -c opt //asyncio_like:echo_benchmark
+//   tools/bazel run -c opt //asyncio_like/bench:echo_benchmark
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -64,11 +66,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "asyncio_like/echo_baselines.h"
-#include "asyncio_like/echo_load_generator.h"
+#include "asyncio_like/bench/echo_baselines.h"
+#include "asyncio_like/bench/echo_load_generator.h"
 #include "asyncio_like/echo_server.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/fault_injector.h"
+#include "asyncio_like/stream.h"
+#include "asyncio_like/task.h"
+#include "asyncio_like/timeout.h"
 #include "benchmark/benchmark.h"
 
 namespace asyncio_like {
@@ -84,6 +89,30 @@ LoopOptions& CoroutineLoopOptions() {
   return *options;
 }
 
+// EchoConnection as a careful server writes it: every read under a 5 s
+// timeout (`async with asyncio.timeout(5): n = await reader.read(...)`), so
+// a silent client cannot hold the connection forever. Under load every
+// timer is cancelled long before it fires.
+Task<void> EchoConnectionWithReadTimeout(StreamReader reader, StreamWriter writer) {
+  char buffer[4096];
+  for (;;) {
+    absl::StatusOr<size_t> n;
+    try {
+      Timeout timeout(absl::Seconds(5));
+      n = co_await timeout.Run(
+          [](StreamReader& reader, absl::Span<char> buffer) -> Task<absl::StatusOr<size_t>> {
+            co_return co_await reader.Read(buffer);
+          }(reader, absl::MakeSpan(buffer)));
+    } catch (const TimeoutError&) {
+      break;
+    }
+    if (!n.ok() || *n == 0) break;
+    writer.Write(absl::string_view(buffer, *n));
+    if (!(co_await writer.Drain()).ok()) break;
+  }
+  (void)co_await writer.Close();
+}
+
 using ServerFactory = std::function<absl::StatusOr<std::unique_ptr<EchoServerUnderTest>>()>;
 
 struct ServerKind {
@@ -96,6 +125,10 @@ const std::vector<ServerKind>& ServerKinds() {
       {"epoll", EpollEchoServer::Create},
       {"raw_uring", RawUringEchoServer::Create},
       {"coroutine", [] { return CoroutineEchoServer::Create(CoroutineLoopOptions()); }},
+      {"coroutine_timeout",
+       [] {
+         return CoroutineEchoServer::Create(CoroutineLoopOptions(), EchoConnectionWithReadTimeout);
+       }},
   };
   return *kinds;
 }
@@ -180,12 +213,16 @@ std::map<std::string, std::vector<ChurnFigures>>& MeasuredChurn() {
 }
 
 // The coroutine server's ratios to the two baselines within one round: of
-// its rate (requests or connections per second) and of its CPU per unit.
+// its rate (requests or connections per second) and of its CPU per unit;
+// and the coroutine_timeout server's to the coroutine server (the price of a
+// timeout on every read).
 struct RoundRatios {
   double rate_vs_epoll = 0;
   double rate_vs_raw = 0;
   double cpu_vs_epoll = 0;
   double cpu_vs_raw = 0;
+  double timeout_rate_vs_plain = 0;
+  double timeout_cpu_vs_plain = 0;
 };
 // Every round's ratios, by benchmark: "echo/<connections>" or "churn".
 std::map<std::string, std::vector<RoundRatios>>& MeasuredRatios() {
@@ -200,11 +237,14 @@ void RecordRatios(const std::string& benchmark, const std::map<std::string, Figu
   const Figures& coroutine = round.at("coroutine");
   const Figures& epoll = round.at("epoll");
   const Figures& raw = round.at("raw_uring");
+  const Figures& timed = round.at("coroutine_timeout");
   MeasuredRatios()[benchmark].push_back(RoundRatios{
       .rate_vs_epoll = coroutine.*rate / epoll.*rate,
       .rate_vs_raw = coroutine.*rate / raw.*rate,
       .cpu_vs_epoll = coroutine.*cpu / epoll.*cpu,
       .cpu_vs_raw = coroutine.*cpu / raw.*cpu,
+      .timeout_rate_vs_plain = timed.*rate / coroutine.*rate,
+      .timeout_cpu_vs_plain = timed.*cpu / coroutine.*cpu,
   });
 }
 
@@ -254,7 +294,7 @@ void PrintEchoMedians() {
       "enters/req | corrupted bytes |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
       kRepetitions, RepetitionsFor(1000));
   for (int connections : {1, 10, 100, 1000}) {
-    for (const char* server : {"epoll", "raw_uring", "coroutine"}) {
+    for (const char* server : {"epoll", "raw_uring", "coroutine", "coroutine_timeout"}) {
       auto it = figures.find({server, connections});
       if (it == figures.end()) continue;
       uint64_t corrupted = 0;
@@ -274,10 +314,11 @@ void PrintEchoMedians() {
 void PrintChurnMedians() {
   const auto& churn = MeasuredChurn();
   if (churn.empty()) return;
-  std::printf("\nConnection churn, medians of %d rounds\n"
-              "| server | conn/s | cpu us/conn | failed |\n| --- | ---: | ---: | ---: |\n",
-              kRepetitions);
-  for (const char* server : {"epoll", "raw_uring", "coroutine"}) {
+  std::printf(
+      "\nConnection churn, medians of %d rounds\n"
+      "| server | conn/s | cpu us/conn | failed |\n| --- | ---: | ---: | ---: |\n",
+      kRepetitions);
+  for (const char* server : {"epoll", "raw_uring", "coroutine", "coroutine_timeout"}) {
     auto it = churn.find(server);
     if (it == churn.end()) continue;
     int64_t failures = 0;
@@ -291,15 +332,19 @@ void PrintChurnMedians() {
 
 // The medians of the coroutine server's per-round ratios, by benchmark.
 void PrintRatios() {
-  std::printf("\nCoroutine server against the baselines: medians of the per-round ratios\n"
-              "| benchmark | rate vs epoll | rate vs raw_uring | cpu vs epoll | "
-              "cpu vs raw_uring |\n| --- | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "\nCoroutine server against the baselines, and coroutine_timeout against the\n"
+      "coroutine server: medians of the per-round ratios\n"
+      "| benchmark | rate vs epoll | rate vs raw_uring | cpu vs epoll | "
+      "cpu vs raw_uring | timeout: rate vs plain | timeout: cpu vs plain |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const auto& [benchmark, rounds] : MeasuredRatios()) {
-    std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", benchmark.c_str(),
-                MedianOf(rounds, &RoundRatios::rate_vs_epoll),
-                MedianOf(rounds, &RoundRatios::rate_vs_raw),
-                MedianOf(rounds, &RoundRatios::cpu_vs_epoll),
-                MedianOf(rounds, &RoundRatios::cpu_vs_raw));
+    std::printf(
+        "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", benchmark.c_str(),
+        MedianOf(rounds, &RoundRatios::rate_vs_epoll), MedianOf(rounds, &RoundRatios::rate_vs_raw),
+        MedianOf(rounds, &RoundRatios::cpu_vs_epoll), MedianOf(rounds, &RoundRatios::cpu_vs_raw),
+        MedianOf(rounds, &RoundRatios::timeout_rate_vs_plain),
+        MedianOf(rounds, &RoundRatios::timeout_cpu_vs_plain));
   }
 }
 

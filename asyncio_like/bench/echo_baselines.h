@@ -21,31 +21,17 @@
 //   ... RunEchoLoad((*server)->port(), options) ...
 //   (*server)->Stop();
 //   thread.join();
-#ifndef ASYNCIO_LIKE_ECHO_BASELINES_H_
-#define ASYNCIO_LIKE_ECHO_BASELINES_H_
+#ifndef ASYNCIO_LIKE_BENCH_ECHO_BASELINES_H_
+#define ASYNCIO_LIKE_BENCH_ECHO_BASELINES_H_
 
 #include <cstdint>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "asyncio_like/echo_server.h"
 
 namespace asyncio_like {
-
-// What the echo benchmark needs from a server.
-class EchoServerUnderTest {
- public:
-  virtual ~EchoServerUnderTest() = default;
-  // The port it listens on (127.0.0.1).
-  virtual uint16_t port() const = 0;
-  // Serves on the calling thread until Stop(); then closes every connection.
-  virtual absl::Status Serve() = 0;
-  // Makes Serve() return soon. Callable from any thread, once.
-  virtual void Stop() = 0;
-  // System calls that entered the kernel while serving (io_uring_enter,
-  // epoll_wait, read, write, accept). Read it after Serve() has returned.
-  virtual uint64_t kernel_enters() const = 0;
-};
 
 class EpollEchoServer {
  public:
@@ -64,4 +50,4 @@ absl::StatusOr<int> ListenOnLoopback(uint16_t& port, bool non_blocking);
 
 }  // namespace asyncio_like
 
-#endif  // ASYNCIO_LIKE_ECHO_BASELINES_H_
+#endif  // ASYNCIO_LIKE_BENCH_ECHO_BASELINES_H_

@@ -1,4 +1,4 @@
-#include "asyncio_like/echo_load_generator.h"
+#include "asyncio_like/bench/echo_load_generator.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

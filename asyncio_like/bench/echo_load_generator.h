@@ -25,8 +25,8 @@
 //     std::cout << report->RequestsPerSecond() << " req/s, p99 "
 //               << report->latency.Percentile(0.99) << "\n";
 //   }
-#ifndef ASYNCIO_LIKE_ECHO_LOAD_GENERATOR_H_
-#define ASYNCIO_LIKE_ECHO_LOAD_GENERATOR_H_
+#ifndef ASYNCIO_LIKE_BENCH_ECHO_LOAD_GENERATOR_H_
+#define ASYNCIO_LIKE_BENCH_ECHO_LOAD_GENERATOR_H_
 
 #include <array>
 #include <cstddef>
@@ -97,4 +97,4 @@ absl::StatusOr<EchoLoadReport> RunEchoLoad(uint16_t port,
 
 }  // namespace asyncio_like
 
-#endif  // ASYNCIO_LIKE_ECHO_LOAD_GENERATOR_H_
+#endif  // ASYNCIO_LIKE_BENCH_ECHO_LOAD_GENERATOR_H_

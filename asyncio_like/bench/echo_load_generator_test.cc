@@ -1,7 +1,7 @@
 // The load generator and the two baseline servers: the generator checks every
 // echoed byte (and does catch a server that corrupts them), and both baselines
 // echo correctly for many concurrent connections.
-#include "asyncio_like/echo_load_generator.h"
+#include "asyncio_like/bench/echo_load_generator.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "asyncio_like/echo_baselines.h"
+#include "asyncio_like/bench/echo_baselines.h"
 #include "gtest/gtest.h"
 
 namespace asyncio_like {

@@ -1,4 +1,4 @@
-#include "asyncio_like/echo_baselines.h"
+#include "asyncio_like/bench/echo_baselines.h"
 
 #include <arpa/inet.h>
 #include <liburing.h>
