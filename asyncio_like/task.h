@@ -73,6 +73,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "asyncio_like/frame_allocator.h"
+
 namespace asyncio_like {
 
 class EventLoop;
@@ -150,6 +152,12 @@ class PromiseBase {
   PromiseBase(const PromiseBase&) = delete;
   PromiseBase& operator=(const PromiseBase&) = delete;
   ~PromiseBase();
+
+  // Task frames come from the per-thread frame recycler (frame_allocator.h).
+  static void* operator new(size_t size) { return FrameAllocator::Allocate(size); }
+  static void operator delete(void* frame, size_t size) noexcept {
+    FrameAllocator::Free(frame, size);
+  }
 
   // The scheduled task this frame runs in (itself for a root).
   PromiseBase* task() const { return task_; }
