@@ -282,6 +282,10 @@ BENCHMARK(BM_TimerPrecision)->Iterations(1)->Unit(benchmark::kMillisecond)->UseR
 // processes items, as a multiple of the floor from the same process.
 class FloorReporter : public benchmark::ConsoleReporter {
  public:
+  // Plain text, so that the counters read the same on a terminal and in a
+  // log.
+  FloorReporter() : ConsoleReporter(OO_None) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;

@@ -4,7 +4,10 @@
 // and frees it when the coroutine ends; with the general-purpose heap that
 // pair costs about as much as the rest of a task's life. Frames come in few
 // sizes (one per coroutine function), so each thread keeps a free list per
-// size class (16-byte steps up to kMaxCachedFrame): a frame freed on a thread
+// size class (16-byte steps up to kMaxCachedFrame; a class's blocks are 8
+// bytes short of a multiple of 16, which with the heap's 8-byte chunk header
+// fills a chunk exactly, so a cached frame takes no more memory than a
+// malloc'ed one): a frame freed on a thread
 // goes on that thread's list, and the next frame of the same class that
 // thread allocates reuses it, a pointer pop instead of a trip through malloc.
 //
@@ -34,9 +37,10 @@ namespace internal {
 class FrameAllocator {
  public:
   static constexpr size_t kGranule = 16;
+  static constexpr size_t kSmallestBlock = 24;
   static constexpr size_t kClasses = 64;
-  static constexpr size_t kMaxCachedFrame = kGranule * kClasses;  // 1 KiB
-  static constexpr size_t kMaxCachedBytes = size_t{8} << 20;      // a thread
+  static constexpr size_t kMaxCachedFrame = kSmallestBlock + kGranule * (kClasses - 1);
+  static constexpr size_t kMaxCachedBytes = size_t{8} << 20;  // a thread
 
   // Memory for a frame of `size` bytes (> 0), aligned for any type.
   static void* Allocate(size_t size) {
@@ -83,8 +87,12 @@ class FrameAllocator {
     bool drained;     // The thread is exiting: free to the heap.
   };
 
-  static size_t ClassOf(size_t size) { return (size - 1) / kGranule; }
-  static size_t BlockSize(size_t size_class) { return (size_class + 1) * kGranule; }
+  static size_t ClassOf(size_t size) {
+    return size <= kSmallestBlock ? 0 : (size - kSmallestBlock + kGranule - 1) / kGranule;
+  }
+  static size_t BlockSize(size_t size_class) {
+    return kSmallestBlock + size_class * kGranule;
+  }
   static void* AllocateFromHeap(size_t size);
   friend class FrameCacheDrain;
 

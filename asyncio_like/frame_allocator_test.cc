@@ -19,15 +19,15 @@ namespace {
 using internal::FrameAllocator;
 
 TEST(FrameAllocatorTest, FreedFrameIsReusedForItsSizeClass) {
-  void* frame = FrameAllocator::Allocate(100);
-  std::memset(frame, 1, 100);
-  FrameAllocator::Free(frame, 100);
-  // 97..112 bytes share a class: the block serves any of them in full
-  // (under ASan, writing all 112 bytes proves the block is that large).
-  void* again = FrameAllocator::Allocate(112);
+  void* frame = FrameAllocator::Allocate(90);
+  std::memset(frame, 1, 90);
+  FrameAllocator::Free(frame, 90);
+  // 89..104 bytes share a class: the block serves any of them in full
+  // (under ASan, writing all 104 bytes proves the block is that large).
+  void* again = FrameAllocator::Allocate(104);
   EXPECT_EQ(again, frame);
-  std::memset(again, 2, 112);
-  FrameAllocator::Free(again, 112);
+  std::memset(again, 2, 104);
+  FrameAllocator::Free(again, 104);
 }
 
 TEST(FrameAllocatorTest, OtherSizeClassesDoNotGetTheBlock) {
@@ -64,18 +64,18 @@ TEST(FrameAllocatorTest, LargeFramesBypassTheCache) {
 }
 
 TEST(FrameAllocatorTest, FrameFreedOnAnotherThreadJoinsThatThreadsCache) {
-  void* frame = FrameAllocator::Allocate(48);
+  void* frame = FrameAllocator::Allocate(56);
   size_t cached_there = 0;
   void* reused_there = nullptr;
   std::thread([&] {
-    FrameAllocator::Free(frame, 48);
+    FrameAllocator::Free(frame, 56);
     cached_there = FrameAllocator::CachedBytes();
-    reused_there = FrameAllocator::Allocate(48);
+    reused_there = FrameAllocator::Allocate(56);
     // Left in this thread's cache: its exit returns it to the heap (LSan
     // checks that nothing leaks).
-    FrameAllocator::Free(reused_there, 48);
+    FrameAllocator::Free(reused_there, 56);
   }).join();
-  EXPECT_EQ(cached_there, 48u);
+  EXPECT_EQ(cached_there, 56u);
   EXPECT_EQ(reused_there, frame);
 }
 
