@@ -7,15 +7,15 @@ namespace asyncio_like {
 namespace internal {
 
 // Returns a thread's cached frames to the heap when the thread exits. Built
-// on the thread's first heap allocation of a frame, so it is destroyed
+// on the thread's first allocation or free of a frame, so it is destroyed
 // before any thread_local built earlier that may still own frames; those
 // frames then find the cache drained and go to the heap.
 class FrameCacheDrain {
  public:
-  FrameCacheDrain() { FrameAllocator::cache_.registered = true; }
+  FrameCacheDrain() { FrameAllocator::cache_.state = FrameAllocator::kActive; }
   ~FrameCacheDrain() {
     FrameAllocator::Cache& cache = FrameAllocator::cache_;
-    cache.drained = true;
+    cache.state = FrameAllocator::kDrained;
     for (FrameAllocator::FreeBlock*& head : cache.free) {
       while (head != nullptr) {
         FrameAllocator::FreeBlock* block = head;
@@ -27,11 +27,14 @@ class FrameCacheDrain {
   }
 };
 
-void* FrameAllocator::AllocateFromHeap(size_t size) {
-  Cache& cache = cache_;
-  if (!cache.registered && !cache.drained) {
+void FrameAllocator::Register() noexcept {
+  if (cache_.state == kUnregistered) {
     static thread_local FrameCacheDrain drain;
   }
+}
+
+void* FrameAllocator::AllocateFromHeap(size_t size) {
+  Register();
   const size_t size_class = ClassOf(size);
   // A cached block must fit any frame of its class: allocate the class's
   // full size.

@@ -60,7 +60,10 @@ class FrameAllocator {
   static void Free(void* frame, size_t size) noexcept {
     const size_t size_class = ClassOf(size);
     Cache& cache = cache_;
-    if (size_class < kClasses && !cache.drained &&
+    // A thread may free a frame before it has allocated one (a task handed
+    // over from another thread): its cache needs the exit hook too.
+    if (cache.state == kUnregistered) Register();
+    if (size_class < kClasses && cache.state == kActive &&
         cache.bytes + BlockSize(size_class) <= kMaxCachedBytes) {
       auto* block = static_cast<FreeBlock*>(frame);
       block->next = cache.free[size_class];
@@ -78,13 +81,17 @@ class FrameAllocator {
   struct FreeBlock {
     FreeBlock* next;
   };
+  enum State : uint8_t {
+    kUnregistered,  // No exit hook yet: the thread's first frame installs it.
+    kActive,        // The exit hook is installed: cache.
+    kDrained,       // The thread is exiting: free to the heap.
+  };
   // Trivial, so that reaching it costs no thread_local initialisation
   // check and it stays usable after the thread's destructors have run.
   struct Cache {
     FreeBlock* free[kClasses];
     size_t bytes;
-    bool registered;  // The exit hook that drains the lists is installed.
-    bool drained;     // The thread is exiting: free to the heap.
+    State state;
   };
 
   static size_t ClassOf(size_t size) {
@@ -93,6 +100,8 @@ class FrameAllocator {
   static size_t BlockSize(size_t size_class) {
     return kSmallestBlock + size_class * kGranule;
   }
+  // Installs the exit hook on the thread's first allocation or free.
+  static void Register() noexcept;
   static void* AllocateFromHeap(size_t size);
   friend class FrameCacheDrain;
 

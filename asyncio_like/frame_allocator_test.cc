@@ -96,7 +96,12 @@ TEST(FrameAllocatorTest, TaskFramesAreRecycled) {
 
 TEST(FrameAllocatorTest, UnscheduledTaskDestroyedOnAnotherThread) {
   Task<std::string> task = Greeting("there");
-  std::thread([task = std::move(task)]() mutable { task = Task<std::string>(); }).join();
+  size_t cached_there = 0;
+  std::thread([&cached_there, task = std::move(task)]() mutable {
+    task = Task<std::string>();
+    cached_there = FrameAllocator::CachedBytes();
+  }).join();
+  EXPECT_GT(cached_there, 0u);
   // Its frame went to the other thread's cache and back to the heap when
   // that thread exited; this thread's tasks still run.
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
