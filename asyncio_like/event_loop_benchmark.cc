@@ -2,6 +2,12 @@
 // children of one TaskGroup), a million concurrent sleepers (time, peak
 // memory, bytes per task), and timer precision on an idle loop.
 //
+// The floor: BM_BareCoroutineFloor creates a bare C++20 coroutine (default
+// allocator), pushes it on a ring buffer, resumes it and destroys it; no
+// loop can run a task for less. After the runs, a summary prints each
+// spawn/await benchmark's CPU time per task as a multiple of that floor,
+// measured in the same process (the minimum over --benchmark_repetitions).
+//
 // The throughput benchmarks never wait in the kernel, so their rates are
 // computed on CPU time: on a shared machine the wall time also counts the
 // time other processes held the CPU. The "Time" column shows wall time.
@@ -11,10 +17,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <coroutine>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +46,48 @@ std::unique_ptr<EventLoop> MakeLoop(benchmark::State& state) {
   }
   return *std::move(loop);
 }
+
+// The smallest coroutine type: lazy, no result, frame from operator new.
+struct BareCoroutine {
+  struct promise_type {
+    BareCoroutine get_return_object() {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+  std::coroutine_handle<promise_type> handle;
+};
+
+BareCoroutine BareTrivial(int64_t* counter) {
+  ++*counter;
+  co_return;
+}
+
+// The floor: what SpawnAndComplete does per task with no loop at all. The
+// handles escape into the ring, so the compiler cannot elide the frames.
+void BM_BareCoroutineFloor(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  size_t capacity = 1;
+  while (capacity < static_cast<size_t>(batch)) capacity *= 2;
+  std::vector<std::coroutine_handle<>> ring(capacity);
+  const size_t mask = capacity - 1;
+  size_t head = 0, tail = 0;
+  int64_t counter = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < batch; ++i) ring[tail++ & mask] = BareTrivial(&counter).handle;
+    while (head != tail) {
+      std::coroutine_handle<> frame = ring[head++ & mask];
+      frame.resume();
+      frame.destroy();
+    }
+  }
+  if (counter != state.iterations() * batch) state.SkipWithError("lost coroutines");
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_BareCoroutineFloor)->Arg(10'000);
 
 Task<void> Trivial(int64_t* counter) {
   ++*counter;
@@ -227,7 +278,51 @@ void BM_TimerPrecision(benchmark::State& state) {
 }
 BENCHMARK(BM_TimerPrecision)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Prints the usual table, then CPU ns per task of each benchmark that
+// processes items, as a multiple of the floor from the same process.
+class FloorReporter : public benchmark::ConsoleReporter {
+ public:
+  // Plain text, so that the counters read the same on a terminal and in a
+  // log.
+  FloorReporter() : ConsoleReporter(OO_None) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+      auto items = run.counters.find("items_per_second");
+      if (items == run.counters.end() || items->second.value <= 0) continue;
+      double ns = 1e9 / items->second.value;
+      auto [it, inserted] = min_ns_.emplace(run.benchmark_name(), ns);
+      if (!inserted && ns < it->second) it->second = ns;
+      if (inserted) order_.push_back(run.benchmark_name());
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+  void PrintSummary() const {
+    auto floor = min_ns_.find("BM_BareCoroutineFloor/10000");
+    if (floor == min_ns_.end()) return;
+    std::printf("\nCPU ns per task (min over repetitions), as a multiple of the floor:\n");
+    for (const std::string& name : order_) {
+      double ns = min_ns_.at(name);
+      std::printf("  %-32s %8.1f ns  %5.2fx\n", name.c_str(), ns, ns / floor->second);
+    }
+  }
+
+ private:
+  std::map<std::string, double> min_ns_;
+  std::vector<std::string> order_;
+};
+
 }  // namespace
 }  // namespace asyncio_like
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  asyncio_like::FloorReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintSummary();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -651,5 +651,28 @@ TEST(KernelOpTest, ConcurrentKernelWaitsAreSubmittedInBatches) {
   EXPECT_LT(stats.kernel_enters, uint64_t{kWaits / 10});
 }
 
+// Outside debug mode the loop times steps through the coarse clock
+// (event_loop.cc, RunReady): a long step is still measured in full...
+TEST(EventLoopTest, MaxStepTimeMeasuresALongStepOutsideDebugMode) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ASSERT_TRUE(loop->RunUntilComplete(BusyFor(absl::Milliseconds(300))).ok());
+  EXPECT_GE(loop->stats().max_step_time, absl::Milliseconds(300));
+}
+
+Task<void> ShortBusySteps(int n, absl::Duration each) {
+  std::vector<Task<void>> steps;
+  for (int i = 0; i < n; ++i) steps.push_back(CreateTask(BusyFor(each)));
+  for (Task<void>& step : steps) co_await step;
+}
+
+// ...and short steps that share a pass are not taken for one long step.
+TEST(EventLoopTest, MaxStepTimeIsPerStepNotPerPass) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ASSERT_TRUE(loop->RunUntilComplete(ShortBusySteps(100, absl::Milliseconds(3))).ok());
+  // The busy steps ran in a pass of at least 300 ms; each took 3 ms, read to
+  // within a kernel tick (4 ms at most), and a loaded machine adds some.
+  EXPECT_LT(loop->stats().max_step_time, absl::Milliseconds(150));
+}
+
 }  // namespace
 }  // namespace asyncio_like

@@ -71,7 +71,7 @@ void DoneCallback::Unlink() {
   target = nullptr;
 }
 
-PromiseBase::~PromiseBase() {
+void PromiseBase::ReleaseState() noexcept {
   for (DoneCallback* c = callbacks_head_; c != nullptr;) {
     DoneCallback* next = c->next;
     c->target = nullptr;
@@ -199,13 +199,6 @@ void PromiseBase::AddDoneCallback(DoneCallback* callback) {
   callbacks_tail_ = callback;
 }
 
-void PromiseBase::ThrowIfCancelledBeforeStart() {
-  if (root_ && must_cancel_) {
-    must_cancel_ = false;
-    ThrowCancelled();
-  }
-}
-
 std::coroutine_handle<> PromiseBase::Finish() noexcept {
   done_ = true;
   if (!root_) {
@@ -226,16 +219,6 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
   ScheduleUserCallbacks();
   if (owner_ == nullptr && !pinned()) handle_.destroy();
   return std::noop_coroutine();
-}
-
-void TaskBase::Release() noexcept {
-  if (promise_ == nullptr) return;
-  PromiseBase* promise = promise_;
-  promise_ = nullptr;
-  promise->owner_ = nullptr;
-  // A running root keeps running and frees itself when it finishes.
-  if (promise->root_ && (!promise->done_ || promise->pinned())) return;
-  promise->handle_.destroy();
 }
 
 void ScheduleFromTask(PromiseBase* task, std::coroutine_handle<> handle) {

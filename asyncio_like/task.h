@@ -73,6 +73,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "asyncio_like/frame_allocator.h"
+
 namespace asyncio_like {
 
 class EventLoop;
@@ -149,7 +151,19 @@ class PromiseBase {
   PromiseBase() = default;
   PromiseBase(const PromiseBase&) = delete;
   PromiseBase& operator=(const PromiseBase&) = delete;
-  ~PromiseBase();
+  // Most frames end with nothing to report or unlink: only those that have
+  // something pay for a call.
+  ~PromiseBase() {
+    if (callbacks_head_ != nullptr || owner_ != nullptr || exception_ || extras_ != nullptr) {
+      ReleaseState();
+    }
+  }
+
+  // Task frames come from the per-thread frame recycler (frame_allocator.h).
+  static void* operator new(size_t size) { return FrameAllocator::Allocate(size); }
+  static void operator delete(void* frame, size_t size) noexcept {
+    FrameAllocator::Free(frame, size);
+  }
 
   // The scheduled task this frame runs in (itself for a root).
   PromiseBase* task() const { return task_; }
@@ -221,7 +235,15 @@ class PromiseBase {
   std::coroutine_handle<> Finish() noexcept;
   // Called when a root starts: a cancellation requested before the first
   // step is raised before the body runs.
-  void ThrowIfCancelledBeforeStart();
+  void ThrowIfCancelledBeforeStart() {
+    if (must_cancel_ && root_) {
+      must_cancel_ = false;
+      ThrowCancelled();
+    }
+  }
+  // The destructor's work for a frame with callbacks, an owner, an
+  // exception or extras.
+  void ReleaseState() noexcept;
   // Queues the user's done callbacks (AddUserDoneCallback) on the loop and
   // keeps the frame until they have run.
   void ScheduleUserCallbacks();
@@ -392,7 +414,15 @@ class TaskBase : public TaskRef {
   ~TaskBase() { Release(); }
 
  protected:
-  void Release() noexcept;
+  // A running root keeps running and frees itself when it finishes.
+  void Release() noexcept {
+    if (promise_ == nullptr) return;
+    PromiseBase* promise = promise_;
+    promise_ = nullptr;
+    promise->owner_ = nullptr;
+    if (promise->root_ && (!promise->done_ || promise->pinned())) return;
+    promise->handle_.destroy();
+  }
 };
 
 // asyncio's "Task got Future attached to a different loop" (RuntimeError).
