@@ -169,6 +169,7 @@ void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {
       break;
     }
     case IORING_OP_ACCEPT:
+    case IORING_OP_CONNECT:
       break;
     default:
       return;
@@ -182,6 +183,8 @@ void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {
   } else if (Chance(options_.transient_error)) {
     error = Between(0, 1) == 0 ? EAGAIN : EINTR;
     ++stats_.transient_errors;
+  } else if (sqe->opcode == IORING_OP_CONNECT) {
+    return;  // a connect's only injected fault is EAGAIN/EINTR
   } else if (socket && Chance(options_.connection_error)) {
     static constexpr int kReceiveErrors[] = {ECONNRESET, ENOBUFS};
     static constexpr int kSendErrors[] = {ECONNRESET, EPIPE, ENOBUFS};

@@ -11,9 +11,10 @@
 //
 //   - an SQE is complete (Uring::PrepareCompletion): a receive, send, or
 //     file read or write may be shortened to any length >= 1; a receive,
-//     send, file read or write, or accept may instead not reach the kernel
-//     at all and complete with an error (-EAGAIN, -EINTR, -ECONNRESET,
-//     -EPIPE, -ENOBUFS; accept: -EMFILE, -ENFILE, -ECONNABORTED). An error
+//     send, file read or write, accept or connect may instead not reach
+//     the kernel at all and complete with an error (-EAGAIN, -EINTR,
+//     -ECONNRESET, -EPIPE, -ENOBUFS; accept: -EMFILE, -ENFILE,
+//     -ECONNABORTED; connect: -EAGAIN, -EINTR only). An error
 //     replaces the operation, so no data is lost under it: a failed
 //     receive consumed nothing, a failed send sent nothing, as with the
 //     kernel's own errors.
@@ -67,7 +68,8 @@ namespace asyncio_like {
 struct FaultOptions {
   uint64_t seed = 1;
   double short_transfer = 0;    // a receive/send/file read/write shortened
-  double transient_error = 0;   // an operation replaced by -EAGAIN or -EINTR
+  double transient_error = 0;   // an operation (connect too) replaced by
+                                // -EAGAIN or -EINTR
   double connection_error = 0;  // a receive/send replaced by -ECONNRESET,
                                 // -EPIPE (send) or -ENOBUFS
   double delay = 0;             // a completion held back 1..max_delay passes

@@ -19,6 +19,7 @@
 #include "asyncio_like/fault_injector.h"
 #include "asyncio_like/fault_workload.h"
 #include "asyncio_like/stream.h"
+#include "asyncio_like/tcp.h"
 #include "asyncio_like/test_util.h"
 #include "gtest/gtest.h"
 
@@ -242,6 +243,56 @@ TEST(FaultMixTest, KernelCompletionQueueOverflow) {
   RunScenario(FaultOptions{}, scenario, &counts, &injected, /*ring_entries=*/2);
   if (HasFatalFailure() || IsSkipped()) return;
   ExpectAllSucceed(counts, scenario, 1);
+}
+
+// A raw socket's SendAll and Connect under EAGAIN/EINTR (and short sends):
+// the connect is made again, the send goes on with what is left, and every
+// byte arrives in order.
+Task<void> SendAllThroughFaults(const std::string* data, std::string* received,
+                                absl::Status* sent, int* connects) {
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
+  if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<TcpSocket> client = co_await Connect("127.0.0.1", listener->port());
+    if (!client.ok()) throw std::runtime_error(client.status().ToString());
+    absl::StatusOr<TcpSocket> server = co_await listener->Accept();
+    if (!server.ok()) throw std::runtime_error(server.status().ToString());
+    ++*connects;
+    if (i > 0) continue;  // the first connection carries the data
+    Task<absl::Status> sending = CreateTask(client->SendAll(*data), "send all");
+    std::vector<char> chunk(8192);
+    while (received->size() < data->size()) {
+      absl::StatusOr<size_t> n = co_await server->Receive(absl::MakeSpan(chunk));
+      if (!n.ok() || *n == 0) break;
+      received->append(chunk.data(), *n);
+    }
+    *sent = co_await sending;
+  }
+}
+
+TEST(FaultTransientTest, SendAllAndConnectGoOnAfterEagainAndEintr) {
+  absl::StatusOr<FaultOptions> faults = ParseFaultSpec("seed=21,transient=0.3,short=0.3");
+  ASSERT_TRUE(faults.ok()) << faults.status();
+  const int fds_before = CountOpenFds();
+  {
+    LoopOptions options;
+    options.faults = *faults;
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, options);
+    std::string data(512 * 1024, '\0');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+    std::string received;
+    absl::Status sent = absl::UnknownError("not sent");
+    int connects = 0;
+    absl::Status status =
+        RunTest(loop.get(), SendAllThroughFaults(&data, &received, &sent, &connects));
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_TRUE(sent.ok()) << sent;
+    EXPECT_EQ(connects, 50);
+    EXPECT_TRUE(received == data) << received.size() << " of " << data.size()
+                                  << " bytes, or not in order";
+    EXPECT_GT(loop->uring().fault_stats()->transient_errors, 10u);
+  }
+  EXPECT_EQ(CountOpenFds(), fds_before);
 }
 
 // ----- The injector itself -----
