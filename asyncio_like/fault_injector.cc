@@ -111,13 +111,14 @@ absl::StatusOr<FaultOptions> ParseFaultSpec(absl::string_view spec) {
 
 uint64_t FaultStats::total() const {
   return shortened + transient_errors + connection_errors + delayed + reordered_passes + sq_full +
-         cq_overflows + accept_errors;
+         refused_submissions + cq_overflows + accept_errors;
 }
 
 std::string FaultStats::ToString() const {
   return absl::StrCat("shortened=", shortened, " transient=", transient_errors,
                       " connection_errors=", connection_errors, " delayed=", delayed,
                       " reordered_passes=", reordered_passes, " sq_full=", sq_full,
+                      " refused_submissions=", refused_submissions,
                       " cq_overflows=", cq_overflows, " accept_errors=", accept_errors);
 }
 
@@ -151,6 +152,16 @@ bool FaultInjector::EnterBusy() {
   if (!Chance(options_.sq_full)) return false;
   ++stats_.sq_full;
   return true;
+}
+
+bool FaultInjector::SubmitRefused(unsigned completions_posted) {
+  if (completions_posted == 0) {
+    refusing_submissions_ = false;
+  } else if (!refusing_submissions_ && Chance(options_.sq_full)) {
+    refusing_submissions_ = true;
+    ++stats_.refused_submissions;
+  }
+  return refusing_submissions_;
 }
 
 void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {
