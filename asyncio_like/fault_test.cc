@@ -249,6 +249,17 @@ TEST(FaultMixTest, KernelCompletionQueueOverflow) {
 // A raw socket's SendAll and Connect under EAGAIN/EINTR (and short sends):
 // the connect is made again, the send goes on with what is left, and every
 // byte arrives in order.
+// Sends `data` with one SendAll per 4 KiB, so that many sends meet faults.
+Task<absl::Status> SendInPieces(const TcpSocket* socket, const std::string* data) {
+  constexpr size_t kPiece = 4096;
+  for (size_t at = 0; at < data->size(); at += kPiece) {
+    absl::Status sent =
+        co_await socket->SendAll(absl::string_view(*data).substr(at, kPiece));
+    if (!sent.ok()) co_return sent;
+  }
+  co_return absl::OkStatus();
+}
+
 Task<void> SendAllThroughFaults(const std::string* data, std::string* received,
                                 absl::Status* sent, int* connects) {
   absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
@@ -260,7 +271,7 @@ Task<void> SendAllThroughFaults(const std::string* data, std::string* received,
     if (!server.ok()) throw std::runtime_error(server.status().ToString());
     ++*connects;
     if (i > 0) continue;  // the first connection carries the data
-    Task<absl::Status> sending = CreateTask(client->SendAll(*data), "send all");
+    Task<absl::Status> sending = CreateTask(SendInPieces(&*client, data), "send all");
     std::vector<char> chunk(8192);
     while (received->size() < data->size()) {
       absl::StatusOr<size_t> n = co_await server->Receive(absl::MakeSpan(chunk));
