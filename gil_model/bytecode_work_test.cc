@@ -41,17 +41,21 @@ double ThreadCpuMillis() {
   return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
 }
 
-// The calibration measures the best of several runs, so a unit costs what
-// it should or (if every calibration run was preempted) less; the CPU time
-// is the meaningful measure of what was done.
+// The calibration times the best of several short runs by the wall clock,
+// so on a loaded machine (other processes, or a busy sibling hyperthread
+// slowing every run) it can overestimate a step, and a unit then costs less
+// CPU than its nominal cost: 0.79 ms for these 2 ms was seen on a 2-core
+// machine at load 19. The bounds are a factor of 10 either way, which still
+// catches a calibration that is wrong in kind (no scaling, a unit of one
+// step, a unit a thousand times too long).
 TEST(BytecodeWorkTest, UnitsTakeAboutTheirCost) {
   const BytecodeWork work(absl::Microseconds(1));
   const double start = ThreadCpuMillis();
   const uint64_t chain = work.Run(2000, 1);  // about 2 ms
   const double millis = ThreadCpuMillis() - start;
   EXPECT_NE(chain, 1u);
-  EXPECT_GT(millis, 1.0);
-  EXPECT_LT(millis, 100.0);
+  EXPECT_GT(millis, 0.2);
+  EXPECT_LT(millis, 20.0);
 }
 
 }  // namespace
