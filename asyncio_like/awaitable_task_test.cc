@@ -79,8 +79,8 @@ TEST(AwaitableTaskTest, WaitForOnARead) {
     Pair pair = MakePair();
     std::array<char, 16> buffer{};
     // Nothing arrives: the deadline cancels the read.
-    EXPECT_THROW(co_await WaitFor(pair.near.reader.Read(absl::MakeSpan(buffer)),
-                                  absl::Milliseconds(10)),
+    EXPECT_THROW((void)co_await WaitFor(pair.near.reader.Read(absl::MakeSpan(buffer)),
+                                        absl::Milliseconds(10)),
                  TimeoutError);
     WriteTo(pair.far, "hello");
     absl::StatusOr<size_t> n =

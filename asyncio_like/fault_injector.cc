@@ -111,13 +111,14 @@ absl::StatusOr<FaultOptions> ParseFaultSpec(absl::string_view spec) {
 
 uint64_t FaultStats::total() const {
   return shortened + transient_errors + connection_errors + delayed + reordered_passes + sq_full +
-         cq_overflows + accept_errors;
+         refused_submissions + cq_overflows + accept_errors;
 }
 
 std::string FaultStats::ToString() const {
   return absl::StrCat("shortened=", shortened, " transient=", transient_errors,
                       " connection_errors=", connection_errors, " delayed=", delayed,
                       " reordered_passes=", reordered_passes, " sq_full=", sq_full,
+                      " refused_submissions=", refused_submissions,
                       " cq_overflows=", cq_overflows, " accept_errors=", accept_errors);
 }
 
@@ -153,6 +154,16 @@ bool FaultInjector::EnterBusy() {
   return true;
 }
 
+bool FaultInjector::SubmitRefused(unsigned completions_posted) {
+  if (completions_posted == 0) {
+    refusing_submissions_ = false;
+  } else if (!refusing_submissions_ && Chance(options_.sq_full)) {
+    refusing_submissions_ = true;
+    ++stats_.refused_submissions;
+  }
+  return refusing_submissions_;
+}
+
 void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {
   bool socket = false;
   switch (sqe->opcode) {
@@ -169,6 +180,7 @@ void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {
       break;
     }
     case IORING_OP_ACCEPT:
+    case IORING_OP_CONNECT:
       break;
     default:
       return;
@@ -182,6 +194,8 @@ void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {
   } else if (Chance(options_.transient_error)) {
     error = Between(0, 1) == 0 ? EAGAIN : EINTR;
     ++stats_.transient_errors;
+  } else if (sqe->opcode == IORING_OP_CONNECT) {
+    return;  // a connect's only injected fault is EAGAIN/EINTR
   } else if (socket && Chance(options_.connection_error)) {
     static constexpr int kReceiveErrors[] = {ECONNRESET, ENOBUFS};
     static constexpr int kSendErrors[] = {ECONNRESET, EPIPE, ENOBUFS};

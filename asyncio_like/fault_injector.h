@@ -11,9 +11,10 @@
 //
 //   - an SQE is complete (Uring::PrepareCompletion): a receive, send, or
 //     file read or write may be shortened to any length >= 1; a receive,
-//     send, file read or write, or accept may instead not reach the kernel
-//     at all and complete with an error (-EAGAIN, -EINTR, -ECONNRESET,
-//     -EPIPE, -ENOBUFS; accept: -EMFILE, -ENFILE, -ECONNABORTED). An error
+//     send, file read or write, accept or connect may instead not reach
+//     the kernel at all and complete with an error (-EAGAIN, -EINTR,
+//     -ECONNRESET, -EPIPE, -ENOBUFS; accept: -EMFILE, -ENFILE,
+//     -ECONNABORTED; connect: -EAGAIN, -EINTR only). An error
 //     replaces the operation, so no data is lost under it: a failed
 //     receive consumed nothing, a failed send sent nothing, as with the
 //     kernel's own errors.
@@ -21,7 +22,8 @@
 //     so the queued SQEs are submitted first, earlier than planned.
 //   - the loop enters the kernel (Uring::Enter): the submission may fail as
 //     the kernel's does when it is busy (EBUSY/EAGAIN), leaving the SQEs
-//     queued for the next pass.
+//     queued for the next pass. A submission made to free a full queue may
+//     be refused (EBUSY) until the completions posted are reaped.
 //   - completions are reaped (Uring::DispatchCompletions): a completion may
 //     be held back for 1..k loop passes, the completions of a pass may be
 //     delivered in another order, and a pass may deliver only the first
@@ -67,14 +69,16 @@ namespace asyncio_like {
 struct FaultOptions {
   uint64_t seed = 1;
   double short_transfer = 0;    // a receive/send/file read/write shortened
-  double transient_error = 0;   // an operation replaced by -EAGAIN or -EINTR
+  double transient_error = 0;   // an operation (connect too) replaced by
+                                // -EAGAIN or -EINTR
   double connection_error = 0;  // a receive/send replaced by -ECONNRESET,
                                 // -EPIPE (send) or -ENOBUFS
   double delay = 0;             // a completion held back 1..max_delay passes
   int max_delay_passes = 3;
   double reorder = 0;           // a pass's completions shuffled
-  double sq_full = 0;           // a free SQE found only after a submit, and
-                                // a kernel entry failing as busy
+  double sq_full = 0;           // a free SQE found only after a submit, a
+                                // kernel entry failing as busy, a full
+                                // queue's submission refused
   double cq_overflow = 0;       // a pass delivering only part of its batch
   double accept_error = 0;      // an accept replaced by -EMFILE, -ENFILE or
                                 // -ECONNABORTED
@@ -97,6 +101,7 @@ struct FaultStats {
   uint64_t delayed = 0;
   uint64_t reordered_passes = 0;
   uint64_t sq_full = 0;
+  uint64_t refused_submissions = 0;
   uint64_t cq_overflows = 0;
   uint64_t accept_errors = 0;
 
@@ -124,6 +129,11 @@ class FaultInjector {
   bool SqFull();
   // Whether this kernel entry should fail as busy, submitting nothing.
   bool EnterBusy();
+  // Whether a submission made to free a full submission queue is refused
+  // (EBUSY), with `completions_posted` completions waiting on the ring. As
+  // a kernel with a backed-up completion queue does, a refusing ring keeps
+  // refusing until those completions are reaped.
+  bool SubmitRefused(unsigned completions_posted);
   // Takes the completions the kernel posted this pass and replaces them
   // with those to deliver now: held ones whose time has come first, then
   // the new ones not held back, possibly shuffled.
@@ -156,6 +166,7 @@ class FaultInjector {
   uint64_t state_;
   std::vector<Held> held_;
   std::vector<HeldCompletion> due_;  // scratch for OnPass
+  bool refusing_submissions_ = false;
   FaultStats stats_;
 };
 

@@ -19,6 +19,7 @@
 #include "asyncio_like/fault_injector.h"
 #include "asyncio_like/fault_workload.h"
 #include "asyncio_like/stream.h"
+#include "asyncio_like/tcp.h"
 #include "asyncio_like/test_util.h"
 #include "gtest/gtest.h"
 
@@ -107,6 +108,7 @@ void RunScenario(const FaultOptions& faults, const Scenario& scenario, WorkloadC
       injected->delayed += stats->delayed;
       injected->reordered_passes += stats->reordered_passes;
       injected->sq_full += stats->sq_full;
+      injected->refused_submissions += stats->refused_submissions;
       injected->cq_overflows += stats->cq_overflows;
       injected->accept_errors += stats->accept_errors;
     }
@@ -242,6 +244,90 @@ TEST(FaultMixTest, KernelCompletionQueueOverflow) {
   RunScenario(FaultOptions{}, scenario, &counts, &injected, /*ring_entries=*/2);
   if (HasFatalFailure() || IsSkipped()) return;
   ExpectAllSucceed(counts, scenario, 1);
+}
+
+// A raw socket's SendAll and Connect under EAGAIN/EINTR (and short sends):
+// the connect is made again, the send goes on with what is left, and every
+// byte arrives in order.
+// Sends `data` with one SendAll per 4 KiB, so that many sends meet faults.
+Task<absl::Status> SendInPieces(const TcpSocket* socket, const std::string* data) {
+  constexpr size_t kPiece = 4096;
+  for (size_t at = 0; at < data->size(); at += kPiece) {
+    absl::Status sent =
+        co_await socket->SendAll(absl::string_view(*data).substr(at, kPiece));
+    if (!sent.ok()) co_return sent;
+  }
+  co_return absl::OkStatus();
+}
+
+Task<void> SendAllThroughFaults(const std::string* data, std::string* received,
+                                absl::Status* sent, int* connects) {
+  absl::StatusOr<TcpListener> listener = TcpListener::Listen("127.0.0.1", 0);
+  if (!listener.ok()) throw std::runtime_error(listener.status().ToString());
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<TcpSocket> client = co_await Connect("127.0.0.1", listener->port());
+    if (!client.ok()) throw std::runtime_error(client.status().ToString());
+    absl::StatusOr<TcpSocket> server = co_await listener->Accept();
+    if (!server.ok()) throw std::runtime_error(server.status().ToString());
+    ++*connects;
+    if (i > 0) continue;  // the first connection carries the data
+    Task<absl::Status> sending = CreateTask(SendInPieces(&*client, data), "send all");
+    std::vector<char> chunk(8192);
+    while (received->size() < data->size()) {
+      absl::StatusOr<size_t> n = co_await server->Receive(absl::MakeSpan(chunk));
+      if (!n.ok() || *n == 0) break;
+      received->append(chunk.data(), *n);
+    }
+    *sent = co_await sending;
+  }
+}
+
+TEST(FaultTransientTest, SendAllAndConnectGoOnAfterEagainAndEintr) {
+  absl::StatusOr<FaultOptions> faults = ParseFaultSpec("seed=21,transient=0.3,short=0.3");
+  ASSERT_TRUE(faults.ok()) << faults.status();
+  const int fds_before = CountOpenFds();
+  {
+    LoopOptions options;
+    options.faults = *faults;
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, options);
+    std::string data(512 * 1024, '\0');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+    std::string received;
+    absl::Status sent = absl::UnknownError("not sent");
+    int connects = 0;
+    absl::Status status =
+        RunTest(loop.get(), SendAllThroughFaults(&data, &received, &sent, &connects));
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_TRUE(sent.ok()) << sent;
+    EXPECT_EQ(connects, 50);
+    EXPECT_TRUE(received == data) << received.size() << " of " << data.size()
+                                  << " bytes, or not in order";
+    EXPECT_GT(loop->uring().fault_stats()->transient_errors, 10u);
+  }
+  EXPECT_EQ(CountOpenFds(), fds_before);
+}
+
+// A full submission queue whose submission the kernel refuses (EBUSY)
+// until the completions it has posted are reaped: a ring of 2 entries is
+// full at every turn; what is reaped to make room is delivered, nothing is
+// lost, nothing spins.
+TEST(FaultMixTest, RefusedSubmissionsWithAFullQueue) {
+  Scenario scenario;
+  scenario.echo_clients = 100;
+  scenario.echo.messages = 2;
+  scenario.framing_clients = 2;
+  scenario.drain_clients = 1;
+  scenario.files = 1;
+  absl::StatusOr<FaultOptions> faults = ParseFaultSpec("seed=19,sqfull=0.5");
+  ASSERT_TRUE(faults.ok()) << faults.status();
+  WorkloadCounts counts;
+  FaultStats injected;
+  RunScenario(*faults, scenario, &counts, &injected, /*ring_entries=*/2);
+  if (HasFatalFailure() || IsSkipped()) return;
+  ExpectAllSucceed(counts, scenario, 1);
+  EXPECT_GT(injected.refused_submissions, 0u) << injected.ToString();
+  std::printf("full 2-entry ring, %s: injected: %s\n", faults->ToSpec().c_str(),
+              injected.ToString().c_str());
 }
 
 // ----- The injector itself -----

@@ -94,10 +94,15 @@ void WorkloadCounts::Add(const WorkloadCounts& other) {
 }
 
 std::string WorkloadCounts::ToString() const {
+  // An IncompleteReadError carries the partial bytes in its payload: a
+  // summary line shows only the start of the error.
+  constexpr size_t kErrorShown = 200;
+  std::string error = last_error.ToString();
+  if (error.size() > kErrorShown) error = absl::StrCat(error.substr(0, kErrorShown), "...");
   return absl::StrCat("succeeded=", succeeded, " failed=", failed,
                       " bytes_checked=", bytes_checked, " violations=", violations,
                       violations > 0 ? absl::StrCat(" (first: ", first_violation, ")") : "",
-                      last_error.ok() ? "" : absl::StrCat(" last_error=", last_error.ToString()));
+                      last_error.ok() ? "" : absl::StrCat(" last_error=", error));
 }
 
 bool IsClearFailure(const absl::Status& status) {

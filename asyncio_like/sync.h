@@ -88,7 +88,7 @@ class WaitList {
   // The awaiter: `auto waiter = list.Wait(); co_await waiter;`. Throws
   // CancelledError if the task was cancelled while waiting or after it was
   // woken; the waiter then tells which (woken()).
-  class Waiter : private CancellableWait {
+  class Waiter final : private CancellableWait {
    public:
     explicit Waiter(WaitList* list) : list_(list) {}
     Waiter(const Waiter&) = delete;

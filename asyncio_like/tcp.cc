@@ -4,6 +4,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -77,11 +78,35 @@ void SetNoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// One connect operation on `fd`.
+// Connects `fd`; returns 0 or -errno. EINTR or EAGAIN: the connect is made
+// again, as a blocking connect() interrupted by a signal would be. POSIX
+// lets the interrupted attempt go on in the background, so the repeated
+// one may find it finished (EISCONN: connected) or still under way
+// (EALREADY: wait until the socket is writable, then read its outcome from
+// SO_ERROR).
 Task<int> ConnectOnce(int fd, const Sockaddr* address) {
-  co_return co_await KernelOp([&](io_uring_sqe* sqe) {
-    io_uring_prep_connect(sqe, fd, address->get(), address->length);
+  auto connect = [&] {
+    return KernelOp([&](io_uring_sqe* sqe) {
+      io_uring_prep_connect(sqe, fd, address->get(), address->length);
+    });
+  };
+  int result = co_await connect();
+  bool repeated = false;
+  while (result == -EINTR || result == -EAGAIN) {
+    repeated = true;
+    result = co_await connect();
+  }
+  if (!repeated) co_return result;
+  if (result == -EISCONN) co_return 0;
+  if (result != -EALREADY) co_return result;
+  const int polled = co_await KernelOp([&](io_uring_sqe* sqe) {
+    io_uring_prep_poll_add(sqe, fd, POLLOUT);
   });
+  if (polled < 0) co_return polled;
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) co_return -errno;
+  co_return -error;
 }
 
 }  // namespace
@@ -97,9 +122,12 @@ void SendAllOp::SendRest(io_uring_sqe* sqe) {
 
 void SendAllOp::Complete(int32_t result, uint32_t flags) {
   if (result > 0) rest_.remove_prefix(static_cast<size_t>(result));
-  if (result >= 0 && !rest_.empty() && !cancel_requested()) {
-    // A partial send: the task sleeps on, unless the socket was closed
-    // meanwhile (its number may now be another connection's).
+  // A partial send, or EAGAIN/EINTR (nothing was sent): what is left goes
+  // out with another send, as a blocking send() retried in a loop would.
+  const bool again = result == -EAGAIN || result == -EINTR || (result >= 0 && !rest_.empty());
+  if (again && !cancel_requested()) {
+    // The task sleeps on, unless the socket was closed meanwhile (its
+    // number may now be another connection's).
     if (socket_->fd() == fd_) {
       SendRest(NextSqe());
       return;

@@ -176,7 +176,8 @@ class TcpSocket {
     return {{fd_, data.data(), data.size()}, "send"};
   }
   // `co_await socket.SendAll(data)`: sends all of `data`, continuing after
-  // partial sends; yields an absl::Status. `data` must stay valid until the
+  // partial sends and sending again after EAGAIN/EINTR; yields an
+  // absl::Status. `data` must stay valid until the
   // task resumes. Like Receive and Send this is an awaitable, not a Task:
   // await it directly, or hand it to CreateTask, WaitFor, Gather or Wait
   // (awaitable_task.h).
@@ -206,7 +207,9 @@ inline internal::SendAllOp::SendAllOp(const TcpSocket& socket,
 
 // Connects to host:port. Fails with a OsError status (ECONNREFUSED,
 // ENETUNREACH, ...), or ETIMEDOUT if `timeout` passes first (the connect
-// operation is then cancelled in the kernel).
+// operation is then cancelled in the kernel). EAGAIN and EINTR are not
+// failures: the connect is made again (or, if the interrupted one went on,
+// waited for).
 Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
                                         absl::Duration timeout = absl::InfiniteDuration());
 

@@ -7,9 +7,12 @@
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +26,9 @@ namespace asyncio_like {
 namespace {
 // How many completions ahead DispatchCompletions prefetches.
 constexpr unsigned kPrefetchDistance = 4;
+// How many times in a row the kernel may refuse a submission while there
+// is no completion to reap (see Uring::SubmitToMakeRoom), 1 ms apart.
+constexpr int kMaxRefusals = 1000;
 // How long Create waits for locked memory held by rings just closed.
 constexpr absl::Duration kLockedMemoryWait = absl::Seconds(1);
 }  // namespace
@@ -99,17 +105,21 @@ Uring::~Uring() {
 }
 
 void Uring::CancelAllAndDrain() {
-  // Completions the injector holds back are the kernel's already.
+  // Completions reaped early or held back by the injector are the
+  // kernel's already.
+  std::vector<HeldCompletion> taken;
+  taken.swap(backlog_);
   if (faults_ != nullptr) {
-    for (const HeldCompletion& held : faults_->TakeHeld()) {
-      if (held.user_data == 0 || held.user_data == LIBURING_UDATA_TIMEOUT) continue;
-      Completion* completion = reinterpret_cast<Completion*>(held.user_data);
-      if (held.flags & IORING_CQE_F_MORE) {
-        completion->Complete(held.result, held.flags);  // an accepted socket, to close
-      } else {
-        --in_flight_;
-        completion->Abandon();
-      }
+    for (const HeldCompletion& held : faults_->TakeHeld()) taken.push_back(held);
+  }
+  for (const HeldCompletion& held : taken) {
+    if (held.user_data == 0 || held.user_data == LIBURING_UDATA_TIMEOUT) continue;
+    Completion* completion = reinterpret_cast<Completion*>(held.user_data);
+    if (held.flags & IORING_CQE_F_MORE) {
+      completion->Complete(held.result, held.flags);  // an accepted socket, to close
+    } else {
+      --in_flight_;
+      completion->Abandon();
     }
   }
   if (in_flight_ > 0) {
@@ -142,18 +152,64 @@ void Uring::CancelAllAndDrain() {
 }
 
 io_uring_sqe* Uring::NextSqe() {
-  if (faults_ != nullptr && faults_->SqFull()) {
-    io_uring_submit(&ring_);
-    ++kernel_enters_;
-  }
+  if (faults_ != nullptr && faults_->SqFull()) SubmitToMakeRoom();
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {
-    io_uring_submit(&ring_);
-    ++kernel_enters_;
+    SubmitToMakeRoom();
     sqe = io_uring_get_sqe(&ring_);
   }
   ++submissions_;
   return sqe;
+}
+
+void Uring::SubmitToMakeRoom() {
+  for (int refusals = 0;; ++refusals) {
+    int rc;
+    if (faults_ != nullptr && faults_->SubmitRefused(io_uring_cq_ready(&ring_))) {
+      rc = -EBUSY;
+    } else {
+      rc = io_uring_submit(&ring_);
+      ++kernel_enters_;
+    }
+    if (io_uring_sq_space_left(&ring_) > 0) return;
+    // EBUSY (EAGAIN on some kernels): the completion queue is backed up,
+    // and the kernel takes no SQE until completions are reaped. They are
+    // taken off the ring now, for the next DispatchCompletions to deliver.
+    // Any other error cannot be waited out, and neither can a kernel that
+    // keeps refusing with nothing left to reap: no operation can be queued,
+    // which the caller cannot be told, so the process stops with the cause.
+    if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR) {
+      Fatal(absl::StrCat("io_uring_submit failed with a full submission queue: ",
+                         std::strerror(-rc)));
+    }
+    if (ReapIntoBacklog() > 0) continue;
+    if (refusals >= kMaxRefusals) {
+      Fatal(absl::StrCat("the kernel refused ", refusals,
+                         " submissions in a row with a full submission queue (",
+                         rc < 0 ? std::strerror(-rc) : "nothing taken",
+                         ") and no completion to reap"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+}
+
+unsigned Uring::ReapIntoBacklog() {
+  if (CompletionWorkPending()) (void)io_uring_get_events(&ring_);
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    backlog_.push_back({cqe->user_data, cqe->res, cqe->flags});
+  }
+  io_uring_cq_advance(&ring_, seen);
+  completions_ += seen;
+  return seen;
+}
+
+void Uring::Fatal(const std::string& message) {
+  std::fprintf(stderr, "asyncio_like: io_uring: %s\n", message.c_str());
+  std::abort();
 }
 
 void Uring::PrepareCompletion(io_uring_sqe* sqe, Completion* completion) {
@@ -169,8 +225,11 @@ void Uring::CancelOperation(Completion* completion) {
 }
 
 absl::Status Uring::Enter(bool wait, int64_t timeout_ns) {
+  // Completions reaped early are ready: the loop must not block on the
+  // kernel.
+  if (!backlog_.empty()) wait = false;
   if (faults_ != nullptr) {
-    // Held completions are ready: the loop must not block on the kernel.
+    // So are held ones.
     if (faults_->has_held()) wait = false;
     // As the kernel's EBUSY/EAGAIN: nothing submitted, retried next pass.
     if (faults_->EnterBusy()) return absl::OkStatus();
@@ -229,32 +288,46 @@ void Uring::SubmitQueuedNaming(int fd) {
 
 unsigned Uring::DispatchCompletions() {
   if (faults_ != nullptr) return DispatchWithFaults();
-  unsigned head;
-  unsigned seen = 0;
-  io_uring_cqe* cqe;
+  unsigned delivered = DeliverBacklog();
   const unsigned mask = ring_.cq.ring_mask;
-  io_uring_for_each_cqe(&ring_, head, cqe) {
-    ++seen;
+  // Each completion is consumed (the head advanced) before it is
+  // delivered: delivering may submit, and a refused submission reaps the
+  // rest of the ring into the backlog (SubmitToMakeRoom).
+  for (;;) {
+    const unsigned head = *ring_.cq.khead;
+    if (head == io_uring_smp_load_acquire(ring_.cq.ktail)) break;
+    const io_uring_cqe& cqe = ring_.cq.cqes[head & mask];
     // With many connections the operation a completion names is rarely in
     // cache: start loading the one four completions ahead while this one
     // runs. A slot past the tail holds an old pointer, and a prefetch of it
     // is harmless.
     __builtin_prefetch(reinterpret_cast<const void*>(
         ring_.cq.cqes[(head + kPrefetchDistance) & mask].user_data));
-    uint64_t data = cqe->user_data;
-    // 0: a cancel request's own completion. LIBURING_UDATA_TIMEOUT: the
-    // timeout liburing adds for waits on kernels without EXT_ARG.
-    if (data == 0 || data == LIBURING_UDATA_TIMEOUT) continue;
-    if (!(cqe->flags & IORING_CQE_F_MORE)) --in_flight_;
-    reinterpret_cast<Completion*>(data)->Complete(cqe->res, cqe->flags);
+    const HeldCompletion completion = {cqe.user_data, cqe.res, cqe.flags};
+    io_uring_cq_advance(&ring_, 1);
+    ++completions_;
+    ++delivered;
+    Deliver(completion);
+    if (!backlog_.empty()) delivered += DeliverBacklog();
   }
-  io_uring_cq_advance(&ring_, seen);
-  completions_ += seen;
-  return seen;
+  return delivered;
+}
+
+unsigned Uring::DeliverBacklog() {
+  // Delivering may reap more into the backlog: walk it by index.
+  size_t i = 0;
+  for (; i < backlog_.size(); ++i) {
+    const HeldCompletion completion = backlog_[i];
+    Deliver(completion);
+  }
+  backlog_.clear();
+  return static_cast<unsigned>(i);
 }
 
 unsigned Uring::DispatchWithFaults() {
+  // Completions reaped early come first, as the kernel posted them first.
   batch_.clear();
+  batch_.swap(backlog_);
   unsigned head;
   unsigned seen = 0;
   io_uring_cqe* cqe;
@@ -270,12 +343,15 @@ unsigned Uring::DispatchWithFaults() {
   std::vector<HeldCompletion> delivering;
   delivering.swap(batch_);
   for (const HeldCompletion& completion : delivering) Deliver(completion);
+  const unsigned delivered = static_cast<unsigned>(delivering.size());
   delivering.clear();
   batch_.swap(delivering);  // keep the allocation
-  return seen;
+  return delivered;
 }
 
 void Uring::Deliver(const HeldCompletion& completion) {
+  // 0: a cancel request's own completion. LIBURING_UDATA_TIMEOUT: the
+  // timeout liburing adds for waits on kernels without EXT_ARG.
   if (completion.user_data == 0 || completion.user_data == LIBURING_UDATA_TIMEOUT) return;
   if (!(completion.flags & IORING_CQE_F_MORE)) --in_flight_;
   reinterpret_cast<Completion*>(completion.user_data)->Complete(completion.result, completion.flags);

@@ -64,6 +64,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -108,7 +109,12 @@ class Uring {
   // Cancels and drains what is still in flight, and closes the ring.
   ~Uring();
 
-  // A free SQE; submits the queued ones first if the queue is full.
+  // A free SQE; submits the queued ones first if the queue is full. A
+  // kernel that refuses that submission because its completion queue is
+  // backed up (EBUSY) gets room by having the posted completions reaped
+  // (the next DispatchCompletions delivers them first). If it refuses for
+  // about a second with nothing to reap, or fails otherwise, no operation
+  // can be queued and the process stops with a message naming the cause.
   io_uring_sqe* NextSqe();
   // Points `sqe` at `completion` and counts it as in flight.
   void PrepareCompletion(io_uring_sqe* sqe, Completion* completion);
@@ -155,10 +161,20 @@ class Uring {
   // DispatchCompletions through the fault injector.
   unsigned DispatchWithFaults();
   void Deliver(const HeldCompletion& completion);
+  // Submits the queued SQEs until the submission queue has room (see
+  // NextSqe).
+  void SubmitToMakeRoom();
+  // Moves the completions the kernel has posted into backlog_; returns how
+  // many.
+  unsigned ReapIntoBacklog();
+  unsigned DeliverBacklog();
+  [[noreturn]] static void Fatal(const std::string& message);
 
   io_uring ring_{};
   std::unique_ptr<FaultInjector> faults_;  // null unless faults are enabled
   std::vector<HeldCompletion> batch_;      // DispatchWithFaults' scratch
+  // Completions taken off the ring while submitting, not yet delivered.
+  std::vector<HeldCompletion> backlog_;
   uint64_t in_flight_ = 0;
   uint64_t kernel_enters_ = 0;
   uint64_t submissions_ = 0;

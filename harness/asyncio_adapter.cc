@@ -151,7 +151,7 @@ Task<absl::Status> FetchOnce(uint16_t port) {
     received += *n;
   }
   response.resize(received);
-  co_await stream->writer.Close();
+  (void)co_await stream->writer.Close();  // the response is complete either way
   co_return CheckHttpResponse(response);
 }
 
