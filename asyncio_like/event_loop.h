@@ -313,6 +313,7 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   bool Suspend(std::coroutine_handle<> awaiting, internal::PromiseBase* task);
   void Fire() override;
   bool Cancel() override;
+  std::string Describe() const override;
 
   int64_t delay_ns_;
   internal::PromiseBase* task_ = nullptr;

@@ -209,6 +209,7 @@ void PromiseBase::ThrowIfCancelledBeforeStart() {
 std::coroutine_handle<> PromiseBase::Finish() noexcept {
   done_ = true;
   if (!root_) {
+    if (parent_ != nullptr) task_->innermost_ = parent_;
     return continuation_ ? continuation_ : std::noop_coroutine();
   }
   if (must_cancel_ && !exception_) {

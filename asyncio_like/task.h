@@ -68,6 +68,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -123,6 +124,10 @@ class CancellableWait {
   // false if it cannot, in which case the task gets a pending cancellation
   // that its next await point raises.
   virtual bool Cancel() = 0;
+  // What the task waits on, for the call graph and the task tree
+  // (call_graph.h): "sleep 0.250s", "io_uring recv fd 7", "Lock". Only read
+  // when a graph is captured, so it costs nothing while tasks run.
+  virtual std::string Describe() const { return "an await point"; }
 
  protected:
   ~CancellableWait() = default;
@@ -136,9 +141,47 @@ struct DoneCallback {
   DoneCallback* prev = nullptr;
   DoneCallback* next = nullptr;
   PromiseBase* target = nullptr;  // Set while linked.
+  // The task that waits through this callback, if one does: the target's
+  // "awaited by" in the call graph (Python's future_add_to_awaited_by).
+  PromiseBase* awaiting_task = nullptr;
 
   void Unlink();
 };
+
+// ---- Call graph: the await_transform wrapper ----
+// The awaiter of `co_await a`: what a.operator co_await() returns, or `a`
+// itself (as a reference: the operand outlives the suspension).
+template <typename A>
+decltype(auto) GetAwaiter(A&& a) {
+  if constexpr (requires { std::forward<A>(a).operator co_await(); }) {
+    return std::forward<A>(a).operator co_await();
+  } else {
+    return std::forward<A>(a);
+  }
+}
+template <typename A>
+using AwaiterOf = decltype(GetAwaiter(std::declval<A>()));
+
+// What await_transform returns: the awaiter, held by value or by reference.
+// GCC 12 copies an awaiter that await_transform returns by reference
+// (rejecting the non-copyable ones), so the reference travels inside this
+// value instead.
+template <typename Awaiter>
+class TracedAwait {
+ public:
+  template <typename Get>
+  explicit TracedAwait(Get&& get) : awaiter_(get()) {}
+  bool await_ready() { return awaiter_.await_ready(); }
+  template <typename P>
+  decltype(auto) await_suspend(std::coroutine_handle<P> awaiting) {
+    return awaiter_.await_suspend(awaiting);
+  }
+  decltype(auto) await_resume() { return awaiter_.await_resume(); }
+
+ private:
+  Awaiter awaiter_;
+};
+// ---- end of the call graph wrapper ----
 
 // The part of every Task<T> promise that does not depend on T. A frame that
 // was scheduled with CreateTask is a "root" and carries the state of Python's
@@ -204,6 +247,26 @@ class PromiseBase {
 
   void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
+  // ---- Call graph hooks (call_graph.h) ----
+  // Every co_await in a Task coroutine passes through here, so each frame
+  // knows the expression it is suspended at: one store per await.
+  template <typename A>
+  auto await_transform(A&& awaitable,
+                       std::source_location where = std::source_location::current()) {
+    suspended_at_ = where;
+    return TracedAwait<AwaiterOf<A>>([&]() -> AwaiterOf<A> {
+      return GetAwaiter(std::forward<A>(awaitable));
+    });
+  }
+  const std::source_location& suspended_at() const { return suspended_at_; }
+  // The frame awaiting this one inline (null for a root).
+  PromiseBase* parent() const { return parent_; }
+  // Of a root: its deepest inline frame, the one running or suspended.
+  PromiseBase* innermost() const { return innermost_; }
+  CancellableWait* waiting_on() const { return waiting_on_; }
+  DoneCallback* done_callbacks() const { return callbacks_head_; }
+  // ---- end of call graph hooks ----
+
  protected:
   friend class ::asyncio_like::EventLoop;
   template <typename T>
@@ -233,6 +296,9 @@ class PromiseBase {
   std::coroutine_handle<> handle_;
   std::coroutine_handle<> continuation_;  // The frame awaiting an inline task.
   PromiseBase* task_ = this;
+  PromiseBase* parent_ = nullptr;       // Call graph: the inline awaiter.
+  PromiseBase* innermost_ = this;       // Call graph: of a root.
+  std::source_location suspended_at_;  // Call graph: the latest co_await.
   PromiseBase** owner_ = nullptr;  // The Task handle that owns this frame.
   std::exception_ptr exception_;
 
@@ -420,6 +486,8 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
       target_->started_ = true;
       target_->continuation_ = awaiting;
       target_->task_ = parent.task();
+      target_->parent_ = &parent;
+      parent.task()->innermost_ = target_;
       return target_->handle_;
     }
     waiter_ = parent.task();
@@ -433,6 +501,7 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
     if (!waiter_->BeginWait(this)) return awaiting;
     awaiting_ = awaiting;
     on_done = &TaskAwaiter::OnDone;
+    awaiting_task = waiter_;
     target_->AddDoneCallback(this);
     return std::noop_coroutine();
   }
@@ -456,6 +525,7 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
     target_->RequestCancel(waiter_->cancel_message());
     return true;
   }
+  std::string Describe() const override { return "Task '" + target_->name() + "'"; }
 
   TaskPromise<T>* target_;
   PromiseBase* waiter_ = nullptr;
