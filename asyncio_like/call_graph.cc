@@ -30,7 +30,7 @@ CallFrame FrameAt(const std::source_location& where, bool coroutine) {
 // `path` holds the tasks being expanded, so that tasks awaiting each other
 // (a deadlock) end the recursion instead of looping.
 CallGraph Capture(PromiseBase* task, const std::source_location* here,
-                  std::vector<PromiseBase*>& path) {
+                  std::vector<PromiseBase*>& path, bool awaiters_too) {
   CallGraph graph;
   graph.task_name = task->name();
   graph.task_id = task->id();
@@ -52,6 +52,7 @@ CallGraph Capture(PromiseBase* task, const std::source_location* here,
     if (frame->suspended_at().line() == 0) continue;
     graph.call_stack.push_back(FrameAt(frame->suspended_at(), true));
   }
+  if (!awaiters_too) return graph;
   path.push_back(task);
   std::vector<PromiseBase*> awaiters;
   for (DoneCallback* c = task->done_callbacks(); c != nullptr; c = c->next) {
@@ -63,7 +64,7 @@ CallGraph Capture(PromiseBase* task, const std::source_location* here,
     if (!seen) awaiters.push_back(awaiter);
   }
   for (PromiseBase* awaiter : awaiters) {
-    graph.awaited_by.push_back(Capture(awaiter, nullptr, path));
+    graph.awaited_by.push_back(Capture(awaiter, nullptr, path, true));
   }
   path.pop_back();
   return graph;
@@ -137,9 +138,10 @@ std::string ShortFunctionName(const char* function_name) {
   return std::string(name.substr(start));
 }
 
-CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here) {
+CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here,
+                           bool awaiters) {
   std::vector<PromiseBase*> path;
-  return Capture(task, here, path);
+  return Capture(task, here, path, awaiters);
 }
 
 ScopedOffloadedGraph::ScopedOffloadedGraph(const CallGraph* graph)
@@ -155,6 +157,46 @@ ScopedOffloadedGraph::~ScopedOffloadedGraph() { offloaded_graph = previous_; }
 // call graph.
 std::string Sleep::Describe() const {
   return absl::StrCat("sleep ", absl::FormatDuration(absl::Nanoseconds(delay_ns_)));
+}
+
+std::string EventLoop::FormatTaskTree(size_t limit) const {
+  std::string out = absl::StrCat("Task tree: ", pending_tasks_, " pending task",
+                                 pending_tasks_ == 1 ? "" : "s", "\n");
+  size_t listed = 0;
+  for (internal::PromiseBase* task = live_head_; task != nullptr; task = task->live_next_) {
+    if (listed == limit) {
+      absl::StrAppend(&out, "... and ", pending_tasks_ - listed, " more\n");
+      break;
+    }
+    ++listed;
+    const char* state = task == current_task_           ? "running"
+                        : task->waiting_on() != nullptr ? "waiting"
+                                                        : "ready";
+    CallGraph graph = internal::CaptureTaskGraph(task, nullptr, /*awaiters=*/false);
+    absl::StrAppend(&out, "* Task(name='", graph.task_name, "', id=0x",
+                    absl::Hex(reinterpret_cast<uintptr_t>(task)), ") ", state,
+                    task->cancel_requests() > 0 ? ", cancelling" : "", "\n");
+    if (!graph.waiting_on.empty()) absl::StrAppend(&out, "  + Waiting on: ", graph.waiting_on, "\n");
+    for (const CallFrame& frame : graph.call_stack) {
+      absl::StrAppend(&out, "  |   File '", frame.file, "', line ", frame.line, ", in async ",
+                      frame.function, "()\n");
+    }
+    bool first = true;
+    for (internal::DoneCallback* c = task->done_callbacks(); c != nullptr; c = c->next) {
+      if (c->awaiting_task == nullptr) continue;
+      absl::StrAppend(&out, first ? "  + Awaited by: " : ", ", "'", c->awaiting_task->name(),
+                      "'");
+      first = false;
+    }
+    if (!first) out += "\n";
+  }
+  return out;
+}
+
+void EventLoop::PrintTaskTree() const {
+  std::string tree = FormatTaskTree();
+  std::fwrite(tree.data(), 1, tree.size(), stderr);
+  std::fflush(stderr);
 }
 
 std::vector<CallFrame> CallGraph::Chain() const {

@@ -95,6 +95,18 @@ CallGraph CaptureCallGraph(std::source_location here = std::source_location::cur
 // pending. Loop thread only.
 CallGraph CaptureCallGraph(TaskRef task);
 
+// The graph recorded when the exception `task` finished with escaped its
+// innermost frame: every caller of the failing frame, across tasks, each at
+// its latest co_await. Empty if the task did not fail with an exception (a
+// CancelledError is not recorded). The "Task exception was never retrieved"
+// report prints it. Loop thread only.
+CallGraph ErrorCallGraph(TaskRef task);
+
+// An error absl::Status returned by a Task coroutine (Task<absl::Status>,
+// Task<absl::StatusOr<T>>) carries the formatted graph of the frame that
+// returned it first, as this payload (Status::ToString prints it).
+inline constexpr char kCallGraphPayload[] = "asyncio_like/call_graph";
+
 // Python's format_call_graph / print_call_graph layout.
 std::string FormatCallGraph(const CallGraph& graph);
 void PrintCallGraph(const CallGraph& graph, std::FILE* out = stderr);
@@ -107,8 +119,10 @@ namespace internal {
 std::string ShortFunctionName(const char* function_name);
 
 // The graph of a pending root task `task`. `here`, if given, is where the
-// innermost frame is running (the capture call).
-CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here);
+// innermost frame is running (the capture call). Without `awaiters`, the
+// task alone (no awaited_by).
+CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here,
+                           bool awaiters = true);
 
 // While a thread runs work offloaded by a task, the graph it carries
 // (installed by ToThread / RunInExecutor for the work's duration).

@@ -12,11 +12,22 @@
 // the stacks as Python's do (_aexit, __aexit__, wait, _wait).
 #include "asyncio_like/call_graph.h"
 
+#include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -30,6 +41,8 @@
 #include "asyncio_like/task_group.h"
 #include "asyncio_like/test_util.h"
 #include "asyncio_like/timeout.h"
+#include "asyncio_like/to_thread.h"
+#include "asyncio_like/uring.h"
 #include "asyncio_like/wait.h"
 #include "gtest/gtest.h"
 
@@ -312,8 +325,236 @@ TEST(CallGraphTest, ChainThroughWaitFor) {
   EXPECT_EQ(absl::StrJoin(chain, " "), "WaitForInner Run WaitFor WaitForCaller WaitForMain");
 }
 
-// What each task waits on, and the graph of a task from outside it.
 Task<void> Sleeper() { co_await Sleep(absl::Hours(1)); }
+
+// ---- Errors carry their chain ----
+
+std::vector<std::string> Names(const std::vector<CallFrame>& frames) {
+  std::vector<std::string> names;
+  for (const CallFrame& frame : frames) names.push_back(LastComponent(frame.function));
+  return names;
+}
+
+Task<void> ThrowingInner() {
+  co_await Sleep(absl::ZeroDuration());
+  throw std::runtime_error("deep failure");
+}
+Task<void> ThrowingMiddle() { co_await ThrowingInner(); }
+Task<void> ThrowingOuter() { co_await ThrowingMiddle(); }
+Task<void> CatchingMain(std::vector<std::string>& chain, std::string& text) {
+  Task<void> failing = CreateTask(ThrowingOuter(), "failing");
+  try {
+    co_await failing;
+  } catch (const std::runtime_error&) {
+  }
+  CallGraph graph = ErrorCallGraph(failing);
+  chain = Names(graph.Chain());
+  text = FormatCallGraph(graph);
+}
+
+TEST(CallGraphTest, ExceptionCarriesItsChain) {
+  std::vector<std::string> chain;
+  std::string text;
+  RUN_MAIN(CatchingMain(chain, text));
+  EXPECT_EQ(absl::StrJoin(chain, " "), "ThrowingInner ThrowingMiddle ThrowingOuter CatchingMain");
+  EXPECT_TRUE(absl::StartsWith(text, "* Task(name='failing'")) << text;
+}
+
+Task<void> Abandoning() {
+  CreateTask(ThrowingOuter(), "abandoned");
+  co_await Sleep(absl::Milliseconds(1));
+}
+
+TEST(CallGraphTest, NeverRetrievedReportPrintsTheChain) {
+  testing::internal::CaptureStderr();
+  {
+    RUN_MAIN(Abandoning());
+  }
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(absl::StrContains(
+      err, "Task exception was never retrieved: <Task name='abandoned'>: deep failure"))
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "Raised at:\n* Task(name='abandoned'")) << err;
+  EXPECT_TRUE(absl::StrContains(err, "in async asyncio_like::{anonymous}::ThrowingInner()"))
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "in async asyncio_like::{anonymous}::ThrowingOuter()"))
+      << err;
+}
+
+Task<void> NotAnError() {
+  co_await Sleep(absl::ZeroDuration());
+  throw CancelledError("stop");
+}
+Task<void> CancelledMain(bool& empty) {
+  Task<void> task = CreateTask(NotAnError());
+  try {
+    co_await task;
+  } catch (const CancelledError&) {
+  }
+  empty = ErrorCallGraph(task).empty();
+}
+
+TEST(CallGraphTest, CancellationIsNotRecorded) {
+  bool empty = false;
+  RUN_MAIN(CancelledMain(empty));
+  EXPECT_TRUE(empty);
+}
+
+Task<absl::Status> StatusInner() {
+  co_await Sleep(absl::ZeroDuration());
+  co_return absl::NotFoundError("no such key");
+}
+Task<absl::Status> StatusOuter() { co_return co_await StatusInner(); }
+Task<absl::StatusOr<int>> StatusOrOuter() {
+  absl::Status status = co_await StatusOuter();
+  co_return status;
+}
+
+TEST(CallGraphTest, ErrorStatusCarriesTheChainWhereItWasReturned) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});
+  absl::StatusOr<absl::StatusOr<int>> result = loop->RunUntilComplete(StatusOrOuter());
+  ASSERT_TRUE(result.ok()) << result.status();
+  absl::Status status = result->status();
+  EXPECT_TRUE(absl::IsNotFound(status));
+  auto graph = status.GetPayload(kCallGraphPayload);
+  ASSERT_TRUE(graph.has_value()) << status;
+  std::string text(*graph);
+  // The innermost return wins: the graph starts at StatusInner.
+  size_t inner = text.find("StatusInner()");
+  size_t outer = text.find("StatusOuter()");
+  size_t main = text.find("StatusOrOuter()");
+  EXPECT_NE(inner, std::string::npos) << text;
+  EXPECT_LT(inner, outer) << text;
+  EXPECT_LT(outer, main) << text;
+  EXPECT_TRUE(absl::StrContains(status.ToString(), "StatusInner")) << status;
+}
+
+// ---- Across threads ----
+
+Task<CallGraph> Offloading() {
+  co_return co_await ToThread([] { return CaptureCallGraph(); });
+}
+Task<void> OffloadingCaller(CallGraph& graph) {
+  graph = co_await CreateTask(Offloading(), "offloading");
+}
+
+TEST(CallGraphTest, ToThreadWorkCarriesTheChain) {
+  CallGraph graph;
+  RUN_MAIN(OffloadingCaller(graph));
+  ASSERT_FALSE(graph.empty());
+  EXPECT_EQ(graph.task_name, "offloading");
+  EXPECT_EQ(graph.waiting_on, "work on an executor thread");
+  std::vector<std::string> chain = Names(graph.Chain());
+  ASSERT_GE(chain.size(), 3u);
+  EXPECT_FALSE(graph.call_stack[0].coroutine);  // the worker's own function
+  EXPECT_EQ(absl::StrJoin(chain.begin() + 1, chain.end(), " "),
+            "RunInExecutor Offloading OffloadingCaller");
+}
+
+// ---- The task tree ----
+
+Task<void> WaitsForever(Event& event) { co_await event.Wait(); }
+Task<void> Deadlocked() {
+  Event never;
+  Task<void> stuck = CreateTask(WaitsForever(never), "stuck");
+  co_await stuck;
+}
+
+TEST(CallGraphTest, DeadlockErrorIncludesTheTaskTree) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});
+  absl::Status status = loop->RunUntilComplete(Deadlocked());
+  ASSERT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  std::string message(status.message());
+  EXPECT_TRUE(absl::StrContains(message, "deadlock: <Task name='main'>")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "Task tree: 2 pending tasks")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "* Task(name='stuck'")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "+ Waiting on: Event")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "+ Waiting on: Task 'stuck'")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "+ Awaited by: 'main'")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "in async asyncio_like::{anonymous}::WaitsForever()"))
+      << message;
+}
+
+Task<void> ManyTasks(std::string& tree, size_t& pending) {
+  std::vector<Task<void>> tasks;
+  for (int i = 0; i < 100'000; ++i) tasks.push_back(CreateTask(Sleeper()));
+  co_await Sleep(absl::ZeroDuration());
+  EventLoop* loop = EventLoop::Current();
+  pending = loop->pending_tasks();
+  tree = loop->FormatTaskTree(10);
+  for (Task<void>& task : tasks) task.Cancel();
+}
+
+TEST(CallGraphTest, TaskTreeOfAHundredThousandTasksIsBounded) {
+  std::string tree;
+  size_t pending = 0;
+  RUN_MAIN(ManyTasks(tree, pending));
+  EXPECT_EQ(pending, 100'001u);
+  EXPECT_TRUE(absl::StartsWith(tree, "Task tree: 100001 pending tasks\n")) << tree;
+  EXPECT_TRUE(absl::EndsWith(tree, "... and 99991 more\n")) << tree;
+  EXPECT_EQ(std::count(tree.begin(), tree.end(), '*'), 10);
+  EXPECT_LT(tree.size(), 10'000u);
+}
+
+// The tree is printed to stderr when the loop's signal arrives. Here stderr
+// is a pipe that the main task reads through the loop itself.
+const bool kTreeSignalBlocked = [] {
+  // Blocked in every thread (set before any starts), so the process-directed
+  // signal stays pending for the loop's signalfd.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  return pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0;
+}();
+
+Task<std::string> ReadTreeFromPipe(int read_fd) {
+  Event never;
+  Task<void> stuck = CreateTask(WaitsForever(never), "stuck");
+  kill(getpid(), SIGUSR1);
+  std::string text;
+  char buffer[4096];
+  while (!absl::StrContains(text, "WaitsForever()")) {
+    int n = co_await KernelOp([&](io_uring_sqe* sqe) {
+      io_uring_prep_read(sqe, read_fd, buffer, sizeof buffer, 0);
+    });
+    if (n <= 0) break;
+    text.append(buffer, n);
+  }
+  stuck.Cancel();
+  co_return text;
+}
+
+TEST(CallGraphTest, SignalPrintsTheTaskTree) {
+  ASSERT_TRUE(kTreeSignalBlocked);
+  LoopOptions options;
+  options.task_tree_signal = SIGUSR1;
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, options);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::fflush(stderr);
+  int saved_stderr = dup(STDERR_FILENO);
+  dup2(fds[1], STDERR_FILENO);
+  absl::StatusOr<std::string> text = loop->RunUntilComplete(ReadTreeFromPipe(fds[0]));
+  std::fflush(stderr);
+  dup2(saved_stderr, STDERR_FILENO);
+  close(saved_stderr);
+  close(fds[0]);
+  close(fds[1]);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_TRUE(absl::StartsWith(*text, "Task tree: 2 pending tasks\n")) << *text;
+  EXPECT_TRUE(absl::StrContains(*text, "* Task(name='stuck'")) << *text;
+  EXPECT_TRUE(absl::StrContains(*text, "+ Waiting on: Event")) << *text;
+}
+
+TEST(CallGraphTest, TaskTreeSignalMustBeASignal) {
+  LoopOptions options;
+  options.task_tree_signal = 4096;
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options);
+  if (absl::IsUnavailable(loop.status())) GTEST_SKIP() << loop.status();
+  EXPECT_TRUE(absl::IsInvalidArgument(loop.status())) << loop.status();
+}
+
+// What each task waits on, and the graph of a task from outside it.
 Task<void> LockWaiter(Lock& lock) {
   co_await lock.Acquire();
   lock.Release();

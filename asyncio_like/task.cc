@@ -9,7 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include <cxxabi.h>
+
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "asyncio_like/call_graph.h"
 #include "asyncio_like/event_loop.h"
 
 namespace asyncio_like {
@@ -23,6 +27,10 @@ struct TaskExtras {
   uint64_t next_callback_id = 0;
   // Queued runs of done callbacks that still need the frame.
   int pins = 0;
+  // The call graph where `error_for`, the exception the task ends with,
+  // escaped its frame (ErrorCallGraph).
+  std::shared_ptr<const CallGraph> error_graph;
+  std::exception_ptr error_for;
 };
 
 namespace {
@@ -41,7 +49,20 @@ void ReportUnobservedException(const PromiseBase& task) {
   }
   std::fprintf(stderr, "Task exception was never retrieved: <Task name='%s'>: %s\n",
                task.name().c_str(), what.c_str());
+  CallGraph graph = ErrorCallGraph(TaskRef(const_cast<PromiseBase*>(&task)));
+  if (!graph.empty()) {
+    std::fprintf(stderr, "Raised at:\n%s", FormatCallGraph(graph).c_str());
+  }
 }
+
+// The graph of the latest exception to escape a frame on this thread: the
+// frames it then escapes reuse it, so each exception is captured once, at
+// its innermost frame.
+struct LastErrorGraph {
+  std::exception_ptr exception;
+  std::shared_ptr<const CallGraph> graph;
+};
+thread_local LastErrorGraph last_error_graph;
 
 }  // namespace
 
@@ -84,6 +105,33 @@ PromiseBase::~PromiseBase() {
     ReportUnobservedException(*this);
   }
   delete extras_;
+}
+
+void PromiseBase::unhandled_exception() noexcept {
+  exception_ = std::current_exception();
+  // Cancellation is not an error: it is not recorded (and is frequent).
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  if (type != nullptr && *type == typeid(CancelledError)) return;
+  try {
+    if (last_error_graph.exception != exception_) {
+      last_error_graph.graph =
+          std::make_shared<const CallGraph>(CaptureTaskGraph(task_, nullptr));
+      last_error_graph.exception = exception_;
+    }
+    TaskExtras& extras = task_->extras();
+    extras.error_graph = last_error_graph.graph;
+    extras.error_for = exception_;
+  } catch (...) {
+    // Out of memory: the exception goes on without its graph.
+  }
+}
+
+bool AddCallGraphPayload(absl::Status& status, const PromiseBase* frame) {
+  if (status.GetPayload(kCallGraphPayload).has_value()) return false;
+  std::string graph = FormatCallGraph(CaptureTaskGraph(frame->task(), nullptr));
+  if (graph.empty()) return false;
+  status.SetPayload(kCallGraphPayload, absl::Cord(graph));
+  return true;
 }
 
 TaskExtras& PromiseBase::extras() {
@@ -287,6 +335,16 @@ size_t TaskRef::RemoveDoneCallback(uint64_t id) {
 
 void TaskRef::CheckDone(const char* what) const {
   if (!done()) throw InvalidStateError(what);
+}
+
+CallGraph ErrorCallGraph(TaskRef task) {
+  const internal::PromiseBase* promise = task.promise();
+  if (promise == nullptr || promise->extras_ == nullptr || !promise->exception() ||
+      promise->extras_->error_for != promise->exception() ||
+      promise->extras_->error_graph == nullptr) {
+    return CallGraph();
+  }
+  return *promise->extras_->error_graph;
 }
 
 std::exception_ptr TaskRef::Exception() const {

@@ -62,6 +62,7 @@
 #error "asyncio_like needs C++20: build with -std=c++20 (see asyncio_like/README.md)"
 #endif
 
+#include <concepts>
 #include <coroutine>
 #include <cstdint>
 #include <functional>
@@ -73,6 +74,8 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include "absl/status/status.h"
 
 namespace asyncio_like {
 
@@ -107,6 +110,8 @@ class InvalidStateError : public std::logic_error {
 template <typename T = void>
 class Task;
 class TaskRef;
+struct CallGraph;
+CallGraph ErrorCallGraph(TaskRef task);
 
 namespace internal {
 
@@ -245,7 +250,9 @@ class PromiseBase {
 
   void AddDoneCallback(DoneCallback* callback);
 
-  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+  // Also records the call graph at the point the exception escapes
+  // (ErrorCallGraph in call_graph.h).
+  void unhandled_exception() noexcept;
 
   // ---- Call graph hooks (call_graph.h) ----
   // Every co_await in a Task coroutine passes through here, so each frame
@@ -278,6 +285,7 @@ class PromiseBase {
   friend struct FinalAwaiter;
   friend struct DoneCallback;
   friend class ::asyncio_like::TaskRef;
+  friend CallGraph asyncio_like::ErrorCallGraph(TaskRef task);
 
   // Runs at final_suspend: resumes the awaiting frame (inline task), or
   // wakes the completion callbacks and frees an unowned root.
@@ -339,6 +347,16 @@ struct FinalAwaiter {
   void await_resume() const noexcept {}
 };
 
+// Call graph: adds the chain of `frame` to an error `status` as its
+// kCallGraphPayload, unless it has one already (the innermost return wins).
+// Returns true if it added it.
+bool AddCallGraphPayload(absl::Status& status, const PromiseBase* frame);
+template <typename T>
+concept StatusOrLike = requires(const T& v) {
+  { v.status() } -> std::same_as<const absl::Status&>;
+  { v.ok() } -> std::convertible_to<bool>;
+} && std::is_constructible_v<T, absl::Status>;
+
 template <typename T>
 class TaskPromise : public PromiseBase {
  public:
@@ -350,6 +368,15 @@ class TaskPromise : public PromiseBase {
     requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) {
     value_.emplace(std::forward<U>(value));
+    // Call graph: an error status carries the chain where it was returned.
+    if constexpr (std::is_same_v<T, absl::Status>) {
+      if (!value_->ok()) AddCallGraphPayload(*value_, this);
+    } else if constexpr (StatusOrLike<T>) {
+      if (!value_->ok()) {
+        absl::Status status = value_->status();
+        if (AddCallGraphPayload(status, this)) value_.emplace(std::move(status));
+      }
+    }
   }
 
   T& result() {
