@@ -144,12 +144,6 @@ CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here,
   return Capture(task, here, path, awaiters);
 }
 
-ScopedOffloadedGraph::ScopedOffloadedGraph(const CallGraph* graph)
-    : previous_(offloaded_graph) {
-  offloaded_graph = graph;
-}
-
-ScopedOffloadedGraph::~ScopedOffloadedGraph() { offloaded_graph = previous_; }
 
 }  // namespace internal
 
@@ -198,6 +192,13 @@ void EventLoop::PrintTaskTree() const {
   std::fwrite(tree.data(), 1, tree.size(), stderr);
   std::fflush(stderr);
 }
+
+ScopedOffloadedGraph::ScopedOffloadedGraph(const CallGraph* graph)
+    : previous_(internal::offloaded_graph) {
+  internal::offloaded_graph = graph;
+}
+
+ScopedOffloadedGraph::~ScopedOffloadedGraph() { internal::offloaded_graph = previous_; }
 
 std::vector<CallFrame> CallGraph::Chain() const {
   std::vector<CallFrame> chain;

@@ -102,9 +102,11 @@ CallGraph CaptureCallGraph(TaskRef task);
 // report prints it. Loop thread only.
 CallGraph ErrorCallGraph(TaskRef task);
 
-// An error absl::Status returned by a Task coroutine (Task<absl::Status>,
-// Task<absl::StatusOr<T>>) carries the formatted graph of the frame that
-// returned it first, as this payload (Status::ToString prints it).
+// An error absl::Status that the main task of RunUntilComplete or Run
+// returns (Task<absl::Status>, Task<absl::StatusOr<T>>) carries the
+// formatted graph of the frame that returned it first, as this payload
+// (Status::ToString prints it). Statuses inside the program are left as they
+// are: a payload would change their equality.
 inline constexpr char kCallGraphPayload[] = "asyncio_like/call_graph";
 
 // Python's format_call_graph / print_call_graph layout.
@@ -124,8 +126,13 @@ std::string ShortFunctionName(const char* function_name);
 CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here,
                            bool awaiters = true);
 
-// While a thread runs work offloaded by a task, the graph it carries
-// (installed by ToThread / RunInExecutor for the work's duration).
+}  // namespace internal
+
+// While alive, CaptureCallGraph() on this thread (outside a task) returns
+// `graph`, which must outlive it, below the capturing line: what ToThread
+// and RunInExecutor install around the work they offload, with the graph of
+// the offloading task. Code that hands work to its own threads can do the
+// same.
 class ScopedOffloadedGraph {
  public:
   explicit ScopedOffloadedGraph(const CallGraph* graph);
@@ -136,8 +143,6 @@ class ScopedOffloadedGraph {
  private:
   const CallGraph* previous_;
 };
-
-}  // namespace internal
 }  // namespace asyncio_like
 
 #endif  // ASYNCIO_LIKE_CALL_GRAPH_H_

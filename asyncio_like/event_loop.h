@@ -433,7 +433,15 @@ RunResult<T> EventLoop::RunUntilComplete(Task<T> main) {
     static_cast<internal::TaskPromise<void>*>(promise)->result();
     return absl::OkStatus();
   } else {
-    return std::move(static_cast<internal::TaskPromise<T>*>(promise)->result());
+    T& result = static_cast<internal::TaskPromise<T>*>(promise)->result();
+    // Call graph: main's error status names the chain that returned it.
+    if constexpr (std::is_same_v<T, absl::Status>) {
+      if (!result.ok()) internal::AttachErrorCallGraph(result, promise);
+    } else if constexpr (internal::StatusOrLike<T>) {
+      absl::Status error = result.status();
+      if (!error.ok() && internal::AttachErrorCallGraph(error, promise)) result = std::move(error);
+    }
+    return std::move(result);
   }
 }
 

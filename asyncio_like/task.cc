@@ -31,6 +31,7 @@ struct TaskExtras {
   // escaped its frame (ErrorCallGraph).
   std::shared_ptr<const CallGraph> error_graph;
   std::exception_ptr error_for;
+  absl::Status error_status;  // or the error status it returned
 };
 
 namespace {
@@ -126,11 +127,35 @@ void PromiseBase::unhandled_exception() noexcept {
   }
 }
 
-bool AddCallGraphPayload(absl::Status& status, const PromiseBase* frame) {
-  if (status.GetPayload(kCallGraphPayload).has_value()) return false;
-  std::string graph = FormatCallGraph(CaptureTaskGraph(frame->task(), nullptr));
-  if (graph.empty()) return false;
-  status.SetPayload(kCallGraphPayload, absl::Cord(graph));
+// As LastErrorGraph, for error statuses, which have no identity: an equal
+// status returned again on this thread is taken for the same one.
+struct LastErrorStatus {
+  absl::Status status;
+  std::shared_ptr<const CallGraph> graph;
+};
+thread_local LastErrorStatus last_error_status;
+
+void RecordErrorStatus(const absl::Status& status, PromiseBase* frame) {
+  try {
+    if (last_error_status.graph == nullptr || last_error_status.status != status) {
+      last_error_status.graph =
+          std::make_shared<const CallGraph>(CaptureTaskGraph(frame->task(), nullptr));
+      last_error_status.status = status;
+    }
+    TaskExtras& extras = frame->task()->extras();
+    extras.error_graph = last_error_status.graph;
+    extras.error_status = status;
+  } catch (...) {
+    // Out of memory: the status goes on without its graph.
+  }
+}
+
+bool AttachErrorCallGraph(absl::Status& status, const PromiseBase* task) {
+  const TaskExtras* extras = task->extras_;
+  if (extras == nullptr || extras->error_graph == nullptr || extras->error_status != status) {
+    return false;
+  }
+  status.SetPayload(kCallGraphPayload, absl::Cord(FormatCallGraph(*extras->error_graph)));
   return true;
 }
 
@@ -257,8 +282,9 @@ void PromiseBase::ThrowIfCancelledBeforeStart() {
 std::coroutine_handle<> PromiseBase::Finish() noexcept {
   done_ = true;
   if (!root_) {
-    if (parent_ != nullptr) task_->innermost_ = parent_;
-    return continuation_ ? continuation_ : std::noop_coroutine();
+    if (parent_ == nullptr) return std::noop_coroutine();
+    task_->innermost_ = parent_;
+    return parent_->handle_;
   }
   if (must_cancel_ && !exception_) {
     // Cancelled after its last await: it ends cancelled, as in asyncio.

@@ -286,6 +286,8 @@ class PromiseBase {
   friend struct DoneCallback;
   friend class ::asyncio_like::TaskRef;
   friend CallGraph asyncio_like::ErrorCallGraph(TaskRef task);
+  friend bool AttachErrorCallGraph(absl::Status& status, const PromiseBase* task);
+  friend void RecordErrorStatus(const absl::Status& status, PromiseBase* frame);
 
   // Runs at final_suspend: resumes the awaiting frame (inline task), or
   // wakes the completion callbacks and frees an unowned root.
@@ -302,9 +304,8 @@ class PromiseBase {
   TaskExtras& extras();
 
   std::coroutine_handle<> handle_;
-  std::coroutine_handle<> continuation_;  // The frame awaiting an inline task.
   PromiseBase* task_ = this;
-  PromiseBase* parent_ = nullptr;       // Call graph: the inline awaiter.
+  PromiseBase* parent_ = nullptr;       // The frame awaiting an inline task.
   PromiseBase* innermost_ = this;       // Call graph: of a root.
   std::source_location suspended_at_;  // Call graph: the latest co_await.
   PromiseBase** owner_ = nullptr;  // The Task handle that owns this frame.
@@ -347,10 +348,14 @@ struct FinalAwaiter {
   void await_resume() const noexcept {}
 };
 
-// Call graph: adds the chain of `frame` to an error `status` as its
-// kCallGraphPayload, unless it has one already (the innermost return wins).
-// Returns true if it added it.
-bool AddCallGraphPayload(absl::Status& status, const PromiseBase* frame);
+// Call graph: records the chain of `frame`, returning the error `status`,
+// in its task, unless this status was recorded already (the innermost
+// return wins): RunUntilComplete attaches it to main's error as the payload
+// kCallGraphPayload (AttachErrorCallGraph).
+void RecordErrorStatus(const absl::Status& status, PromiseBase* frame);
+// Adds the graph recorded for `status` in `task` as its payload; false if
+// there is none.
+bool AttachErrorCallGraph(absl::Status& status, const PromiseBase* task);
 template <typename T>
 concept StatusOrLike = requires(const T& v) {
   { v.status() } -> std::same_as<const absl::Status&>;
@@ -368,14 +373,11 @@ class TaskPromise : public PromiseBase {
     requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) {
     value_.emplace(std::forward<U>(value));
-    // Call graph: an error status carries the chain where it was returned.
+    // Call graph: the chain where an error status was first returned.
     if constexpr (std::is_same_v<T, absl::Status>) {
-      if (!value_->ok()) AddCallGraphPayload(*value_, this);
+      if (!value_->ok()) RecordErrorStatus(*value_, this);
     } else if constexpr (StatusOrLike<T>) {
-      if (!value_->ok()) {
-        absl::Status status = value_->status();
-        if (AddCallGraphPayload(status, this)) value_.emplace(std::move(status));
-      }
+      if (!value_->ok()) RecordErrorStatus(value_->status(), this);
     }
   }
 
@@ -511,9 +513,8 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
         throw std::logic_error("an unscheduled Task can be awaited only once");
       }
       target_->started_ = true;
-      target_->continuation_ = awaiting;
+      target_->parent_ = &parent;  // its handle_ is `awaiting`
       target_->task_ = parent.task();
-      target_->parent_ = &parent;
       parent.task()->innermost_ = target_;
       return target_->handle_;
     }
