@@ -41,8 +41,14 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(
   absl::StatusOr<std::unique_ptr<Uring>> uring =
       Uring::Create(options.ring_entries, options.faults);
   if (!uring.ok()) return uring.status();
-  return std::unique_ptr<EventLoop>(
-      new EventLoop(std::move(options), *std::move(uring)));
+  std::unique_ptr<EventLoop> loop(new EventLoop(std::move(options), *std::move(uring)));
+  if (int signo = loop->options_.task_tree_signal; signo != 0) {
+    EventLoop* self = loop.get();
+    absl::Status added = loop->AddSignalHandlerCallback(
+        signo, [self] { self->PrintTaskTree(); }, /*background=*/true);
+    if (!added.ok()) return added;
+  }
+  return loop;
 }
 
 EventLoop::EventLoop(LoopOptions options, std::unique_ptr<Uring> uring)
@@ -168,7 +174,7 @@ absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
           "deadlock: <Task name='",
           task != nullptr ? task->name() : live_head_->name(),
           "'> is waiting, but no task is ready and no timer or kernel "
-          "operation is pending that could wake it"));
+          "operation is pending that could wake it\n", FormatTaskTree()));
       break;
     }
     status = RunOnce();

@@ -92,6 +92,12 @@ struct LoopOptions {
   // (fault_injector.h; ParseFaultSpec reads them from a --faults flag).
   // None by default.
   FaultOptions faults;
+  // A signal (e.g. SIGUSR1) on which the loop prints FormatTaskTree() to
+  // stderr, between steps; 0 for none. The signal is read from a signalfd,
+  // so nothing runs in signal context. Blocked in the creating thread (see
+  // signals.h for other threads); it does not keep a deadlock from being
+  // reported. Create fails as AddSignalHandler would for a bad number.
+  int task_tree_signal = 0;
 };
 
 // The loop's counters. Read them on the loop thread.
@@ -192,6 +198,13 @@ class EventLoop {
   // signal. Callbacks queued for it and not yet run are dropped.
   absl::StatusOr<bool> RemoveSignalHandler(int signo);
 
+  // The pending tasks, like `python -m asyncio pstree`: each with its name,
+  // state (running, waiting, ready; cancelling), what it waits on, its call
+  // stack and the tasks awaiting it (call_graph.h). At most `limit` tasks
+  // are listed, then how many were left out, so a loop of a million tasks
+  // prints in bounded time and memory. Loop thread only.
+  std::string FormatTaskTree(size_t limit = 1000) const;
+
   // Number of scheduled tasks that have not finished.
   uint64_t pending_tasks() const { return pending_tasks_; }
   // The scheduled tasks that have not finished (asyncio.all_tasks(loop)).
@@ -230,6 +243,8 @@ class EventLoop {
   absl::Status AddSignalHandlerCallback(int signo, absl::AnyInvocable<void()> callback,
                                         bool background);
   void OnRootFinished(internal::PromiseBase* task);
+  // LoopOptions::task_tree_signal's handler.
+  void PrintTaskTree() const;
 
   // Runs passes until `task` finishes (nullptr: until no task is pending).
   // Stops with FailedPrecondition when nothing is ready and no timer or
@@ -311,6 +326,7 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   bool Suspend(std::coroutine_handle<> awaiting, internal::PromiseBase* task);
   void Fire() override;
   bool Cancel() override;
+  std::string Describe() const override;
 
   int64_t delay_ns_;
   internal::PromiseBase* task_ = nullptr;
@@ -414,7 +430,15 @@ RunResult<T> EventLoop::RunUntilComplete(Task<T> main) {
     static_cast<internal::TaskPromise<void>*>(promise)->result();
     return absl::OkStatus();
   } else {
-    return std::move(static_cast<internal::TaskPromise<T>*>(promise)->result());
+    T& result = static_cast<internal::TaskPromise<T>*>(promise)->result();
+    // Call graph: main's error status names the chain that returned it.
+    if constexpr (std::is_same_v<T, absl::Status>) {
+      if (!result.ok()) internal::AttachErrorCallGraph(result, promise);
+    } else if constexpr (internal::StatusOrLike<T>) {
+      absl::Status error = result.status();
+      if (!error.ok() && internal::AttachErrorCallGraph(error, promise)) result = std::move(error);
+    }
+    return std::move(result);
   }
 }
 

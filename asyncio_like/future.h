@@ -73,6 +73,8 @@ struct FutureWaiter {
   FutureWaiter* prev = nullptr;
   FutureWaiter* next = nullptr;
   FutureStateBase* target = nullptr;  // Set while linked.
+  // The task that waits through this waiter, if one does (call_graph.h).
+  PromiseBase* awaiting_task = nullptr;
 
   void Unlink();
 };
@@ -165,6 +167,7 @@ class FutureAwaiter : private CancellableWait, private FutureWaiter {
     }
     awaiting_ = awaiting;
     on_done = &FutureAwaiter::OnDone;
+    awaiting_task = waiter_;
     state_->AddWaiter(this);
     return true;
   }
@@ -190,6 +193,7 @@ class FutureAwaiter : private CancellableWait, private FutureWaiter {
   // Cancelling the awaiting task cancels the future (Task.cancel forwards
   // to the future it waits on); the future's completion wakes the task.
   bool Cancel() override { return state_->Cancel(waiter_->cancel_message()); }
+  std::string Describe() const override { return "Future"; }
 
   std::shared_ptr<FutureState<T>> state_;
   PromiseBase* waiter_ = nullptr;

@@ -46,6 +46,9 @@ void CompletionSet::OnDone(DoneCallback* callback, PromiseBase*) {
 }
 
 bool CompletionSet::Suspend(std::coroutine_handle<> awaiting, PromiseBase* task) {
+  if (waiter_ == nullptr) {
+    for (Watch& watch : watches_) watch.awaiting_task = task;  // the call graph's link
+  }
   waiter_ = task;
   if (!finished_.empty()) return false;
   if (!task->BeginWait(this)) return false;
@@ -59,6 +62,11 @@ size_t CompletionSet::Resume() {
   finished_.pop_front();
   ++reported_;
   return index;
+}
+
+std::string CompletionSet::Describe() const {
+  return "Gather (" + std::to_string(watches_.size() - finished_.size() - reported_) + " of " +
+         std::to_string(watches_.size()) + " tasks pending)";
 }
 
 // asyncio's _GatheringFuture.cancel(): cancel the children and keep waiting

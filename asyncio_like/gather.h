@@ -115,6 +115,7 @@ class CompletionSet : private CancellableWait {
   bool Suspend(std::coroutine_handle<> awaiting, PromiseBase* task);
   size_t Resume();
   bool Cancel() override;
+  std::string Describe() const override;
 
   std::vector<Watch> watches_;
   std::deque<size_t> finished_;

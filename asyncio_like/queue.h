@@ -225,8 +225,8 @@ class BasicQueue {
   size_t unfinished_ = 0;
   bool shutdown_ = false;
   Event all_done_;
-  internal::WaitList getters_;
-  internal::WaitList putters_;
+  internal::WaitList getters_{"Queue.get"};
+  internal::WaitList putters_{"Queue.put"};
 };
 
 template <typename T>

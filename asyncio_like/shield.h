@@ -39,6 +39,7 @@ class ShieldWait : private CancellableWait, private DoneCallback {
     if (!waiter_->BeginWait(this)) return false;
     awaiting_ = awaiting;
     on_done = &ShieldWait::OnDone;
+    awaiting_task = waiter_;
     target_->AddDoneCallback(this);
     return true;
   }
@@ -51,6 +52,9 @@ class ShieldWait : private CancellableWait, private DoneCallback {
     auto* wait = static_cast<ShieldWait*>(self);
     wait->waiter_->EndWait();
     ScheduleFromTask(wait->waiter_, wait->awaiting_);
+  }
+  std::string Describe() const override {
+    return "Shield of Task '" + target_->name() + "'";
   }
   bool Cancel() override {
     cancelled_ = true;

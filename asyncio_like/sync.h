@@ -61,7 +61,8 @@ class WaitList {
  public:
   class Waiter;
 
-  WaitList() = default;
+  // `what` names the primitive for the call graph ("Lock", "Queue.get").
+  explicit WaitList(const char* what = "a wait list") : what_(what) {}
   WaitList(const WaitList&) = delete;
   WaitList& operator=(const WaitList&) = delete;
   // Forgets its waiters (which then never wake): only a loop shutting down
@@ -114,6 +115,7 @@ class WaitList {
     bool Suspend(std::coroutine_handle<> awaiting, PromiseBase* task);
     void Resume(State state);
     bool Cancel() override;
+    std::string Describe() const override { return list_->what_; }
 
     WaitList* list_;
     PromiseBase* task_ = nullptr;
@@ -132,6 +134,7 @@ class WaitList {
   Waiter* head_ = nullptr;
   Waiter* tail_ = nullptr;
   size_t size_ = 0;
+  const char* what_;
 };
 
 }  // namespace internal
@@ -159,7 +162,7 @@ class Event {
 
  private:
   bool set_ = false;
-  internal::WaitList waiters_;
+  internal::WaitList waiters_{"Event"};
 };
 
 // asyncio.Lock: a non-reentrant mutual exclusion lock for tasks. It is not
@@ -187,7 +190,7 @@ class Lock {
   void WakeUpFirst();
 
   bool locked_ = false;
-  internal::WaitList waiters_;
+  internal::WaitList waiters_{"Lock"};
 };
 
 // asyncio.Condition: tasks wait until notified, around a Lock (its own, or
@@ -223,7 +226,7 @@ class Condition {
  private:
   Lock own_lock_;
   Lock* lock_;
-  internal::WaitList waiters_;
+  internal::WaitList waiters_{"Condition"};
 };
 
 // asyncio.Semaphore: a counter of available slots.
@@ -248,7 +251,7 @@ class Semaphore {
  private:
   bool WakeUpNext();
 
-  internal::WaitList waiters_;
+  internal::WaitList waiters_{"Semaphore"};
 };
 
 // asyncio.BoundedSemaphore: a Semaphore that refuses to grow above its

@@ -9,7 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include <cxxabi.h>
+
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "asyncio_like/call_graph.h"
 #include "asyncio_like/event_loop.h"
 
 namespace asyncio_like {
@@ -23,6 +27,11 @@ struct TaskExtras {
   uint64_t next_callback_id = 0;
   // Queued runs of done callbacks that still need the frame.
   int pins = 0;
+  // The call graph where `error_for`, the exception the task ends with,
+  // escaped its frame (ErrorCallGraph).
+  std::shared_ptr<const CallGraph> error_graph;
+  std::exception_ptr error_for;
+  absl::Status error_status;  // or the error status it returned
 };
 
 namespace {
@@ -41,7 +50,20 @@ void ReportUnobservedException(const PromiseBase& task) {
   }
   std::fprintf(stderr, "Task exception was never retrieved: <Task name='%s'>: %s\n",
                task.name().c_str(), what.c_str());
+  CallGraph graph = ErrorCallGraph(TaskRef(const_cast<PromiseBase*>(&task)));
+  if (!graph.empty()) {
+    std::fprintf(stderr, "Raised at:\n%s", FormatCallGraph(graph).c_str());
+  }
 }
+
+// The graph of the latest exception to escape a frame on this thread: the
+// frames it then escapes reuse it, so each exception is captured once, at
+// its innermost frame.
+struct LastErrorGraph {
+  std::exception_ptr exception;
+  std::shared_ptr<const CallGraph> graph;
+};
+thread_local LastErrorGraph last_error_graph;
 
 }  // namespace
 
@@ -84,6 +106,57 @@ void PromiseBase::ReleaseState() noexcept {
     ReportUnobservedException(*this);
   }
   delete extras_;
+}
+
+void PromiseBase::unhandled_exception() noexcept {
+  exception_ = std::current_exception();
+  // Cancellation is not an error: it is not recorded (and is frequent).
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  if (type != nullptr && *type == typeid(CancelledError)) return;
+  try {
+    if (last_error_graph.exception != exception_) {
+      last_error_graph.graph =
+          std::make_shared<const CallGraph>(CaptureTaskGraph(task_, nullptr));
+      last_error_graph.exception = exception_;
+    }
+    TaskExtras& extras = task_->extras();
+    extras.error_graph = last_error_graph.graph;
+    extras.error_for = exception_;
+  } catch (...) {
+    // Out of memory: the exception goes on without its graph.
+  }
+}
+
+// As LastErrorGraph, for error statuses, which have no identity: an equal
+// status returned again on this thread is taken for the same one.
+struct LastErrorStatus {
+  absl::Status status;
+  std::shared_ptr<const CallGraph> graph;
+};
+thread_local LastErrorStatus last_error_status;
+
+void RecordErrorStatus(const absl::Status& status, PromiseBase* frame) {
+  try {
+    if (last_error_status.graph == nullptr || last_error_status.status != status) {
+      last_error_status.graph =
+          std::make_shared<const CallGraph>(CaptureTaskGraph(frame->task(), nullptr));
+      last_error_status.status = status;
+    }
+    TaskExtras& extras = frame->task()->extras();
+    extras.error_graph = last_error_status.graph;
+    extras.error_status = status;
+  } catch (...) {
+    // Out of memory: the status goes on without its graph.
+  }
+}
+
+bool AttachErrorCallGraph(absl::Status& status, const PromiseBase* task) {
+  const TaskExtras* extras = task->extras_;
+  if (extras == nullptr || extras->error_graph == nullptr || extras->error_status != status) {
+    return false;
+  }
+  status.SetPayload(kCallGraphPayload, absl::Cord(FormatCallGraph(*extras->error_graph)));
+  return true;
 }
 
 TaskExtras& PromiseBase::extras() {
@@ -202,7 +275,9 @@ void PromiseBase::AddDoneCallback(DoneCallback* callback) {
 std::coroutine_handle<> PromiseBase::Finish() noexcept {
   done_ = true;
   if (!root_) {
-    return continuation_ ? continuation_ : std::noop_coroutine();
+    if (parent_ == nullptr) return std::noop_coroutine();
+    task_->innermost_ = parent_;
+    return parent_->handle_;
   }
   if (must_cancel_ && !exception_) {
     // Cancelled after its last await: it ends cancelled, as in asyncio.
@@ -269,6 +344,16 @@ size_t TaskRef::RemoveDoneCallback(uint64_t id) {
 
 void TaskRef::CheckDone(const char* what) const {
   if (!done()) throw InvalidStateError(what);
+}
+
+CallGraph ErrorCallGraph(TaskRef task) {
+  const internal::PromiseBase* promise = task.promise();
+  if (promise == nullptr || promise->extras_ == nullptr || !promise->exception() ||
+      promise->extras_->error_for != promise->exception() ||
+      promise->extras_->error_graph == nullptr) {
+    return CallGraph();
+  }
+  return *promise->extras_->error_graph;
 }
 
 std::exception_ptr TaskRef::Exception() const {

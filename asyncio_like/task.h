@@ -62,18 +62,21 @@
 #error "asyncio_like needs C++20: build with -std=c++20 (see asyncio_like/README.md)"
 #endif
 
+#include <concepts>
 #include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 
 #include "asyncio_like/frame_allocator.h"
+#include "absl/status/status.h"
 
 namespace asyncio_like {
 
@@ -108,6 +111,8 @@ class InvalidStateError : public std::logic_error {
 template <typename T = void>
 class Task;
 class TaskRef;
+struct CallGraph;
+CallGraph ErrorCallGraph(TaskRef task);
 
 namespace internal {
 
@@ -125,6 +130,10 @@ class CancellableWait {
   // false if it cannot, in which case the task gets a pending cancellation
   // that its next await point raises.
   virtual bool Cancel() = 0;
+  // What the task waits on, for the call graph and the task tree
+  // (call_graph.h): "sleep 0.250s", "io_uring recv fd 7", "Lock". Only read
+  // when a graph is captured, so it costs nothing while tasks run.
+  virtual std::string Describe() const { return "an await point"; }
 
  protected:
   ~CancellableWait() = default;
@@ -138,9 +147,47 @@ struct DoneCallback {
   DoneCallback* prev = nullptr;
   DoneCallback* next = nullptr;
   PromiseBase* target = nullptr;  // Set while linked.
+  // The task that waits through this callback, if one does: the target's
+  // "awaited by" in the call graph (Python's future_add_to_awaited_by).
+  PromiseBase* awaiting_task = nullptr;
 
   void Unlink();
 };
+
+// ---- Call graph: the await_transform wrapper ----
+// The awaiter of `co_await a`: what a.operator co_await() returns, or `a`
+// itself (as a reference: the operand outlives the suspension).
+template <typename A>
+decltype(auto) GetAwaiter(A&& a) {
+  if constexpr (requires { std::forward<A>(a).operator co_await(); }) {
+    return std::forward<A>(a).operator co_await();
+  } else {
+    return std::forward<A>(a);
+  }
+}
+template <typename A>
+using AwaiterOf = decltype(GetAwaiter(std::declval<A>()));
+
+// What await_transform returns: the awaiter, held by value or by reference.
+// GCC 12 copies an awaiter that await_transform returns by reference
+// (rejecting the non-copyable ones), so the reference travels inside this
+// value instead.
+template <typename Awaiter>
+class TracedAwait {
+ public:
+  template <typename Get>
+  explicit TracedAwait(Get&& get) : awaiter_(get()) {}
+  bool await_ready() { return awaiter_.await_ready(); }
+  template <typename P>
+  decltype(auto) await_suspend(std::coroutine_handle<P> awaiting) {
+    return awaiter_.await_suspend(awaiting);
+  }
+  decltype(auto) await_resume() { return awaiter_.await_resume(); }
+
+ private:
+  Awaiter awaiter_;
+};
+// ---- end of the call graph wrapper ----
 
 // The part of every Task<T> promise that does not depend on T. A frame that
 // was scheduled with CreateTask is a "root" and carries the state of Python's
@@ -216,7 +263,29 @@ class PromiseBase {
 
   void AddDoneCallback(DoneCallback* callback);
 
-  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+  // Also records the call graph at the point the exception escapes
+  // (ErrorCallGraph in call_graph.h).
+  void unhandled_exception() noexcept;
+
+  // ---- Call graph hooks (call_graph.h) ----
+  // Every co_await in a Task coroutine passes through here, so each frame
+  // knows the expression it is suspended at: one store per await.
+  template <typename A>
+  auto await_transform(A&& awaitable,
+                       std::source_location where = std::source_location::current()) {
+    suspended_at_ = where;
+    return TracedAwait<AwaiterOf<A>>([&]() -> AwaiterOf<A> {
+      return GetAwaiter(std::forward<A>(awaitable));
+    });
+  }
+  const std::source_location& suspended_at() const { return suspended_at_; }
+  // The frame awaiting this one inline (null for a root).
+  PromiseBase* parent() const { return parent_; }
+  // Of a root: its deepest inline frame, the one running or suspended.
+  PromiseBase* innermost() const { return innermost_; }
+  CancellableWait* waiting_on() const { return waiting_on_; }
+  DoneCallback* done_callbacks() const { return callbacks_head_; }
+  // ---- end of call graph hooks ----
 
  protected:
   friend class ::asyncio_like::EventLoop;
@@ -229,6 +298,9 @@ class PromiseBase {
   friend struct FinalAwaiter;
   friend struct DoneCallback;
   friend class ::asyncio_like::TaskRef;
+  friend CallGraph asyncio_like::ErrorCallGraph(TaskRef task);
+  friend bool AttachErrorCallGraph(absl::Status& status, const PromiseBase* task);
+  friend void RecordErrorStatus(const absl::Status& status, PromiseBase* frame);
 
   // Runs at final_suspend: resumes the awaiting frame (inline task), or
   // wakes the completion callbacks and frees an unowned root.
@@ -253,8 +325,10 @@ class PromiseBase {
   TaskExtras& extras();
 
   std::coroutine_handle<> handle_;
-  std::coroutine_handle<> continuation_;  // The frame awaiting an inline task.
   PromiseBase* task_ = this;
+  PromiseBase* parent_ = nullptr;       // The frame awaiting an inline task.
+  PromiseBase* innermost_ = this;       // Call graph: of a root.
+  std::source_location suspended_at_;  // Call graph: the latest co_await.
   PromiseBase** owner_ = nullptr;  // The Task handle that owns this frame.
   std::exception_ptr exception_;
 
@@ -295,6 +369,20 @@ struct FinalAwaiter {
   void await_resume() const noexcept {}
 };
 
+// Call graph: records the chain of `frame`, returning the error `status`,
+// in its task, unless this status was recorded already (the innermost
+// return wins): RunUntilComplete attaches it to main's error as the payload
+// kCallGraphPayload (AttachErrorCallGraph).
+void RecordErrorStatus(const absl::Status& status, PromiseBase* frame);
+// Adds the graph recorded for `status` in `task` as its payload; false if
+// there is none.
+bool AttachErrorCallGraph(absl::Status& status, const PromiseBase* task);
+template <typename T>
+concept StatusOrLike = requires(const T& v) {
+  { v.status() } -> std::same_as<const absl::Status&>;
+  { v.ok() } -> std::convertible_to<bool>;
+} && std::is_constructible_v<T, absl::Status>;
+
 template <typename T>
 class TaskPromise : public PromiseBase {
  public:
@@ -306,6 +394,12 @@ class TaskPromise : public PromiseBase {
     requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) {
     value_.emplace(std::forward<U>(value));
+    // Call graph: the chain where an error status was first returned.
+    if constexpr (std::is_same_v<T, absl::Status>) {
+      if (!value_->ok()) RecordErrorStatus(*value_, this);
+    } else if constexpr (StatusOrLike<T>) {
+      if (!value_->ok()) RecordErrorStatus(value_->status(), this);
+    }
   }
 
   T& result() {
@@ -448,8 +542,9 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
         throw std::logic_error("an unscheduled Task can be awaited only once");
       }
       target_->started_ = true;
-      target_->continuation_ = awaiting;
+      target_->parent_ = &parent;  // its handle_ is `awaiting`
       target_->task_ = parent.task();
+      parent.task()->innermost_ = target_;
       return target_->handle_;
     }
     waiter_ = parent.task();
@@ -463,6 +558,7 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
     if (!waiter_->BeginWait(this)) return awaiting;
     awaiting_ = awaiting;
     on_done = &TaskAwaiter::OnDone;
+    awaiting_task = waiter_;
     target_->AddDoneCallback(this);
     return std::noop_coroutine();
   }
@@ -486,6 +582,7 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
     target_->RequestCancel(waiter_->cancel_message());
     return true;
   }
+  std::string Describe() const override { return "Task '" + target_->name() + "'"; }
 
   TaskPromise<T>* target_;
   PromiseBase* waiter_ = nullptr;

@@ -96,6 +96,9 @@ class TaskGroup::AllDone : private internal::CancellableWait {
   }
 
  private:
+  std::string Describe() const override {
+    return "TaskGroup (" + std::to_string(group_->running_) + " tasks running)";
+  }
   bool Cancel() override {
     cancelled_ = true;
     task_->EndWait();
@@ -146,6 +149,7 @@ void TaskGroup::Add(internal::PromiseBase* task,
   member->group = this;
   member->failure = failure;
   member->on_done = &TaskGroup::OnDone;
+  member->awaiting_task = parent_;  // Python's TaskGroup links child to parent too
   task->AddDoneCallback(member);
   ++running_;
 }

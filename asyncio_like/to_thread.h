@@ -31,6 +31,10 @@
 // min(32, cores + 4) threads, as asyncio's default ThreadPoolExecutor,
 // started on first use. Any other Executor (executor.h) can be passed to
 // RunInExecutor.
+//
+// The function carries the call graph of the task that offloaded it:
+// CaptureCallGraph() on the executor thread, inside the function, returns
+// that task's chain (call_graph.h).
 #ifndef ASYNCIO_LIKE_TO_THREAD_H_
 #define ASYNCIO_LIKE_TO_THREAD_H_
 
@@ -42,6 +46,7 @@
 #include <utility>
 #include <variant>
 
+#include "asyncio_like/call_graph.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/executor.h"
 #include "asyncio_like/task.h"
@@ -82,8 +87,13 @@ class ThreadCall : private CancellableWait {
     state_ = std::make_shared<State>();
     state_->awaiting = awaiting;
     state_->task = task_;
-    executor_.Execute([state = state_, fn = std::move(fn_), loop = *loop]() mutable {
+    // The awaiting chain travels with the work: CaptureCallGraph() in fn
+    // returns it (call_graph.h).
+    auto chain = std::make_shared<const CallGraph>(CaptureTaskGraph(task_, nullptr));
+    executor_.Execute([state = state_, fn = std::move(fn_), loop = *loop,
+                       chain = std::move(chain)]() mutable {
       try {
+        ScopedOffloadedGraph offloaded(chain.get());
         if constexpr (std::is_void_v<R>) {
           fn();
           state->outcome.value.emplace();
@@ -117,6 +127,7 @@ class ThreadCall : private CancellableWait {
     bool abandoned = false;  // loop thread only
   };
 
+  std::string Describe() const override { return "work on an executor thread"; }
   // asyncio cancels the future the task waits on; the thread runs on.
   bool Cancel() override {
     cancelled_ = true;

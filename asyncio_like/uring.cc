@@ -413,7 +413,28 @@ io_uring_sqe* KernelOpBase::NextSqe() { return task_->loop()->uring().NextSqe();
 
 void KernelOpBase::Submit(io_uring_sqe* sqe) {
   opcode_ = sqe->opcode;
+  fd_ = sqe->fd;
   task_->loop()->uring().PrepareCompletion(sqe, this);
+}
+
+std::string KernelOpBase::Describe() const {
+  const char* name = nullptr;
+  switch (opcode_) {
+    case IORING_OP_RECV: name = "recv"; break;
+    case IORING_OP_SEND: name = "send"; break;
+    case IORING_OP_READ: name = "read"; break;
+    case IORING_OP_WRITE: name = "write"; break;
+    case IORING_OP_ACCEPT: name = "accept"; break;
+    case IORING_OP_CONNECT: name = "connect"; break;
+    case IORING_OP_OPENAT: name = "openat"; break;
+    case IORING_OP_CLOSE: name = "close"; break;
+    case IORING_OP_FSYNC: name = "fsync"; break;
+    case IORING_OP_POLL_ADD: name = "poll"; break;
+    case IORING_OP_TIMEOUT: name = "timeout"; break;
+    default: break;
+  }
+  std::string op = name != nullptr ? name : absl::StrCat("opcode ", static_cast<int>(opcode_));
+  return fd_ >= 0 ? absl::StrCat("io_uring ", op, " fd ", fd_) : absl::StrCat("io_uring ", op);
 }
 
 void KernelOpBase::Complete(int32_t result, uint32_t) {

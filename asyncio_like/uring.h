@@ -222,6 +222,8 @@ class KernelOpBase : private CancellableWait, private Completion {
  private:
   friend class ::asyncio_like::EventLoop;
   bool Cancel() override;
+  // "io_uring recv fd 7" (call_graph.h).
+  std::string Describe() const override;
   // For an operation whose task is about to see CancelledError instead of
   // the result: a descriptor it created (an accept or open that completed
   // before the cancellation took effect) is closed, as nobody will ever
@@ -236,6 +238,7 @@ class KernelOpBase : private CancellableWait, private Completion {
   PrepareFunction prepare_ = nullptr;  // set while waiting for SubmitDeferred
   int32_t result_ = 0;
   uint8_t opcode_ = 0;  // of the SQE last submitted
+  int32_t fd_ = -1;     // of the SQE last submitted, for Describe
   bool cancel_requested_ = false;
 };
 

@@ -62,12 +62,14 @@ WaitWatches::WaitWatches(std::vector<Waitable> items) {
   watches_.resize(items_.size());
 }
 
-void WaitWatches::StartWatching() {
+void WaitWatches::StartWatching(PromiseBase* waiter) {
   for (size_t i = 0; i < items_.size(); ++i) {
     if (items_[i].done()) continue;
     Watch& watch = watches_[i];
     watch.owner = this;
     watch.index = i;
+    watch.DoneCallback::awaiting_task = waiter;
+    watch.FutureWaiter::awaiting_task = waiter;
     if (PromiseBase* task = items_[i].promise()) {
       watch.DoneCallback::on_done = &WaitWatches::OnTaskDone;
       task->AddDoneCallback(&watch);
@@ -130,7 +132,7 @@ bool WaitAwaiter::Suspend(std::coroutine_handle<> awaiting, PromiseBase* task) {
     task->loop()->AddTimer(now + delay_ns, this);
     armed_ = true;
   }
-  StartWatching();
+  StartWatching(task);
   return true;
 }
 

@@ -174,7 +174,8 @@ class WaitWatches {
 
   const std::vector<Waitable>& items() const { return items_; }
   // Starts watching the pending items; OnItemDone runs as each finishes.
-  void StartWatching();
+  // `waiter` is the task waiting on them, if known (the call graph's link).
+  void StartWatching(PromiseBase* waiter = nullptr);
   void StopWatching();
 
  protected:
@@ -210,6 +211,7 @@ class WaitAwaiter final : private WaitWatches, private CancellableWait, private 
   void OnItemDone(size_t index) override;
   void Fire() override;
   bool Cancel() override;
+  std::string Describe() const override { return "Wait"; }
   // Stops watching and the timer, and ends the task's wait; the caller
   // schedules the task.
   void Wake();

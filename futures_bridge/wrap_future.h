@@ -55,6 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "asyncio_like/call_graph.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/threadsafe_calls.h"
@@ -166,10 +167,17 @@ internal::FutureAwaiter<T> WrapFuture(
 // here), or rethrows what fn threw. `executor` must outlive the call.
 template <typename F, typename R = std::invoke_result_t<F&>>
 asyncio_like::Task<R> RunInExecutor(threadpool::Executor& executor, F fn) {
+  // The work carries the awaiting task's chain (asyncio_like/call_graph.h).
+  auto chain = std::make_shared<const asyncio_like::CallGraph>(asyncio_like::CaptureCallGraph());
   if constexpr (std::is_void_v<R>) {
-    co_await WrapFuture(executor.Submit(std::move(fn)));
+    auto traced = [fn = std::move(fn), chain]() mutable {
+      asyncio_like::ScopedOffloadedGraph offloaded(chain.get());
+      fn();
+    };
+    co_await WrapFuture(executor.Submit(std::move(traced)));
   } else {
-    auto boxed = [fn = std::move(fn)]() mutable {
+    auto boxed = [fn = std::move(fn), chain]() mutable {
+      asyncio_like::ScopedOffloadedGraph offloaded(chain.get());
       return internal::Boxed<R>{fn()};
     };
     internal::Boxed<R> result =

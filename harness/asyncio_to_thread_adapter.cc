@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "asyncio_like/call_graph.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
 #include "futures_bridge/wrap_future.h"
@@ -36,6 +37,8 @@
 namespace harness {
 namespace {
 
+using asyncio_like::CallFrame;
+using asyncio_like::CaptureCallGraph;
 using asyncio_like::CreateTask;
 using asyncio_like::Sleep;
 using asyncio_like::Task;
@@ -185,6 +188,9 @@ Task<absl::StatusOr<Metrics>> RunBlockingCall(OffloadRuntime& rt, Params p) {
 
 ABSL_ATTRIBUTE_NOINLINE absl::Status FailingOperation(StackView& view) {
   view = CaptureStackView("UserCall");
+  std::vector<std::string> chain;
+  for (const CallFrame& frame : CaptureCallGraph().Chain()) chain.push_back(frame.function);
+  view.user_frames_in_call_graph = CountUserFrames(chain, "UserCall");
   return absl::InternalError("the operation failed");
 }
 
@@ -213,6 +219,8 @@ Task<absl::StatusOr<Metrics>> RunDebugStack(OffloadRuntime& rt, Params p) {
   co_return Metrics{{"frames_total", static_cast<double>(view.frames_total)},
                     {"user_frames_visible",
                      static_cast<double>(view.user_frames_visible)},
+                    {"user_frames_in_call_graph",
+                     static_cast<double>(view.user_frames_in_call_graph)},
                     {"user_frames", static_cast<double>(p.at("depth"))}};
 }
 

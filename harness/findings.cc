@@ -382,30 +382,52 @@ TableRow Debugging(const Figures& f) {
   auto text = [](absl::string_view title, std::pair<double, double> s) {
     return absl::StrFormat("%s %g of %g", title, s.first, s.second);
   };
+  // The C++ asyncio models also count the callers in their async call
+  // graph (CaptureCallGraph): "native stack 1 of 3, call graph 3 of 3".
+  auto in_graph = [&](absl::string_view model) {
+    return f.Get(model, Workload::kDebugStack, "user_frames_in_call_graph");
+  };
+  auto both = [&](absl::string_view title, absl::string_view model,
+                  std::pair<double, double> s) {
+    std::optional<double> g = in_graph(model);
+    if (!g) return text(title, s);
+    return absl::StrFormat("%s native stack %g of %g, call graph %g of %g", title, s.first,
+                           s.second, *g, s.second);
+  };
   auto loop = seen("asyncio");
   if (!loop) {
     row.asyncio = Missing("Harder due to coroutine chains", "debug_stack on asyncio");
   } else {
     std::string figure = absl::StrCat(
-        "user callers visible in the stack from inside the failing operation: ",
-        text("asyncio", *loop));
+        "user callers visible from inside the failing operation: ",
+        both("asyncio", "asyncio", *loop));
     std::optional<bool> py;
     if (auto p = seen("cpython_asyncio")) {
       py = p->first < p->second;
       absl::StrAppend(&figure, "; ", text("CPython asyncio", *p));
     }
     if (auto t = seen("asyncio_to_thread")) {
-      absl::StrAppend(&figure, "; ", text("inside to_thread", *t));
+      absl::StrAppend(&figure, "; ", both("inside to_thread", "asyncio_to_thread", *t));
     }
     std::string why =
         "a resumed C++ coroutine's awaiting callers are suspended heap frames, "
         "not stack frames";
+    const bool native_hides = loop->first < loop->second;
+    std::optional<double> graph = in_graph("asyncio");
+    // Harder only for a native debugger when the call graph names every
+    // caller: the claim then holds in part.
+    const bool graph_shows_all = graph && *graph >= loop->second;
+    if (graph_shows_all) {
+      absl::StrAppend(&why, "; the call graph the loop records as tasks suspend "
+                            "names every caller");
+    }
     if (py && !*py) {
       absl::StrAppend(&why, "; CPython's await chain runs nested coro.send() "
                             "calls, so its stack keeps every caller");
     }
-    row.asyncio = {"Harder due to coroutine chains", figure,
-                   Combine(loop->first < loop->second, py), why};
+    Verdict verdict = Combine(native_hides, py);
+    if (native_hides && graph_shows_all) verdict = Verdict::kPartly;
+    row.asyncio = {"Harder due to coroutine chains", figure, verdict, why};
   }
   auto pool = seen("threads_gil");
   if (!pool) {

@@ -353,6 +353,34 @@ TEST(FindingsTest, OneThreadClaimNeedsThousandsOfTasks) {
   EXPECT_EQ(report.claims[3].verdict, Verdict::kNotReproduced) << report.claims[3].why;
 }
 
+// The Debugging cell of the asyncio models shows the native stack and the
+// call graph; a call graph that names every caller makes "harder" partly
+// true (a native debugger only), one that misses a caller leaves it whole.
+TEST(FindingsTest, DebuggingShowsNativeStackAndCallGraph) {
+  for (double in_graph : {3.0, 2.0}) {
+    FakeResults fake = AllReproduced(false);
+    fake.Set("asyncio", Workload::kDebugStack, {}, "user_frames_in_call_graph", in_graph);
+    fake.Set("asyncio_to_thread", Workload::kDebugStack, {}, "user_frames_visible", 0);
+    fake.Set("asyncio_to_thread", Workload::kDebugStack, {}, "user_frames", 3);
+    fake.Set("asyncio_to_thread", Workload::kDebugStack, {}, "user_frames_in_call_graph", 3);
+    Report report = BuildReport(fake.Build());
+    const Finding& cell = report.table[4].asyncio;
+    EXPECT_TRUE(absl::StrContains(
+        cell.figure, in_graph == 3 ? "asyncio native stack 2 of 3, call graph 3 of 3"
+                                   : "asyncio native stack 2 of 3, call graph 2 of 3"))
+        << cell.figure;
+    EXPECT_TRUE(absl::StrContains(cell.figure,
+                                  "inside to_thread native stack 0 of 3, call graph 3 of 3"))
+        << cell.figure;
+    if (in_graph == 3) {
+      EXPECT_EQ(cell.verdict, Verdict::kPartly) << cell.why;
+      EXPECT_TRUE(absl::StrContains(cell.why, "call graph")) << cell.why;
+    } else {
+      EXPECT_EQ(cell.verdict, Verdict::kReproduced) << cell.why;
+    }
+  }
+}
+
 // A failed run counts as not measured, not as a figure of zero.
 TEST(FindingsTest, FailedRunsAreNotMeasured) {
   Results results = AllReproduced(false).Build();

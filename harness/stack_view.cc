@@ -25,6 +25,15 @@ StackView CaptureStackView(absl::string_view user_function) {
   return view;
 }
 
+int CountUserFrames(absl::Span<const std::string> functions,
+                    absl::string_view user_function) {
+  int count = 0;
+  for (const std::string& function : functions) {
+    if (absl::string_view(function).find(user_function) != absl::string_view::npos) ++count;
+  }
+  return count;
+}
+
 void InitializeSymbolizer(const char* argv0) { absl::InitializeSymbolizer(argv0); }
 
 }  // namespace harness

@@ -1,5 +1,8 @@
 #include "harness/stack_view.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/base/attributes.h"
 #include "gtest/gtest.h"
 
@@ -23,6 +26,14 @@ TEST(StackViewTest, AFunctionNotOnTheStackIsNotCounted) {
   StackView view = CaptureStackView("NoSuchFunctionAnywhere");
   EXPECT_EQ(view.user_frames_visible, 0);
   EXPECT_GT(view.frames_total, 0);
+}
+
+TEST(StackViewTest, CountUserFramesCountsTheNamesThatContainTheFunction) {
+  std::vector<std::string> chain = {"harness::FailingOperation", "harness::UserCall",
+                                    "harness::UserCall", "harness::RunDebugStack",
+                                    "harness::UserCall"};
+  EXPECT_EQ(CountUserFrames(chain, "UserCall"), 3);
+  EXPECT_EQ(CountUserFrames({}, "UserCall"), 0);
 }
 
 }  // namespace

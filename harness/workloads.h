@@ -68,7 +68,8 @@ enum class Workload {
   // A failing operation `depth` user functions deep, reached after an I/O
   // wait; from inside it, the call stack is captured (absl::GetStackTrace /
   // traceback.extract_stack) and the user's functions in it are counted.
-  // Metrics: frames_total, user_frames_visible, user_frames.
+  // Metrics: frames_total, user_frames_visible, user_frames; the C++
+  // asyncio models add user_frames_in_call_graph (their async call graph).
   kDebugStack,
   // The seed's thread-pool example at scale: `n` fetches of one URL from the
   // harness's local HTTP/1.1 server (its own process), which answers after
