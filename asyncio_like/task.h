@@ -75,8 +75,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "asyncio_like/frame_allocator.h"
 #include "absl/status/status.h"
+#include "asyncio_like/frame_allocator.h"
 
 namespace asyncio_like {
 
