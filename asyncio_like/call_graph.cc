@@ -3,13 +3,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "asyncio_like/event_loop.h"
+#include "asyncio_like/source_location.h"
 
 namespace asyncio_like {
 namespace internal {
@@ -22,14 +22,14 @@ bool IsCoroutineBody(const char* function_name) {
   return std::string_view(function_name).ends_with(".Frame*)");
 }
 
-CallFrame FrameAt(const std::source_location& where, bool coroutine) {
+CallFrame FrameAt(const SourceLocation& where, bool coroutine) {
   return CallFrame{ShortFunctionName(where.function_name()), where.file_name(),
                    where.line(), coroutine};
 }
 
 // `path` holds the tasks being expanded, so that tasks awaiting each other
 // (a deadlock) end the recursion instead of looping.
-CallGraph Capture(PromiseBase* task, const std::source_location* here,
+CallGraph Capture(PromiseBase* task, const SourceLocation* here,
                   std::vector<PromiseBase*>& path, bool awaiters_too) {
   CallGraph graph;
   graph.task_name = task->name();
@@ -138,7 +138,7 @@ std::string ShortFunctionName(const char* function_name) {
   return std::string(name.substr(start));
 }
 
-CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here,
+CallGraph CaptureTaskGraph(PromiseBase* task, const SourceLocation* here,
                            bool awaiters) {
   std::vector<PromiseBase*> path;
   return Capture(task, here, path, awaiters);
@@ -206,7 +206,7 @@ std::vector<CallFrame> CallGraph::Chain() const {
   return chain;
 }
 
-CallGraph CaptureCallGraph(std::source_location here) {
+CallGraph CaptureCallGraph(SourceLocation here) {
   EventLoop* loop = EventLoop::Current();
   if (loop != nullptr && loop->current_task() != nullptr) {
     return internal::CaptureTaskGraph(loop->current_task(), &here);
@@ -223,8 +223,8 @@ CallGraph CaptureCallGraph(TaskRef task) {
   internal::PromiseBase* promise = task.promise();
   if (promise == nullptr || !promise->is_root() || promise->done()) return CallGraph();
   EventLoop* loop = EventLoop::Current();
-  const std::source_location* here = nullptr;
-  std::source_location unknown;
+  const SourceLocation* here = nullptr;
+  SourceLocation unknown;
   // The running task is at an unknown line of its innermost frame.
   if (loop != nullptr && loop->current_task() == promise) here = &unknown;
   return internal::CaptureTaskGraph(promise, here);

@@ -7,7 +7,7 @@
 // rebuilds the chain from what every task records as it runs:
 //
 //   - each Task frame remembers the co_await expression it is suspended at
-//     (file, line and function, through std::source_location captured by
+//     (file, line and function, through SourceLocation captured by
 //     the promise's await_transform: one store per await);
 //   - a frame awaited inline knows the frame awaiting it, and each
 //     scheduled task knows its innermost frame;
@@ -52,10 +52,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <source_location>
 #include <string>
 #include <vector>
 
+#include "asyncio_like/source_location.h"
 #include "asyncio_like/task.h"
 
 namespace asyncio_like {
@@ -90,7 +90,7 @@ struct CallGraph {
 // thread inside a task, that task; on a thread running offloaded work, the
 // chain of the task that offloaded it; elsewhere an empty graph. `here`
 // marks the calling line.
-CallGraph CaptureCallGraph(std::source_location here = std::source_location::current());
+CallGraph CaptureCallGraph(SourceLocation here = SourceLocation::current());
 // The graph of `task` (capture_call_graph(task)); empty if the task is not
 // pending. Loop thread only.
 CallGraph CaptureCallGraph(TaskRef task);
@@ -123,7 +123,7 @@ std::string ShortFunctionName(const char* function_name);
 // The graph of a pending root task `task`. `here`, if given, is where the
 // innermost frame is running (the capture call). Without `awaiters`, the
 // task alone (no awaited_by).
-CallGraph CaptureTaskGraph(PromiseBase* task, const std::source_location* here,
+CallGraph CaptureTaskGraph(PromiseBase* task, const SourceLocation* here,
                            bool awaiters = true);
 
 }  // namespace internal

@@ -69,7 +69,6 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -77,6 +76,7 @@
 
 #include "absl/status/status.h"
 #include "asyncio_like/frame_allocator.h"
+#include "asyncio_like/source_location.h"
 
 namespace asyncio_like {
 
@@ -272,13 +272,13 @@ class PromiseBase {
   // knows the expression it is suspended at: one store per await.
   template <typename A>
   auto await_transform(A&& awaitable,
-                       std::source_location where = std::source_location::current()) {
+                       SourceLocation where = SourceLocation::current()) {
     suspended_at_ = where;
     return TracedAwait<AwaiterOf<A>>([&]() -> AwaiterOf<A> {
       return GetAwaiter(std::forward<A>(awaitable));
     });
   }
-  const std::source_location& suspended_at() const { return suspended_at_; }
+  const SourceLocation& suspended_at() const { return suspended_at_; }
   // The frame awaiting this one inline (null for a root).
   PromiseBase* parent() const { return parent_; }
   // Of a root: its deepest inline frame, the one running or suspended.
@@ -328,7 +328,7 @@ class PromiseBase {
   PromiseBase* task_ = this;
   PromiseBase* parent_ = nullptr;       // The frame awaiting an inline task.
   PromiseBase* innermost_ = this;       // Call graph: of a root.
-  std::source_location suspended_at_;  // Call graph: the latest co_await.
+  SourceLocation suspended_at_;  // Call graph: the latest co_await.
   PromiseBase** owner_ = nullptr;  // The Task handle that owns this frame.
   std::exception_ptr exception_;
 
