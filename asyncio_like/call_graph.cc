@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/source_location.h"
@@ -22,8 +23,22 @@ bool IsCoroutineBody(const char* function_name) {
   return std::string_view(function_name).ends_with(".Frame*)");
 }
 
+// Each function name is parsed once per thread: a capture (ToThread makes
+// one per call) then copies pointers only. The names are the program's
+// static strings, so their addresses are the keys and the cache stays as
+// small as the set of functions that await.
+absl::string_view CachedShortName(const char* function_name) {
+  thread_local absl::flat_hash_map<const char*, absl::string_view> short_names;
+  auto [it, inserted] = short_names.try_emplace(function_name);
+  if (inserted) {
+    std::string_view name = ShortFunctionName(function_name);
+    it->second = absl::string_view(name.data(), name.size());
+  }
+  return it->second;
+}
+
 CallFrame FrameAt(const SourceLocation& where, bool coroutine) {
-  return CallFrame{ShortFunctionName(where.function_name()), where.file_name(),
+  return CallFrame{CachedShortName(where.function_name()), where.file_name(),
                    where.line(), coroutine};
 }
 
@@ -97,7 +112,7 @@ void Render(const CallGraph& graph, int level, std::string& out) {
 
 }  // namespace
 
-std::string ShortFunctionName(const char* function_name) {
+std::string_view ShortFunctionName(const char* function_name) {
   std::string_view name(function_name);
   // The name ends at the first '(' outside template brackets (a lambda's
   // "<lambda(int)>" holds one) that is not a scope: a local lambda is
@@ -135,7 +150,7 @@ std::string ShortFunctionName(const char* function_name) {
     if (c == '>' && depth > 0) --depth;
     if (c == ' ' && depth == 0) start = i + 1;
   }
-  return std::string(name.substr(start));
+  return name.substr(start);
 }
 
 CallGraph CaptureTaskGraph(PromiseBase* task, const SourceLocation* here,

@@ -53,17 +53,22 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "asyncio_like/source_location.h"
 #include "asyncio_like/task.h"
 
 namespace asyncio_like {
 
-// One frame of a call stack (Python's FrameCallGraphEntry).
+// One frame of a call stack (Python's FrameCallGraphEntry). The names point
+// into the program's static strings (SourceLocation's), so a frame can be
+// kept, copied and sent to any thread for as long as the program runs.
 struct CallFrame {
-  std::string function;  // Qualified name, e.g. "server::Handle".
-  std::string file;
+  absl::string_view function;  // Qualified name, e.g. "server::Handle".
+  absl::string_view file;
   uint32_t line = 0;
   bool coroutine = true;  // False for the plain function that captured.
 };
@@ -117,8 +122,9 @@ namespace internal {
 
 // "ns::Handle" from a source_location function name such as
 // "void ns::Handle(ns::Handle(int)::_ZN..Frame*)" (GCC's name for a
-// coroutine body) or "asyncio_like::Task<int> ns::Handle(int)".
-std::string ShortFunctionName(const char* function_name);
+// coroutine body) or "asyncio_like::Task<int> ns::Handle(int)": a part of
+// `function_name`, which must outlive it.
+std::string_view ShortFunctionName(const char* function_name);
 
 // The graph of a pending root task `task`. `here`, if given, is where the
 // innermost frame is running (the capture call). Without `awaiters`, the

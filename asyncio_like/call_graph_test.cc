@@ -63,14 +63,14 @@ std::string Named(const std::string& qualified) {
 const char kLambda[] = "operator()";
 #endif
 
-std::string LastComponent(const std::string& name) {
+std::string LastComponent(absl::string_view name) {
   // "asyncio_like::{anonymous}::C4" -> "C4"; a lambda's "operator()" keeps
   // its owner ("<lambda()>::operator()").
   size_t end = name.size();
   if (absl::EndsWith(name, "::operator()")) end -= std::string("::operator()").size();
   size_t colon = name.rfind("::", end - 1);
-  size_t start = colon == std::string::npos ? 0 : colon + 2;
-  return name.substr(start, end - start);
+  size_t start = colon == absl::string_view::npos ? 0 : colon + 2;
+  return std::string(name.substr(start, end - start));
 }
 
 std::string Stack(const CallGraph& graph) {

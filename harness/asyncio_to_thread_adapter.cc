@@ -189,7 +189,7 @@ Task<absl::StatusOr<Metrics>> RunBlockingCall(OffloadRuntime& rt, Params p) {
 ABSL_ATTRIBUTE_NOINLINE absl::Status FailingOperation(StackView& view) {
   view = CaptureStackView("UserCall");
   std::vector<std::string> chain;
-  for (const CallFrame& frame : CaptureCallGraph().Chain()) chain.push_back(frame.function);
+  for (const CallFrame& frame : CaptureCallGraph().Chain()) chain.emplace_back(frame.function);
   view.user_frames_in_call_graph = CountUserFrames(chain, "UserCall");
   return absl::InternalError("the operation failed");
 }
