@@ -14,11 +14,8 @@
 // Benchmark runs, the binary runs the Python script with
 // `PYENV_VERSION=3.13.0 python3` and prints each figure beside CPython's,
 // as a ratio. --python_script=PATH overrides where the script is looked for.
-#include <time.h>
-
 #include <cstdint>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -33,19 +30,6 @@
 
 namespace asyncio_like {
 namespace {
-
-// The last (longest) run's CPU nanoseconds per operation, by workload name
-// as the Python script prints it.
-std::map<std::string, double>& Figures() {
-  static auto* figures = new std::map<std::string, double>;
-  return *figures;
-}
-
-int64_t ProcessCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::unique_ptr<EventLoop> MakeLoop(benchmark::State& state) {
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();

@@ -12,26 +12,19 @@
 #include "asyncio_like/event_loop.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/test_util.h"
-#include "asyncio_like/timeout.h"
 #include "gtest/gtest.h"
 
 namespace asyncio_like {
 
 // Runs `body` (an IsolatedAsyncioTestCase method) to completion on a new
-// loop; a body still running after `deadline` fails the test (it hung).
-inline void RunAsync(Task<void> body, absl::Duration deadline = absl::Seconds(20)) {
-  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
-  if (absl::IsUnavailable(loop.status())) {
-    GTEST_SKIP() << "io_uring is unavailable here: " << loop.status();
-  }
-  ASSERT_TRUE(loop.ok()) << loop.status();
-  try {
-    absl::Status status = (*loop)->RunUntilComplete(WaitFor(std::move(body), deadline));
-    EXPECT_TRUE(status.ok()) << status;
-  } catch (const TimeoutError&) {
-    ADD_FAILURE() << "the test body did not finish within " << deadline;
-  }
-  EXPECT_TRUE((*loop)->CancelAllAndDrain().ok());
+// loop, as RunTest does (a body still running after 20 s fails the test: it
+// hung), then cancels and drains what it left behind. Skips, or fails under
+// REQUIRE_IO_URING, where io_uring is unavailable.
+inline void RunAsync(Task<void> body) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});
+  absl::Status status = RunTest(loop.get(), std::move(body));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(loop->CancelAllAndDrain().ok());
 }
 
 // asyncio.sleep(0): one trip through the loop.

@@ -21,11 +21,8 @@
 // Timeout): arm and cancel a timer 5 s ahead while 100,000 others, spread
 // over 10 s, stay armed.
 // --python_script=PATH overrides where the script is looked for.
-#include <time.h>
-
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -107,19 +104,6 @@ void BM_TimerWheelArmCancel(benchmark::State& state) {
   state.counters["live"] = static_cast<double>(wheel.live());
 }
 BENCHMARK(BM_TimerWheelArmCancel);
-
-// The best run's CPU nanoseconds per timer, by workload name as the Python
-// script prints it.
-std::map<std::string, double>& Figures() {
-  static auto* figures = new std::map<std::string, double>;
-  return *figures;
-}
-
-int64_t ProcessCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 Task<void> MoveDeadline(Timeout* timeout) {
   // Far enough that no move is in the past; each one a nanosecond later.

@@ -1,11 +1,27 @@
 #include "asyncio_like/bench/beside_cpython.h"
 
+#include <time.h>
+
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
 #include <utility>
 
 namespace asyncio_like {
+
+std::map<std::string, double>& Figures() {
+  // Never destroyed: main() reads it after the benchmarks, and nothing is
+  // gained by tearing it down at exit.
+  static auto* figures = new std::map<std::string, double>;
+  return *figures;
+}
+
+int64_t ProcessCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 std::string TakePythonScriptFlag(int& argc, char** argv, std::string default_script) {
   const std::string flag = "--python_script=";

@@ -1,13 +1,20 @@
 // Prints a benchmark's figures beside CPython 3.13 doing the same work.
 //
 // Each *_benchmark.cc that has a twin script (future_benchmark.py, say)
-// records its own figures by workload name while Google Benchmark runs, then
+// records its own figures by workload name in Figures() while Google
+// Benchmark runs (most as process CPU time, ProcessCpuNanos()), then
 // runs the script with `PYENV_VERSION=3.13.0 python3 SCRIPT ARGS`. The script
 // prints one line per workload, `name nanoseconds`; the figures whose names
 // match are printed side by side with CPython's figure divided by ours (the
 // speed-up). `bazel run` starts a binary in its runfiles tree, where the
 // script is (list it in the binary's `data`); --python_script=PATH points
 // elsewhere.
+//
+//   void BM_Work(benchmark::State& state) {
+//     const int64_t start = ProcessCpuNanos();
+//     for (auto _ : state) ...;
+//     Figures()["work"] = static_cast<double>(ProcessCpuNanos() - start) / ops;
+//   }
 //
 //   int main(int argc, char** argv) {
 //     std::string script = TakePythonScriptFlag(argc, argv, "asyncio_like/x_benchmark.py");
@@ -20,10 +27,20 @@
 #ifndef ASYNCIO_LIKE_BENCH_BESIDE_CPYTHON_H_
 #define ASYNCIO_LIKE_BENCH_BESIDE_CPYTHON_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 
 namespace asyncio_like {
+
+// The figures a benchmark binary records for the table, nanoseconds by
+// workload name as the twin script prints it. One map per process, so that
+// benchmark functions write it and main() passes it to PrintBesideCPython.
+std::map<std::string, double>& Figures();
+
+// CPU time this process has used, in nanoseconds: the machine is shared, so
+// wall time would also count other processes' work.
+int64_t ProcessCpuNanos();
 
 // Removes --python_script=PATH from argv (before Google Benchmark, which
 // rejects flags it does not know) and returns PATH, or `default_script`.
