@@ -161,6 +161,11 @@ void Uring::ProvideBuffers(uint32_t count) {
 
 void Uring::GrowBufferRing() {
   ++buffer_stats_.exhausted;
+  // Once per pass: the receives of one kernel entry that found the ring
+  // empty are one shortage, not one each.
+  // (Completions are delivered only in a pass, numbered from 1.)
+  if (last_growth_pass_ == dispatch_passes_) return;
+  last_growth_pass_ = dispatch_passes_;
   // Each buffer is in the ring at most once, so the ring never holds more
   // than its kMaxRingBuffers entries.
   ProvideBuffers(std::min(kRingGrowth, kMaxRingBuffers - buffer_stats_.provided));
@@ -375,6 +380,7 @@ void Uring::SubmitQueuedNaming(int fd) {
 }
 
 unsigned Uring::DispatchCompletions() {
+  ++dispatch_passes_;
   if (faults_ != nullptr) return DispatchWithFaults();
   unsigned delivered = DeliverBacklog();
   const unsigned mask = ring_.cq.ring_mask;
@@ -568,12 +574,13 @@ void RingReceiveOp::Complete(int32_t result, uint32_t flags) {
   } else if (owned_ && result > 0) {
     sink_->Commit(static_cast<size_t>(result));
   }
-  // The ring was empty when the data came: nothing was taken, so the same
-  // receive goes again, into a buffer of its own (a receive that waited for
-  // the ring instead could spin while other receives hold it empty).
+  // The ring was empty when the data came: nothing was taken, and the
+  // buffers are back by the next kernel entry, so the same receive goes
+  // again. One that keeps finding it empty (a kernel that misbehaves, or
+  // injected faults) takes a buffer of its own rather than spin.
   if (result == -ENOBUFS && !owned_ && !cancel_requested()) {
     uring().GrowBufferRing();
-    owned_ = true;
+    owned_ = ++ring_retries_ >= Uring::kMaxRingRetries;
     io_uring_sqe* sqe = NextSqe();
     Prepare(this, sqe);
     Submit(sqe);

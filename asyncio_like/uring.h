@@ -70,12 +70,18 @@
 // 16 KiB buffers, of which the kernel touches only the pages data lands in.
 //
 // The ring starts with 64 buffers. A receive that finds it empty (ENOBUFS:
-// more receives completed in one kernel entry than there are buffers)
-// loses nothing, since it took no data: the ring grows by 64 buffers (up to
-// 1,024) and that receive is submitted again into a buffer of its own, so
-// it never spins waiting for one. Where the kernel has no buffer rings
-// (registration fails) every RingReceiveOp receives into a buffer of its
-// own, as before.
+// more receives completed in one kernel entry than there are buffers) took
+// no data, so it loses nothing: it is submitted again, and finds the ring
+// full on the next entry, since every buffer goes back as its completion is
+// delivered. The ring grows by 64 buffers in a pass that ran dry (up to
+// 256), so that a server whose passes deliver more receives than that
+// stops paying a second submission for them, while the pages touched stay
+// bounded (at most 256 buffers' worth of data, whatever the connection
+// count). A receive that found the ring empty 16 times in a row (which
+// only a fault injector, or a kernel that misbehaves, makes happen) takes a
+// buffer of its own instead of waiting longer. Where the kernel has no
+// buffer rings (registration fails) every RingReceiveOp receives into a
+// buffer of its own, as before.
 #ifndef ASYNCIO_LIKE_URING_H_
 #define ASYNCIO_LIKE_URING_H_
 
@@ -193,10 +199,13 @@ class Uring {
   // SQEs queued and not yet submitted, and CQEs posted and not yet reaped.
   unsigned sq_ready() const { return io_uring_sq_ready(&ring_); }
   unsigned cq_ready() const { return io_uring_cq_ready(&ring_); }
-  // The provided-buffer ring: 16 KiB buffers, at most 1,024, in group 0.
+  // The provided-buffer ring: 16 KiB buffers, at most 256, in group 0.
   static constexpr uint32_t kRingBufferSize = 16 * 1024;
-  static constexpr uint32_t kMaxRingBuffers = 1024;
+  static constexpr uint32_t kMaxRingBuffers = 256;
   static constexpr uint32_t kRingGrowth = 64;  // the first buffers, and each growth
+  // How many times in a row a receive may find the ring empty before it
+  // takes a buffer of its own.
+  static constexpr int kMaxRingRetries = 16;
   bool has_buffer_ring() const { return buffer_ring_ != nullptr; }
   const BufferRingStats& buffer_ring_stats() const { return buffer_stats_; }
   // Fills `sqe` with a receive on `fd` that takes its buffer from the ring.
@@ -206,7 +215,8 @@ class Uring {
   // `cqe_flags`): appends the `result` bytes it holds to `sink` (none if
   // `result` <= 0 or `sink` is null) and gives the buffer back to the ring.
   void ReturnRingBuffer(uint32_t cqe_flags, int32_t result, ReceiveSink* sink);
-  // A receive found the ring empty: adds buffers, if it may still grow.
+  // A receive found the ring empty: adds buffers, once per pass, if it
+  // may still grow.
   void GrowBufferRing();
 
   // The faults injected so far, or nullptr without an injector.
@@ -239,6 +249,8 @@ class Uring {
   io_uring_buf_ring* buffer_ring_ = nullptr;  // null: no provided buffers
   char* ring_buffers_ = nullptr;              // kMaxRingBuffers of them, mapped lazily
   BufferRingStats buffer_stats_;
+  uint64_t dispatch_passes_ = 0;   // DispatchCompletions calls
+  uint64_t last_growth_pass_ = 0;  // the pass in which the ring last grew
   std::unique_ptr<FaultInjector> faults_;  // null unless faults are enabled
   std::vector<HeldCompletion> batch_;      // DispatchWithFaults' scratch
   // Completions taken off the ring while submitting, not yet delivered.
@@ -356,7 +368,8 @@ namespace internal {
 // without one, or after the ring ran out, it receives into sink.Room(16 KiB).
 // Bytes that arrived are in `sink` even if the task was cancelled meanwhile
 // (it then throws CancelledError), so a later read finds them. EINTR and
-// EAGAIN are retried as for every KernelOp.
+// EAGAIN are retried as for every KernelOp, and an empty ring as the top of
+// this file says.
 class RingReceiveOp final : public KernelOpBase {
  public:
   // With `after_next_enter`, the receive reaches the kernel one loop pass
@@ -386,6 +399,7 @@ class RingReceiveOp final : public KernelOpBase {
   ReceiveSink* const sink_;
   bool owned_ = false;  // receiving into sink_->Room, not a ring buffer
   const bool deferred_;
+  int ring_retries_ = 0;  // ENOBUFS completions in a row
 };
 
 }  // namespace internal
