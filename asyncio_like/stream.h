@@ -7,11 +7,10 @@
 // of its own, so one slow or failing connection never holds up the others:
 //
 //   Task<void> Echo(StreamReader reader, StreamWriter writer) {
-//     char buffer[4096];
 //     for (;;) {
-//       absl::StatusOr<size_t> n = co_await reader.Read(absl::MakeSpan(buffer));
-//       if (!n.ok() || *n == 0) break;              // error, or end of stream
-//       writer.Write(absl::string_view(buffer, *n));
+//       absl::StatusOr<absl::string_view> data = co_await reader.ReadSome(4096);
+//       if (!data.ok() || data->empty()) break;     // error, or end of stream
+//       writer.Write(*data);
 //       if (!(co_await writer.Drain()).ok()) break;
 //     }
 //     (void)co_await writer.Close();
@@ -69,16 +68,8 @@
 // ReadExactly, ReadUntil, Read()) receive through the loop's provided-buffer
 // ring (uring.h): a connection waiting for its peer holds no receive buffer,
 // and its read buffer grows only by what arrives, as CPython's does. A
-// server that keeps thousands of idle connections reads with ReadSome, which
-// hands out a view of the read buffer without copying:
-//
-//   for (;;) {
-//     absl::StatusOr<absl::string_view> data = co_await reader.ReadSome(64 * 1024);
-//     if (!data.ok() || data->empty()) break;    // error, or end of stream
-//     writer.Write(*data);                        // copies
-//     if (!(co_await writer.Drain()).ok()) break;
-//   }
-//
+// server that keeps thousands of idle connections reads with ReadSome, as
+// Echo above does: it hands out a view of the read buffer without copying.
 // Read(span) receives straight into the caller's span, which is then held
 // by the waiting receive: use it where that buffer exists anyway.
 //
