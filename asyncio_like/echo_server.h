@@ -36,7 +36,11 @@ class EchoServerUnderTest {
   virtual uint64_t kernel_enters() const = 0;
 };
 
+// The most EchoConnection echoes per read: one ring buffer's worth.
+inline constexpr size_t kEchoReadSize = 16 * 1024;
+
 // Echoes one connection until end of stream or an error, then closes it.
+// It holds no buffer while it waits (StreamReader::ReadSome).
 Task<void> EchoConnection(StreamReader reader, StreamWriter writer);
 
 // The coroutine echo server packaged for the echo benchmark and tests: an

@@ -24,7 +24,7 @@ namespace asyncio_like {
 
 bool FaultOptions::enabled() const {
   return short_transfer > 0 || transient_error > 0 || connection_error > 0 || delay > 0 ||
-         reorder > 0 || sq_full > 0 || cq_overflow > 0 || accept_error > 0;
+         reorder > 0 || sq_full > 0 || cq_overflow > 0 || accept_error > 0 || no_buffer_ring > 0;
 }
 
 std::string FaultOptions::ToSpec() const {
@@ -40,6 +40,7 @@ std::string FaultOptions::ToSpec() const {
   add("sqfull", sq_full);
   add("overflow", cq_overflow);
   add("accept", accept_error);
+  add("nobufring", no_buffer_ring);
   return absl::StrJoin(items, ",");
 }
 
@@ -94,10 +95,12 @@ absl::StatusOr<FaultOptions> ParseFaultSpec(absl::string_view spec) {
     if (key == "sqfull") field = &options.sq_full;
     if (key == "overflow") field = &options.cq_overflow;
     if (key == "accept") field = &options.accept_error;
+    if (key == "nobufring") field = &options.no_buffer_ring;
     if (field == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "fault spec: unknown fault class '", key,
-          "' (known: short, transient, error, delay, reorder, sqfull, overflow, accept, seed)"));
+          "' (known: short, transient, error, delay, reorder, sqfull, overflow, accept, nobufring, "
+          "seed)"));
     }
     double probability;
     if (!absl::SimpleAtod(value, &probability) || !(probability >= 0 && probability <= 1)) {
@@ -111,7 +114,7 @@ absl::StatusOr<FaultOptions> ParseFaultSpec(absl::string_view spec) {
 
 uint64_t FaultStats::total() const {
   return shortened + transient_errors + connection_errors + delayed + reordered_passes + sq_full +
-         refused_submissions + cq_overflows + accept_errors;
+         refused_submissions + cq_overflows + accept_errors + refused_buffer_rings;
 }
 
 std::string FaultStats::ToString() const {
@@ -119,7 +122,8 @@ std::string FaultStats::ToString() const {
                       " connection_errors=", connection_errors, " delayed=", delayed,
                       " reordered_passes=", reordered_passes, " sq_full=", sq_full,
                       " refused_submissions=", refused_submissions,
-                      " cq_overflows=", cq_overflows, " accept_errors=", accept_errors);
+                      " cq_overflows=", cq_overflows, " accept_errors=", accept_errors,
+                      " refused_buffer_rings=", refused_buffer_rings);
 }
 
 FaultInjector::FaultInjector(const FaultOptions& options)
@@ -162,6 +166,13 @@ bool FaultInjector::SubmitRefused(unsigned completions_posted) {
     ++stats_.refused_submissions;
   }
   return refusing_submissions_;
+}
+
+bool FaultInjector::RefuseBufferRing() {
+  // Drawn only when enabled, so that other specs' runs repeat as before.
+  if (!(options_.no_buffer_ring > 0) || !Chance(options_.no_buffer_ring)) return false;
+  ++stats_.refused_buffer_rings;
+  return true;
 }
 
 void FaultInjector::OnSubmit(io_uring_sqe* sqe, uint64_t user_data) {

@@ -18,6 +18,9 @@
 //     replaces the operation, so no data is lost under it: a failed
 //     receive consumed nothing, a failed send sent nothing, as with the
 //     kernel's own errors.
+//   - the ring is set up (Uring::Create): the provided-buffer ring may be
+//     refused, as by a kernel before 5.19, so that receives own their
+//     buffers (uring.h).
 //   - a free SQE is requested (Uring::NextSqe): the queue may be found full,
 //     so the queued SQEs are submitted first, earlier than planned.
 //   - the loop enters the kernel (Uring::Enter): the submission may fail as
@@ -46,7 +49,7 @@
 // moderate rates, "off" or "" none. Classes: short, transient (EAGAIN,
 // EINTR), error (ECONNRESET, EPIPE, ENOBUFS), delay (delay=P:K, at most K
 // passes, 3 by default), reorder, sqfull, overflow, accept (EMFILE, ENFILE,
-// ECONNABORTED). For example "mix,seed=3,error=0".
+// ECONNABORTED), nobufring (per ring set up; "mix" leaves it off). For example "mix,seed=3,error=0".
 //
 // Without LoopOptions::faults no injector exists and each of those points
 // costs one predictable branch on a null pointer.
@@ -82,6 +85,7 @@ struct FaultOptions {
   double cq_overflow = 0;       // a pass delivering only part of its batch
   double accept_error = 0;      // an accept replaced by -EMFILE, -ENFILE or
                                 // -ECONNABORTED
+  double no_buffer_ring = 0;    // the provided-buffer ring refused at set-up
 
   // Whether any fault is enabled.
   bool enabled() const;
@@ -104,6 +108,7 @@ struct FaultStats {
   uint64_t refused_submissions = 0;
   uint64_t cq_overflows = 0;
   uint64_t accept_errors = 0;
+  uint64_t refused_buffer_rings = 0;
 
   uint64_t total() const;
   std::string ToString() const;
@@ -125,6 +130,8 @@ class FaultInjector {
   // or turn it into a no-op whose completion (the error) is held for the
   // next pass.
   void OnSubmit(io_uring_sqe* sqe, uint64_t user_data);
+  // Whether the ring being set up must do without a provided-buffer ring.
+  bool RefuseBufferRing();
   // Whether NextSqe should behave as if the queue were full.
   bool SqFull();
   // Whether this kernel entry should fail as busy, submitting nothing.

@@ -60,7 +60,7 @@ namespace internal {
 // send in flight, the connection stays alive (`orphaned`) until the last
 // send completes, then closes; if the loop shuts down first, Abandon frees
 // it.
-struct StreamConnection final : private Completion {
+struct StreamConnection final : private Completion, public ReceiveSink {
   // The reader and writer share it through this, with Release as deleter.
   // `fed`: no socket; FeedData and FeedEof bring the bytes. `server`: the
   // server that accepted it, if any.
@@ -211,6 +211,29 @@ struct StreamConnection final : private Completion {
     if (read_buffer.size() - read_end < n) read_buffer.resize(read_end + n);
   }
 
+  // Where a RingReceiveOp appends: the end of the read buffer, which grows
+  // by what actually arrived (uring.h).
+  absl::Span<char> Room(size_t n) override {
+    Reserve(n);
+    return absl::MakeSpan(read_buffer.data() + read_end, read_buffer.size() - read_end);
+  }
+  void Commit(size_t n) override { read_end += n; }
+
+  // Records a RingReceiveOp's result (bytes already appended, 0 for end of
+  // stream, or -errno); yields the reader's error, which a failed receive
+  // becomes. A closed socket is end of stream.
+  absl::Status Received(int32_t result) {
+    if (result == 0) eof = true;
+    if (result < 0) {
+      if (!socket.is_open()) {
+        eof = true;
+      } else if (exception.ok()) {
+        exception = OsError(-result, "recv");
+      }
+    }
+    return exception;
+  }
+
   // Waits for more bytes: receives once more into the buffer, or, on a fed
   // reader, waits for FeedData, FeedEof or SetException. Sets `eof` at end
   // of stream; yields the reader's error, which a failed receive becomes.
@@ -219,25 +242,8 @@ struct StreamConnection final : private Completion {
       co_await feed_waiters.Wait();
       co_return exception;
     }
-    constexpr size_t kChunk = 16 * 1024;
-    Reserve(kChunk);
-    TransferOp<ReceivePrep> receive = socket.Receive(
-        absl::MakeSpan(read_buffer.data() + read_end, read_buffer.size() - read_end));
-    // The reply is still on its way: the answer cannot be here yet.
-    if (send_in_flight) receive.SubmitAfterNextEnter();
-    absl::StatusOr<size_t> n = co_await receive;
-    if (!n.ok()) {
-      // A closed socket is end of stream; any other failure sticks.
-      if (!socket.is_open()) {
-        eof = true;
-      } else if (exception.ok()) {
-        exception = n.status();
-      }
-      co_return exception;
-    }
-    if (*n == 0) eof = true;
-    read_end += *n;
-    co_return exception;
+    // While the reply is still on its way the answer cannot be here yet.
+    co_return Received(co_await RingReceiveOp(socket.fd(), this, send_in_flight));
   }
 
  private:
@@ -315,6 +321,33 @@ absl::StatusOr<size_t> StreamReader::ReadOp::await_resume() {
     if (c.exception.ok()) c.exception = n.status();
   }
   return n;
+}
+
+StreamReader::ReadSomeOp StreamReader::ReadSome(size_t max_bytes) {
+  return ReadSomeOp(connection_.get(), max_bytes);
+}
+
+bool StreamReader::ReadSomeOp::await_ready() {
+  internal::StreamConnection& c = *connection_;
+  if (max_bytes_ == 0 || c.buffered() > 0 || c.eof || !c.exception.ok()) return true;
+  if (c.fed) {
+    feed_.emplace(&c.feed_waiters);
+    return false;
+  }
+  // While the reply is still on its way the answer cannot be here yet.
+  receive_.emplace(c.socket.fd(), &c, c.send_in_flight);
+  return receive_->await_ready();  // true on a closed socket (EBADF)
+}
+
+absl::StatusOr<absl::string_view> StreamReader::ReadSomeOp::await_resume() {
+  internal::StreamConnection& c = *connection_;
+  if (feed_.has_value()) feed_->await_resume();  // throws CancelledError
+  if (receive_.has_value()) (void)c.Received(receive_->await_resume());  // throws CancelledError
+  if (!c.exception.ok() && max_bytes_ > 0) return c.exception;
+  const size_t n = std::min(max_bytes_, c.buffered());
+  const absl::string_view taken = c.buffered_view().substr(0, n);
+  c.Consume(n);
+  return taken;
 }
 
 Task<absl::StatusOr<std::string>> StreamReader::Read(size_t max_bytes) {

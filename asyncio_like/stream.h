@@ -7,11 +7,10 @@
 // of its own, so one slow or failing connection never holds up the others:
 //
 //   Task<void> Echo(StreamReader reader, StreamWriter writer) {
-//     char buffer[4096];
 //     for (;;) {
-//       absl::StatusOr<size_t> n = co_await reader.Read(absl::MakeSpan(buffer));
-//       if (!n.ok() || *n == 0) break;              // error, or end of stream
-//       writer.Write(absl::string_view(buffer, *n));
+//       absl::StatusOr<absl::string_view> data = co_await reader.ReadSome(4096);
+//       if (!data.ok() || data->empty()) break;     // error, or end of stream
+//       writer.Write(*data);
 //       if (!(co_await writer.Drain()).ok()) break;
 //     }
 //     (void)co_await writer.Close();
@@ -65,8 +64,17 @@
 // receive submitted together with the reply would only arm a poll on an
 // empty socket (uring.h, KernelOp::SubmitAfterNextEnter).
 //
-// Read(span) and Drain(), which run once per request in a server, are
-// awaitables rather than Tasks (ReadOp, DrainOp): they complete without a
+// Memory while waiting: the buffered reads (ReadSome, Read(n), ReadLine,
+// ReadExactly, ReadUntil, Read()) receive through the loop's provided-buffer
+// ring (uring.h): a connection waiting for its peer holds no receive buffer,
+// and its read buffer grows only by what arrives, as CPython's does. A
+// server that keeps thousands of idle connections reads with ReadSome, as
+// Echo above does: it hands out a view of the read buffer without copying.
+// Read(span) receives straight into the caller's span, which is then held
+// by the waiting receive: use it where that buffer exists anyway.
+//
+// Read(span), ReadSome and Drain(), which run once per request in a server, are
+// awaitables rather than Tasks (ReadOp, ReadSomeOp, DrainOp): they complete without a
 // coroutine frame of their own, and without suspending at all when the
 // data is already buffered. Await them directly, like every other stream
 // call, or hand them to CreateTask, WaitFor, Gather or Wait, which move them
@@ -109,6 +117,7 @@ struct StreamConnection;
 class StreamReader {
  public:
   class ReadOp;
+  class ReadSomeOp;
 
   // asyncio's default limit: the longest line ReadUntil and ReadLine
   // accept.
@@ -125,6 +134,13 @@ class StreamReader {
   // receives straight into `buffer`. The stream's state is looked at when
   // the ReadOp is awaited, not when Read is called.
   ReadOp Read(absl::Span<char> buffer);
+  // `co_await reader.ReadSome(max_bytes)`: asyncio's read(n) without a
+  // copy or a frame: waits until at least one byte is buffered, then
+  // yields a view of up to `max_bytes` of them (absl::StatusOr<
+  // absl::string_view>), consumed, and valid until the next read or
+  // FeedData; empty at end of stream or for max_bytes 0. Bytes that arrive
+  // while the waiting task is cancelled stay buffered for the next read.
+  ReadSomeOp ReadSome(size_t max_bytes);
   // Up to `max_bytes` bytes (asyncio's read(n)); empty at end of stream.
   Task<absl::StatusOr<std::string>> Read(size_t max_bytes);
   // Everything until end of stream (read() and read(-1)).
@@ -225,6 +241,40 @@ class StreamReader::ReadOp {
   // At most one of them: the socket's receive, or a fed reader's wait for
   // FeedData, FeedEof or SetException.
   std::optional<internal::TransferOp<internal::ReceivePrep>> receive_;
+  std::optional<internal::WaitList::Waiter> feed_;
+};
+
+// The awaitable StreamReader::ReadSome returns.
+class StreamReader::ReadSomeOp {
+ public:
+  ReadSomeOp(const ReadSomeOp&) = delete;
+  ReadSomeOp& operator=(const ReadSomeOp&) = delete;
+  // Movable until awaited, as ReadOp.
+  ReadSomeOp(ReadSomeOp&& other)
+      : connection_(other.connection_), max_bytes_(other.max_bytes_) {
+    if (other.receive_.has_value() || other.feed_.has_value()) {
+      throw std::logic_error("a ReadSomeOp moved while awaited");
+    }
+  }
+
+  bool await_ready();
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    if (feed_.has_value()) return feed_->await_suspend(awaiting);
+    return receive_->await_suspend(awaiting);
+  }
+  absl::StatusOr<absl::string_view> await_resume();
+
+ private:
+  friend class StreamReader;
+  ReadSomeOp(internal::StreamConnection* connection, size_t max_bytes)
+      : connection_(connection), max_bytes_(max_bytes) {}
+
+  internal::StreamConnection* connection_;
+  size_t max_bytes_;
+  // At most one of them, as in ReadOp: the socket's receive (into the read
+  // buffer), or a fed reader's wait.
+  std::optional<internal::RingReceiveOp> receive_;
   std::optional<internal::WaitList::Waiter> feed_;
 };
 

@@ -1,9 +1,11 @@
 #include "asyncio_like/uring.h"
 
 #include <liburing.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
@@ -96,12 +98,99 @@ absl::StatusOr<std::unique_ptr<Uring>> Uring::Create(unsigned entries,
         absl::StrCat("io_uring_setup failed: ", std::strerror(-rc)));
   }
   if (faults.enabled()) uring->faults_ = std::make_unique<FaultInjector>(faults);
+  uring->SetUpBufferRing();
   return uring;
 }
 
 Uring::~Uring() {
   CancelAllAndDrain();
   io_uring_queue_exit(&ring_);
+  // Nothing is in flight any more, and the kernel let go of the ring with
+  // the ring's descriptor.
+  if (buffer_ring_ != nullptr) {
+    munmap(buffer_ring_, kMaxRingBuffers * sizeof(io_uring_buf));
+    munmap(ring_buffers_, size_t{kMaxRingBuffers} * kRingBufferSize);
+  }
+}
+
+void Uring::SetUpBufferRing() {
+  if (faults_ != nullptr && faults_->RefuseBufferRing()) return;
+  // Anonymous mappings: page-aligned, as the kernel wants the ring, and
+  // a buffer's pages cost memory only once data has landed in them.
+  const size_t ring_bytes = kMaxRingBuffers * sizeof(io_uring_buf);
+  const size_t buffer_bytes = size_t{kMaxRingBuffers} * kRingBufferSize;
+  void* ring = mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                    -1, 0);
+  if (ring == MAP_FAILED) return;
+  void* buffers = mmap(nullptr, buffer_bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (buffers == MAP_FAILED) {
+    munmap(ring, ring_bytes);
+    return;
+  }
+  io_uring_buf_reg registration;
+  std::memset(&registration, 0, sizeof registration);
+  registration.ring_addr = reinterpret_cast<uint64_t>(ring);
+  registration.ring_entries = kMaxRingBuffers;
+  registration.bgid = 0;
+  // Kernels before 5.19 do not know the opcode (EINVAL); then every
+  // receive keeps a buffer of its own.
+  if (io_uring_register_buf_ring(&ring_, &registration, 0) != 0) {
+    munmap(ring, ring_bytes);
+    munmap(buffers, buffer_bytes);
+    return;
+  }
+  buffer_ring_ = static_cast<io_uring_buf_ring*>(ring);
+  ring_buffers_ = static_cast<char*>(buffers);
+  io_uring_buf_ring_init(buffer_ring_);
+  buffer_stats_.registered = true;
+  ProvideBuffers(kRingGrowth);
+}
+
+void Uring::ProvideBuffers(uint32_t count) {
+  const int mask = io_uring_buf_ring_mask(kMaxRingBuffers);
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint32_t id = buffer_stats_.provided + i;
+    io_uring_buf_ring_add(buffer_ring_, ring_buffers_ + size_t{id} * kRingBufferSize,
+                          kRingBufferSize, static_cast<unsigned short>(id), mask,
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(count));
+  buffer_stats_.provided += count;
+}
+
+void Uring::GrowBufferRing() {
+  ++buffer_stats_.exhausted;
+  // Once per pass: the receives of one kernel entry that found the ring
+  // empty are one shortage, not one each.
+  // (Completions are delivered only in a pass, numbered from 1.)
+  if (last_growth_pass_ == dispatch_passes_) return;
+  last_growth_pass_ = dispatch_passes_;
+  // Each buffer is in the ring at most once, so the ring never holds more
+  // than its kMaxRingBuffers entries.
+  ProvideBuffers(std::min(kRingGrowth, kMaxRingBuffers - buffer_stats_.provided));
+}
+
+void Uring::PrepareRingReceive(io_uring_sqe* sqe, int fd) {
+  // The length caps what the kernel puts in the buffer it picks (the fault
+  // injector shortens receives through it).
+  io_uring_prep_recv(sqe, fd, nullptr, kRingBufferSize, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = 0;
+}
+
+void Uring::ReturnRingBuffer(uint32_t cqe_flags, int32_t result, ReceiveSink* sink) {
+  const uint32_t id = cqe_flags >> IORING_CQE_BUFFER_SHIFT;
+  char* buffer = ring_buffers_ + size_t{id} * kRingBufferSize;
+  if (sink != nullptr && result > 0) {
+    const size_t n = static_cast<size_t>(result);
+    std::memcpy(sink->Room(n).data(), buffer, n);
+    sink->Commit(n);
+    ++buffer_stats_.selected;
+  }
+  io_uring_buf_ring_add(buffer_ring_, buffer, kRingBufferSize, static_cast<unsigned short>(id),
+                        io_uring_buf_ring_mask(kMaxRingBuffers), 0);
+  io_uring_buf_ring_advance(buffer_ring_, 1);
 }
 
 void Uring::CancelAllAndDrain() {
@@ -119,6 +208,7 @@ void Uring::CancelAllAndDrain() {
       completion->Complete(held.result, held.flags);  // an accepted socket, to close
     } else {
       --in_flight_;
+      if (held.flags & IORING_CQE_F_BUFFER) ReturnRingBuffer(held.flags, held.result, nullptr);
       completion->Abandon();
     }
   }
@@ -143,6 +233,9 @@ void Uring::CancelAllAndDrain() {
           reinterpret_cast<Completion*>(data)->Complete(cqe->res, cqe->flags);
         } else {
           --in_flight_;
+          // A receive that took a ring buffer just before its cancel: its
+          // bytes have no reader any more, the buffer goes back.
+          if (cqe->flags & IORING_CQE_F_BUFFER) ReturnRingBuffer(cqe->flags, cqe->res, nullptr);
           reinterpret_cast<Completion*>(data)->Abandon();
         }
       }
@@ -287,6 +380,7 @@ void Uring::SubmitQueuedNaming(int fd) {
 }
 
 unsigned Uring::DispatchCompletions() {
+  ++dispatch_passes_;
   if (faults_ != nullptr) return DispatchWithFaults();
   unsigned delivered = DeliverBacklog();
   const unsigned mask = ring_.cq.ring_mask;
@@ -411,6 +505,8 @@ void KernelOpBase::SubmitDeferred() {
 
 io_uring_sqe* KernelOpBase::NextSqe() { return task_->loop()->uring().NextSqe(); }
 
+Uring& KernelOpBase::uring() const { return task_->loop()->uring(); }
+
 void KernelOpBase::Submit(io_uring_sqe* sqe) {
   opcode_ = sqe->opcode;
   fd_ = sqe->fd;
@@ -455,6 +551,42 @@ void KernelOpBase::DropResult() {
     close(result_);
     result_ = -ECANCELED;
   }
+}
+
+void RingReceiveOp::Prepare(KernelOpBase* op, io_uring_sqe* sqe) {
+  RingReceiveOp* self = static_cast<RingReceiveOp*>(op);
+  Uring& uring = self->uring();
+  if (!self->owned_ && uring.has_buffer_ring()) {
+    uring.PrepareRingReceive(sqe, self->fd_);
+    return;
+  }
+  self->owned_ = true;
+  const absl::Span<char> room = self->sink_->Room(Uring::kRingBufferSize);
+  io_uring_prep_recv(sqe, self->fd_, room.data(), room.size(), 0);
+}
+
+void RingReceiveOp::Complete(int32_t result, uint32_t flags) {
+  // The bytes go to the sink now, whether or not the task still wants
+  // them (a cancellation racing the data): they stay buffered for the next
+  // read, and the ring buffer is back before anything else runs.
+  if (flags & IORING_CQE_F_BUFFER) {
+    uring().ReturnRingBuffer(flags, result, sink_);
+  } else if (owned_ && result > 0) {
+    sink_->Commit(static_cast<size_t>(result));
+  }
+  // The ring was empty when the data came: nothing was taken, and the
+  // buffers are back by the next kernel entry, so the same receive goes
+  // again. One that keeps finding it empty (a kernel that misbehaves, or
+  // injected faults) takes a buffer of its own rather than spin.
+  if (result == -ENOBUFS && !owned_ && !cancel_requested()) {
+    uring().GrowBufferRing();
+    owned_ = ++ring_retries_ >= Uring::kMaxRingRetries;
+    io_uring_sqe* sqe = NextSqe();
+    Prepare(this, sqe);
+    Submit(sqe);
+    return;
+  }
+  KernelOpBase::Complete(result, flags);
 }
 
 bool KernelOpBase::Cancel() {

@@ -56,11 +56,38 @@
 // eventfd read, for instance) submits an SQE from NextSqe() with
 // PrepareCompletion() and does not count it as task work (see
 // EventLoop::RunUntilComplete's deadlock check).
+//
+// Receive memory: a receive that names its buffer owns it from submission
+// until its completion, so a connection waiting for its peer holds that
+// memory for as long as it waits (CPython's loop allocates only when data
+// arrives). Each Uring therefore registers a provided-buffer ring with the
+// kernel (kernel 5.19+): RingReceiveOp submits a receive that names no
+// buffer (IOSQE_BUFFER_SELECT); when data arrives the kernel takes a buffer
+// from the ring, the completion names it (IORING_CQE_F_BUFFER), the bytes
+// are copied into the receiver's ReceiveSink (a stream's read buffer, sized
+// to what arrived) and the buffer goes back to the ring before the next
+// completion is looked at. Waiting receives hold no memory; the ring holds
+// 16 KiB buffers, of which the kernel touches only the pages data lands in.
+//
+// The ring starts with 64 buffers. A receive that finds it empty (ENOBUFS:
+// more receives completed in one kernel entry than there are buffers) took
+// no data, so it loses nothing: it is submitted again, and finds the ring
+// full on the next entry, since every buffer goes back as its completion is
+// delivered. The ring grows by 64 buffers in a pass that ran dry (up to
+// 256), so that a server whose passes deliver more receives than that
+// stops paying a second submission for them, while the pages touched stay
+// bounded (at most 256 buffers' worth of data, whatever the connection
+// count). A receive that found the ring empty 16 times in a row (which
+// only a fault injector, or a kernel that misbehaves, makes happen) takes a
+// buffer of its own instead of waiting longer. Where the kernel has no
+// buffer rings (registration fails) every RingReceiveOp receives into a
+// buffer of its own, as before.
 #ifndef ASYNCIO_LIKE_URING_H_
 #define ASYNCIO_LIKE_URING_H_
 
 #include <liburing.h>
 
+#include <cerrno>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
@@ -70,6 +97,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "asyncio_like/fault_injector.h"
 #include "asyncio_like/task.h"
 
@@ -88,6 +116,28 @@ class Completion {
 
  protected:
   ~Completion() = default;
+};
+
+// Where a RingReceiveOp puts the bytes it receives (a stream's read
+// buffer).
+class ReceiveSink {
+ public:
+  // Room for at least `n` more bytes after those held; stays valid until
+  // Commit.
+  virtual absl::Span<char> Room(size_t n) = 0;
+  // The first `n` bytes of the last Room now hold received data.
+  virtual void Commit(size_t n) = 0;
+
+ protected:
+  ~ReceiveSink() = default;
+};
+
+// What the provided-buffer ring has done (see the top of this file).
+struct BufferRingStats {
+  bool registered = false;  // false: every receive owns its buffer
+  uint32_t provided = 0;    // buffers handed to the ring so far
+  uint64_t selected = 0;    // receives that completed into a ring buffer
+  uint64_t exhausted = 0;   // receives that found the ring empty (ENOBUFS)
 };
 
 // One io_uring ring, used by one thread.
@@ -149,6 +199,26 @@ class Uring {
   // SQEs queued and not yet submitted, and CQEs posted and not yet reaped.
   unsigned sq_ready() const { return io_uring_sq_ready(&ring_); }
   unsigned cq_ready() const { return io_uring_cq_ready(&ring_); }
+  // The provided-buffer ring: 16 KiB buffers, at most 256, in group 0.
+  static constexpr uint32_t kRingBufferSize = 16 * 1024;
+  static constexpr uint32_t kMaxRingBuffers = 256;
+  static constexpr uint32_t kRingGrowth = 64;  // the first buffers, and each growth
+  // How many times in a row a receive may find the ring empty before it
+  // takes a buffer of its own.
+  static constexpr int kMaxRingRetries = 16;
+  bool has_buffer_ring() const { return buffer_ring_ != nullptr; }
+  const BufferRingStats& buffer_ring_stats() const { return buffer_stats_; }
+  // Fills `sqe` with a receive on `fd` that takes its buffer from the ring.
+  // Needs has_buffer_ring().
+  void PrepareRingReceive(io_uring_sqe* sqe, int fd);
+  // For a completion that names a ring buffer (IORING_CQE_F_BUFFER in
+  // `cqe_flags`): appends the `result` bytes it holds to `sink` (none if
+  // `result` <= 0 or `sink` is null) and gives the buffer back to the ring.
+  void ReturnRingBuffer(uint32_t cqe_flags, int32_t result, ReceiveSink* sink);
+  // A receive found the ring empty: adds buffers, once per pass, if it
+  // may still grow.
+  void GrowBufferRing();
+
   // The faults injected so far, or nullptr without an injector.
   const FaultStats* fault_stats() const {
     return faults_ != nullptr ? &faults_->stats() : nullptr;
@@ -169,8 +239,18 @@ class Uring {
   unsigned ReapIntoBacklog();
   unsigned DeliverBacklog();
   [[noreturn]] static void Fatal(const std::string& message);
+  // Registers the buffer ring; leaves has_buffer_ring() false if the kernel
+  // (or the fault injector) refuses it.
+  void SetUpBufferRing();
+  // Hands buffers [provided, provided + count) to the ring.
+  void ProvideBuffers(uint32_t count);
 
   io_uring ring_{};
+  io_uring_buf_ring* buffer_ring_ = nullptr;  // null: no provided buffers
+  char* ring_buffers_ = nullptr;              // kMaxRingBuffers of them, mapped lazily
+  BufferRingStats buffer_stats_;
+  uint64_t dispatch_passes_ = 0;   // DispatchCompletions calls
+  uint64_t last_growth_pass_ = 0;  // the pass in which the ring last grew
   std::unique_ptr<FaultInjector> faults_;  // null unless faults are enabled
   std::vector<HeldCompletion> batch_;      // DispatchWithFaults' scratch
   // Completions taken off the ring while submitting, not yet delivered.
@@ -213,6 +293,7 @@ class KernelOpBase : private CancellableWait, private Completion {
   // Submit) unless a cancellation was requested.
   void Complete(int32_t result, uint32_t flags) override;
   io_uring_sqe* NextSqe();
+  Uring& uring() const;
   bool cancel_requested() const { return cancel_requested_; }
 
   // Fills an SQE again, to resubmit the operation after EINTR or EAGAIN;
@@ -277,6 +358,51 @@ class KernelOp : public internal::KernelOpBase {
 
 template <typename Prep>
 KernelOp(Prep) -> KernelOp<Prep>;
+
+namespace internal {
+
+// `co_await RingReceiveOp(fd, &sink)`: one receive on socket `fd`, whose bytes
+// are appended to `sink`; yields how many (0 at end of stream) or -errno
+// (-EBADF at once for a closed socket, fd < 0). On a loop with a buffer ring
+// the receive holds no memory while it waits (see the top of this file);
+// without one, or after the ring ran out, it receives into sink.Room(16 KiB).
+// Bytes that arrived are in `sink` even if the task was cancelled meanwhile
+// (it then throws CancelledError), so a later read finds them. EINTR and
+// EAGAIN are retried as for every KernelOp, and an empty ring as the top of
+// this file says.
+class RingReceiveOp final : public KernelOpBase {
+ public:
+  // With `after_next_enter`, the receive reaches the kernel one loop pass
+  // later, as with KernelOp::SubmitAfterNextEnter.
+  RingReceiveOp(int fd, ReceiveSink* sink, bool after_next_enter = false)
+      : fd_(fd), sink_(sink), deferred_(after_next_enter) {
+    refill_ = &Prepare;
+  }
+
+  bool await_ready() const noexcept { return fd_ < 0; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    if (deferred_) return BeginDeferred(awaiting, awaiting.promise().task(), &Prepare);
+    io_uring_sqe* sqe = Begin(awaiting, awaiting.promise().task());
+    if (sqe == nullptr) return false;
+    Prepare(this, sqe);
+    Submit(sqe);
+    return true;
+  }
+  int32_t await_resume() { return fd_ < 0 ? -EBADF : KernelOpBase::await_resume(); }
+
+ private:
+  static void Prepare(KernelOpBase* op, io_uring_sqe* sqe);
+  void Complete(int32_t result, uint32_t flags) override;
+
+  const int fd_;
+  ReceiveSink* const sink_;
+  bool owned_ = false;  // receiving into sink_->Room, not a ring buffer
+  const bool deferred_;
+  int ring_retries_ = 0;  // ENOBUFS completions in a row
+};
+
+}  // namespace internal
 
 }  // namespace asyncio_like
 

@@ -93,11 +93,10 @@ Task<absl::StatusOr<Metrics>> RunIoFanout(Params p) {
 
 // [readability:tcp_echo]
 Task<void> Echo(StreamReader reader, StreamWriter writer) {
-  char buffer[4096];
   while (true) {
-    absl::StatusOr<size_t> n = co_await reader.Read(absl::MakeSpan(buffer));
-    if (!n.ok() || *n == 0) break;
-    writer.Write(absl::string_view(buffer, *n));
+    absl::StatusOr<absl::string_view> data = co_await reader.ReadSome(4096);
+    if (!data.ok() || data->empty()) break;
+    writer.Write(*data);
     if (!(co_await writer.Drain()).ok()) break;
   }
   (void)co_await writer.Close();
@@ -139,23 +138,13 @@ Task<absl::Status> FetchOnce(uint16_t port) {
   if (!stream.ok()) co_return stream.status();
   stream->writer.Write(kHttpRequest);
   if (absl::Status s = co_await stream->writer.Drain(); !s.ok()) co_return s;
-  // Received straight into the response, grown only when full: a
-  // coroutine's locals live in its heap frame for as long as it waits, and
-  // an io_uring receive holds its buffer from submission, so every buffer
-  // here costs each fetch in flight its size for the whole delay.
-  std::string response(2048, '\0');
-  size_t received = 0;
-  while (true) {
-    if (received == response.size()) response.resize(2 * response.size());
-    absl::StatusOr<size_t> n = co_await stream->reader.Read(
-        absl::MakeSpan(response).subspan(received));
-    if (!n.ok()) co_return n.status();
-    if (*n == 0) break;
-    received += *n;
-  }
-  response.resize(received);
+  // The whole response, as `await reader.read()`: a fetch waiting for its
+  // server holds no receive buffer (the loop's buffer ring lends one only
+  // when data arrives), and the reader's buffer grows by what arrived.
+  absl::StatusOr<std::string> response = co_await stream->reader.Read();
+  if (!response.ok()) co_return response.status();
   (void)co_await stream->writer.Close();  // the response is complete either way
-  co_return CheckHttpResponse(response);
+  co_return CheckHttpResponse(*response);
 }
 
 Task<absl::Status> FetchPage(uint16_t port, int64_t& in_flight, int64_t& peak) {

@@ -94,20 +94,19 @@ LoopOptions& CoroutineLoopOptions() {
 // a silent client cannot hold the connection forever. Under load every
 // timer is cancelled long before it fires.
 Task<void> EchoConnectionWithReadTimeout(StreamReader reader, StreamWriter writer) {
-  char buffer[4096];
   for (;;) {
-    absl::StatusOr<size_t> n;
+    absl::StatusOr<absl::string_view> data;
     try {
       Timeout timeout(absl::Seconds(5));
-      n = co_await timeout.Run(
-          [](StreamReader& reader, absl::Span<char> buffer) -> Task<absl::StatusOr<size_t>> {
-            co_return co_await reader.Read(buffer);
-          }(reader, absl::MakeSpan(buffer)));
+      data = co_await timeout.Run(
+          [](StreamReader& reader) -> Task<absl::StatusOr<absl::string_view>> {
+            co_return co_await reader.ReadSome(kEchoReadSize);
+          }(reader));
     } catch (const TimeoutError&) {
       break;
     }
-    if (!n.ok() || *n == 0) break;
-    writer.Write(absl::string_view(buffer, *n));
+    if (!data.ok() || data->empty()) break;
+    writer.Write(*data);
     if (!(co_await writer.Drain()).ok()) break;
   }
   (void)co_await writer.Close();
