@@ -126,7 +126,7 @@ Timer* TimerWheel::PopDue(int64_t now_ns, int64_t* deadline_ns) {
   const DueEntry& first = due_[due_head_];
   if (first.deadline_ns > now_ns) return nullptr;
   Timer* timer = first.timer;
-  timer->place_ = Timer::kNotArmed;
+  timer->place_ = Timer::kNotArmed;  // It fires now.
   *deadline_ns = first.deadline_ns;
   ++due_head_;
   --live_;

@@ -51,13 +51,13 @@ namespace internal {
 class Timer {
  public:
   virtual void Fire() = 0;
+  // True from Add until the timer fires (PopDue returns it) or is
+  // cancelled, so an owner needs no flag of its own.
+  bool armed() const { return place_ != kNotArmed; }
 
  protected:
   Timer() = default;
   ~Timer() = default;
-  // True from Add until the timer fires (PopDue returns it) or is
-  // cancelled, so an owner needs no flag of its own.
-  bool armed() const { return place_ != kNotArmed; }
 
  private:
   friend class TimerWheel;
