@@ -268,14 +268,7 @@ Task<std::string> CancelDeep() {
 }
 Task<std::string> SleepsInInlineFrames() {
   std::string woke = co_await SleepDeep(3);
-  Task<std::string> sleeper = CreateTask([]() -> Task<std::string> {
-    try {
-      co_await SleepDeep(3);
-    } catch (const CancelledError&) {
-      co_return "cancelled";
-    }
-    co_return "not cancelled";
-  }());
+  Task<std::string> sleeper = CreateTask(CancelDeep());
   co_await Sleep(absl::ZeroDuration());  // Let it reach its sleep.
   sleeper.Cancel();
   co_return woke + " " + co_await sleeper;
