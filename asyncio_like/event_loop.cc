@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cassert>
+
 #include <coroutine>
 #include <cstdint>
 #include <cstdio>
@@ -117,8 +119,8 @@ void EventLoop::StartRoot(internal::PromiseBase* task, std::string name) {
   }
   task->root_ = true;
   task->started_ = true;
-  task->task_ = task;
   task->loop_ = this;
+  task->innermost_ = task;
   task->id_ = ++next_task_id_;
   if (!name.empty()) task->SetName(std::move(name));
   task->live_next_ = live_head_;
@@ -327,15 +329,15 @@ void EventLoop::ReportSlowStep(std::string task_name, int64_t duration_ns) {
 }
 
 Sleep::~Sleep() {
-  if (armed_) task_->loop()->CancelTimer(this);
+  if (armed()) task_->loop()->CancelTimer(this);
 }
 
 bool Sleep::Suspend(std::coroutine_handle<> awaiting,
                     internal::PromiseBase* task) {
   task_ = task;
-  awaiting_ = awaiting;
+  assert(awaiting == task->innermost()->handle());
   EventLoop* loop = task->loop();
-  if (delay_ns_ <= 0) {
+  if (delay_ns_ == 0) {
     // asyncio.sleep(0): yield to the other ready tasks. A cancellation
     // arriving meanwhile is pending and raised by await_resume.
     if (!task->BeginWait(nullptr)) return false;
@@ -344,22 +346,19 @@ bool Sleep::Suspend(std::coroutine_handle<> awaiting,
   }
   if (!task->BeginWait(this)) return false;
   loop->AddTimer(EventLoop::NowNanos() + delay_ns_, this);
-  armed_ = true;
   return true;
 }
 
 void Sleep::Fire() {
-  armed_ = false;
   task_->EndWait();
-  task_->loop()->Schedule(awaiting_, task_);
+  task_->loop()->Schedule(task_->innermost()->handle(), task_);
 }
 
 bool Sleep::Cancel() {
-  armed_ = false;
-  cancelled_ = true;
+  delay_ns_ = kCancelled;
   task_->loop()->CancelTimer(this);
   task_->EndWait();
-  task_->loop()->Schedule(awaiting_, task_);
+  task_->loop()->Schedule(task_->innermost()->handle(), task_);
   return true;
 }
 

@@ -40,6 +40,7 @@
 #error "asyncio_like needs C++20: build with -std=c++20 (see asyncio_like/README.md)"
 #endif
 
+#include <algorithm>
 #include <coroutine>
 #include <cstdint>
 #include <deque>
@@ -109,7 +110,10 @@ struct LoopStats {
   uint64_t task_resumes = 0;    // Steps: resumptions of a task by the loop.
   uint64_t tasks_created = 0;   // CreateTask calls.
   uint64_t slow_steps = 0;      // Slow steps reported (debug mode only).
-  absl::Duration max_step_time; // Longest step.
+  // Longest step. Exact in debug mode, where each step is timed; outside
+  // it the clock is read coarsely per step, so it is exact only to within
+  // one kernel tick (1-4 ms): enough to see a step that blocked the loop.
+  absl::Duration max_step_time;
   absl::Duration loop_lag;      // How late the last due timer was handled.
   absl::Duration max_loop_lag;  // The worst lag seen.
 };
@@ -310,7 +314,7 @@ std::vector<TaskRef> AllTasks();
 class Sleep : private internal::CancellableWait, private internal::Timer {
  public:
   explicit Sleep(absl::Duration duration)
-      : delay_ns_(absl::ToInt64Nanoseconds(duration)) {}
+      : delay_ns_(std::max<int64_t>(absl::ToInt64Nanoseconds(duration), 0)) {}
   Sleep(const Sleep&) = delete;
   Sleep& operator=(const Sleep&) = delete;
   ~Sleep();
@@ -320,7 +324,7 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   bool await_suspend(std::coroutine_handle<P> awaiting) {
     return Suspend(awaiting, awaiting.promise().task());
   }
-  void await_resume() { task_->ThrowIfCancelled(cancelled_); }
+  void await_resume() { task_->ThrowIfCancelled(delay_ns_ == kCancelled); }
 
  private:
   bool Suspend(std::coroutine_handle<> awaiting, internal::PromiseBase* task);
@@ -328,11 +332,13 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   bool Cancel() override;
   std::string Describe() const override;
 
-  int64_t delay_ns_;
+  // A Sleep lives in every frame suspended on one, so it holds only what it
+  // must: the frame to resume is its task's innermost one (task.h), whether
+  // it is armed is the timer's, and a cancelled sleep needs its delay no
+  // more, so kCancelled there marks it.
+  static constexpr int64_t kCancelled = -1;
+  int64_t delay_ns_;  // At least 0, or kCancelled.
   internal::PromiseBase* task_ = nullptr;
-  std::coroutine_handle<> awaiting_;
-  bool armed_ = false;
-  bool cancelled_ = false;
 };
 
 // The status Run returns when Ctrl-C (SIGINT) cancelled its main task, where

@@ -251,6 +251,68 @@ TEST(EventLoopTest, CancelledSleepLeavesNoLiveTimer) {
   EXPECT_EQ(loop->live_timers(), 0u);
 }
 
+// A sleep in a frame three inline awaits deep wakes that frame, and so
+// does its cancellation (Sleep resumes its task's innermost frame).
+Task<std::string> SleepDeep(int depth) {
+  if (depth > 0) co_return co_await SleepDeep(depth - 1) + "<" + std::to_string(depth);
+  co_await Sleep(absl::Milliseconds(1));
+  co_return "woke";
+}
+Task<std::string> CancelDeep() {
+  try {
+    co_await SleepDeep(3);
+  } catch (const CancelledError&) {
+    co_return "cancelled";
+  }
+  co_return "not cancelled";
+}
+Task<std::string> SleepsInInlineFrames() {
+  std::string woke = co_await SleepDeep(3);
+  Task<std::string> sleeper = CreateTask(CancelDeep());
+  co_await Sleep(absl::ZeroDuration());  // Let it reach its sleep.
+  sleeper.Cancel();
+  co_return woke + " " + co_await sleeper;
+}
+
+TEST(EventLoopTest, SleepInAnInlineFrameWakesThatFrame) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<std::string> result = loop->RunUntilComplete(SleepsInInlineFrames());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "woke<1<2<3 cancelled");
+  EXPECT_EQ(loop->live_timers(), 0u);
+}
+
+// As in asyncio: a sleep that Cancel() woke still raises CancelledError
+// when Uncancel() withdraws the request before the task runs again (the
+// sleep's future was cancelled; only a pending request is dropped).
+Task<std::string> CancelThenUncancelSleeper() {
+  std::string how = "running";
+  Task<void> sleeper = CreateTask([](std::string* how) -> Task<void> {
+    try {
+      co_await Sleep(absl::Hours(1));
+      *how = "woke";
+    } catch (const CancelledError&) {
+      *how = "cancelled";
+      throw;
+    }
+  }(&how));
+  co_await Sleep(absl::ZeroDuration());  // Let it reach its sleep.
+  EXPECT_TRUE(sleeper.Cancel());
+  EXPECT_EQ(sleeper.Uncancel(), 0u);
+  try {
+    co_await sleeper;
+  } catch (const CancelledError&) {
+  }
+  co_return how + (sleeper.cancelled() ? " (task cancelled)" : "");
+}
+
+TEST(EventLoopTest, CancelledSleepRaisesAfterUncancel) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<std::string> result = loop->RunUntilComplete(CancelThenUncancelSleeper());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "cancelled (task cancelled)");
+}
+
 Task<int> CancelBeforeStart() {
   bool body_ran = false;
   Task<void> task = CreateTask([](bool* ran) -> Task<void> {

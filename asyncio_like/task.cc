@@ -116,10 +116,10 @@ void PromiseBase::unhandled_exception() noexcept {
   try {
     if (last_error_graph.exception != exception_) {
       last_error_graph.graph =
-          std::make_shared<const CallGraph>(CaptureTaskGraph(task_, nullptr));
+          std::make_shared<const CallGraph>(CaptureTaskGraph(task(), nullptr));
       last_error_graph.exception = exception_;
     }
-    TaskExtras& extras = task_->extras();
+    TaskExtras& extras = task()->extras();
     extras.error_graph = last_error_graph.graph;
     extras.error_for = exception_;
   } catch (...) {
@@ -171,14 +171,14 @@ std::string PromiseBase::name() const {
   return absl::StrCat("Task-", id_);
 }
 
-void PromiseBase::SetName(std::string name) { task_->extras().name = std::move(name); }
+void PromiseBase::SetName(std::string name) { task()->extras().name = std::move(name); }
 
 std::string PromiseBase::cancel_message() const {
   return extras_ != nullptr ? extras_->cancel_message : std::string();
 }
 
 void PromiseBase::ThrowCancelled() const {
-  throw CancelledError(task_->cancel_message());
+  throw CancelledError(task()->cancel_message());
 }
 
 uint64_t PromiseBase::AddUserDoneCallback(std::function<void(TaskRef)> fn) {
@@ -276,7 +276,7 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
   done_ = true;
   if (!root_) {
     if (parent_ == nullptr) return std::noop_coroutine();
-    task_->innermost_ = parent_;
+    if (task_->root_) task_->innermost_ = parent_;
     return parent_->handle_;
   }
   if (must_cancel_ && !exception_) {
@@ -291,8 +291,9 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
     callback->Unlink();
     callback->on_done(callback, this);
   }
-  ScheduleUserCallbacks();
-  if (owner_ == nullptr && !pinned()) handle_.destroy();
+  // Most tasks have no extras: they skip both calls.
+  if (extras_ != nullptr) ScheduleUserCallbacks();
+  if (owner_ == nullptr && (extras_ == nullptr || !pinned())) handle_.destroy();
   return std::noop_coroutine();
 }
 

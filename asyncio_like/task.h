@@ -195,7 +195,7 @@ class TracedAwait {
 // inline point at the root they run in through `task()`.
 class PromiseBase {
  public:
-  PromiseBase() = default;
+  PromiseBase() : task_(this), parent_(nullptr) {}
   PromiseBase(const PromiseBase&) = delete;
   PromiseBase& operator=(const PromiseBase&) = delete;
   // Most frames end with nothing to report or unlink: only those that have
@@ -212,9 +212,14 @@ class PromiseBase {
     FrameAllocator::Free(frame, size);
   }
 
-  // The scheduled task this frame runs in (itself for a root).
-  PromiseBase* task() const { return task_; }
-  EventLoop* loop() const { return task_->loop_; }
+  // The scheduled task this frame runs in (itself for a root; itself too
+  // for a frame not started yet).
+  PromiseBase* task() const { return root_ ? const_cast<PromiseBase*>(this) : task_; }
+  // The loop of the task this frame runs in; null before it is scheduled.
+  EventLoop* loop() const {
+    const PromiseBase* task = this->task();
+    return task->root_ ? task->loop_ : nullptr;
+  }
   bool is_root() const { return root_; }
   bool done() const { return done_; }
   bool started() const { return started_; }
@@ -280,9 +285,12 @@ class PromiseBase {
   }
   const SourceLocation& suspended_at() const { return suspended_at_; }
   // The frame awaiting this one inline (null for a root).
-  PromiseBase* parent() const { return parent_; }
-  // Of a root: its deepest inline frame, the one running or suspended.
-  PromiseBase* innermost() const { return innermost_; }
+  PromiseBase* parent() const { return root_ ? nullptr : parent_; }
+  // Of a root: its deepest inline frame, the one running or suspended
+  // (any other frame: itself).
+  PromiseBase* innermost() const {
+    return root_ ? innermost_ : const_cast<PromiseBase*>(this);
+  }
   CancellableWait* waiting_on() const { return waiting_on_; }
   DoneCallback* done_callbacks() const { return callbacks_head_; }
   // ---- end of call graph hooks ----
@@ -325,15 +333,23 @@ class PromiseBase {
   TaskExtras& extras();
 
   std::coroutine_handle<> handle_;
-  PromiseBase* task_ = this;
-  PromiseBase* parent_ = nullptr;       // The frame awaiting an inline task.
-  PromiseBase* innermost_ = this;       // Call graph: of a root.
+  // A frame is either a root or an inline frame (or neither yet), never
+  // both, and each pair below holds what one kind needs in the same word:
+  // every one of a million concurrent tasks pays for each word here.
+  // Which member is live follows root_ (set once, by StartRoot).
+  union {
+    PromiseBase* task_;  // Inline: the root it runs in.
+    EventLoop* loop_;           // Root: its loop.
+  };
+  union {
+    PromiseBase* parent_;  // Inline: the frame awaiting it.
+    PromiseBase* innermost_;         // Root, call graph: its deepest frame.
+  };
   SourceLocation suspended_at_;  // Call graph: the latest co_await.
   PromiseBase** owner_ = nullptr;  // The Task handle that owns this frame.
   std::exception_ptr exception_;
 
   // Root state (Python's asyncio.Task).
-  EventLoop* loop_ = nullptr;
   CancellableWait* waiting_on_ = nullptr;
   DoneCallback* callbacks_head_ = nullptr;
   DoneCallback* callbacks_tail_ = nullptr;
@@ -543,8 +559,10 @@ class TaskAwaiter : private CancellableWait, private DoneCallback {
       }
       target_->started_ = true;
       target_->parent_ = &parent;  // its handle_ is `awaiting`
-      target_->task_ = parent.task();
-      parent.task()->innermost_ = target_;
+      PromiseBase* task = parent.task();
+      target_->task_ = task;
+      // (A frame resumed outside any task has no root to record it in.)
+      if (task->root_) task->innermost_ = target_;
       return target_->handle_;
     }
     waiter_ = parent.task();

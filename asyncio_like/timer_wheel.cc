@@ -43,13 +43,15 @@ void TimerWheel::InsertDue(Timer* timer) {
 
 void TimerWheel::Cancel(Timer* timer) {
   --live_;
-  if ((timer->place_ & kInBucket) == 0) {
-    due_[timer->place_].timer = nullptr;
+  const uint32_t place = timer->place_;
+  timer->place_ = Timer::kNotArmed;
+  if ((place & kInBucket) == 0) {
+    due_[place].timer = nullptr;
     return;
   }
   *timer->link_ = timer->next_;
   if (timer->next_ != nullptr) timer->next_->link_ = timer->link_;
-  const uint32_t bucket = timer->place_ & ~kInBucket;
+  const uint32_t bucket = place & ~kInBucket;
   const int level = static_cast<int>(bucket) / kSlots;
   const int index = static_cast<int>(bucket) % kSlots;
   if (buckets_[level][index] == nullptr) {
@@ -124,6 +126,7 @@ Timer* TimerWheel::PopDue(int64_t now_ns, int64_t* deadline_ns) {
   const DueEntry& first = due_[due_head_];
   if (first.deadline_ns > now_ns) return nullptr;
   Timer* timer = first.timer;
+  timer->place_ = Timer::kNotArmed;  // It fires now.
   *deadline_ns = first.deadline_ns;
   ++due_head_;
   --live_;

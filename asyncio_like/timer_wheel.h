@@ -51,6 +51,9 @@ namespace internal {
 class Timer {
  public:
   virtual void Fire() = 0;
+  // True from Add until the timer fires (PopDue returns it) or is
+  // cancelled, so an owner needs no flag of its own.
+  bool armed() const { return place_ != kNotArmed; }
 
  protected:
   Timer() = default;
@@ -58,11 +61,12 @@ class Timer {
 
  private:
   friend class TimerWheel;
+  static constexpr uint32_t kNotArmed = UINT32_MAX;
   int64_t deadline_ns_ = 0;
   Timer* next_ = nullptr;        // The next timer in its bucket.
   Timer** link_ = nullptr;       // What points at it in its bucket: the head or the previous next_.
   uint32_t sequence_ = 0;        // Arm order, for equal deadlines.
-  uint32_t place_ = 0;           // kInBucket | bucket number, or its index in due_.
+  uint32_t place_ = kNotArmed;   // kInBucket | bucket number, or its index in due_.
 };
 
 class TimerWheel {

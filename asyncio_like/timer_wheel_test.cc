@@ -191,6 +191,34 @@ TEST(TimerWheelTest, EveryLevelFiresOnTimeInOrder) {
   EXPECT_FALSE(wheel.NextDeadline().has_value());
 }
 
+// A timer knows whether it is armed: from Add until it fires or is
+// cancelled (its owner keeps no flag of its own).
+TEST(TimerWheelTest, ArmedFromAddUntilFiredOrCancelled) {
+  TimerWheel wheel;
+  std::vector<std::pair<int64_t, int>> fired;
+  Recorder due, bucketed, cancelled_due, cancelled_bucketed;
+  for (Recorder* r : {&due, &bucketed, &cancelled_due, &cancelled_bucketed}) r->fired = &fired;
+  EXPECT_FALSE(due.armed());
+  wheel.Add(0, &due);
+  wheel.Add(0, &cancelled_due);
+  wheel.Add(int64_t{1} << 30, &bucketed);
+  wheel.Add(int64_t{1} << 40, &cancelled_bucketed);
+  for (Recorder* r : {&due, &bucketed, &cancelled_due, &cancelled_bucketed}) {
+    EXPECT_TRUE(r->armed());
+  }
+  wheel.Cancel(&cancelled_due);
+  wheel.Cancel(&cancelled_bucketed);
+  EXPECT_FALSE(cancelled_due.armed());
+  EXPECT_FALSE(cancelled_bucketed.armed());
+  FireDue(wheel, 1);
+  EXPECT_FALSE(due.armed());
+  EXPECT_TRUE(bucketed.armed());
+  FireDue(wheel, int64_t{1} << 31);
+  EXPECT_FALSE(bucketed.armed());
+  EXPECT_EQ(fired.size(), 2u);
+  EXPECT_EQ(wheel.live(), 0u);
+}
+
 }  // namespace
 }  // namespace internal
 }  // namespace asyncio_like
