@@ -345,7 +345,10 @@ bool Sleep::Suspend(std::coroutine_handle<> awaiting,
     return true;
   }
   if (!task->BeginWait(this)) return false;
-  loop->AddTimer(EventLoop::NowNanos() + delay_ns_, this);
+  // Saturate instead of overflowing: an infinite delay never comes (as
+  // CallLater's, and asyncio.sleep(math.inf)'s).
+  const int64_t now = EventLoop::NowNanos();
+  loop->AddTimer(delay_ns_ > INT64_MAX - now ? INT64_MAX : now + delay_ns_, this);
   return true;
 }
 

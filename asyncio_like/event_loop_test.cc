@@ -313,6 +313,30 @@ TEST(EventLoopTest, CancelledSleepRaisesAfterUncancel) {
   EXPECT_EQ(*result, "cancelled (task cancelled)");
 }
 
+// asyncio.sleep(math.inf) sleeps until cancelled; an infinite delay must
+// not wrap around to a deadline in the past.
+Task<std::string> SleepForeverThenCancel() {
+  Task<void> sleeper = CreateTask([]() -> Task<void> {
+    co_await Sleep(absl::InfiniteDuration());
+  }());
+  co_await Sleep(absl::Milliseconds(20));
+  if (sleeper.done()) co_return "woke by itself";
+  sleeper.Cancel();
+  try {
+    co_await sleeper;
+  } catch (const CancelledError&) {
+    co_return "cancelled";
+  }
+  co_return "returned after cancel";
+}
+
+TEST(EventLoopTest, InfiniteSleepWaitsUntilCancelled) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<std::string> result = loop->RunUntilComplete(SleepForeverThenCancel());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, "cancelled");
+}
+
 Task<int> CancelBeforeStart() {
   bool body_ran = false;
   Task<void> task = CreateTask([](bool* ran) -> Task<void> {
