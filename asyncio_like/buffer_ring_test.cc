@@ -27,15 +27,6 @@
 namespace asyncio_like {
 namespace {
 
-// Runs `test` to completion on a fresh loop; skips where io_uring is missing.
-#define RUN_LOOP_TEST(test)                                     \
-  do {                                                          \
-    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});             \
-    absl::Status ran = loop->RunUntilComplete(test);            \
-    EXPECT_TRUE(ran.ok()) << ran;                               \
-    EXPECT_TRUE(loop->CancelAllAndDrain().ok());                \
-  } while (0)
-
 // A connected pair: the loop reads `stream`, the test writes to `peer`.
 struct Pair {
   std::unique_ptr<Stream> stream;
@@ -296,7 +287,7 @@ Task<void> ReadSomeOnAFedReader() {
   EXPECT_TRUE(reader.AtEof());
 }
 
-TEST(ReadSomeTest, ReadSomeOnAFedReader) { RUN_LOOP_TEST(ReadSomeOnAFedReader()); }
+TEST(ReadSomeTest, ReadSomeOnAFedReader) { ASYNCIO_LIKE_RUN_LOOP_TEST(ReadSomeOnAFedReader()); }
 
 Task<void> ReadSomeReportsTheReadersError() {
   StreamReader reader;
@@ -310,7 +301,7 @@ Task<void> ReadSomeReportsTheReadersError() {
 }
 
 TEST(ReadSomeTest, ReadSomeReportsTheReadersError) {
-  RUN_LOOP_TEST(ReadSomeReportsTheReadersError());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(ReadSomeReportsTheReadersError());
 }
 
 Task<void> ReadSomeOnASocket() {
@@ -332,7 +323,7 @@ Task<void> ReadSomeOnASocket() {
   EXPECT_TRUE(data.ok() && data->empty());
 }
 
-TEST(ReadSomeTest, ReadSomeOnASocket) { RUN_LOOP_TEST(ReadSomeOnASocket()); }
+TEST(ReadSomeTest, ReadSomeOnASocket) { ASYNCIO_LIKE_RUN_LOOP_TEST(ReadSomeOnASocket()); }
 
 }  // namespace
 }  // namespace asyncio_like

@@ -17,14 +17,6 @@
 namespace asyncio_like {
 namespace {
 
-#define RUN_LOOP_TEST(test)                                     \
-  do {                                                          \
-    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});             \
-    absl::Status ran = loop->RunUntilComplete(test);            \
-    EXPECT_TRUE(ran.ok()) << ran;                               \
-    EXPECT_TRUE(loop->CancelAllAndDrain().ok());                \
-  } while (0)
-
 std::string TempPath(const char* name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
@@ -55,7 +47,9 @@ Task<void> WriteThenReadAtOffsets(std::string path) {
             absl::StatusCode::kFailedPrecondition);  // EBADF
 }
 
-TEST(FileTest, WriteThenReadAtOffsets) { RUN_LOOP_TEST(WriteThenReadAtOffsets(TempPath("a"))); }
+TEST(FileTest, WriteThenReadAtOffsets) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(WriteThenReadAtOffsets(TempPath("a")));
+}
 
 Task<void> MissingFileIsFileNotFound() {
   absl::StatusOr<File> file = co_await File::Open("/nonexistent/dir/file", O_RDONLY);
@@ -65,7 +59,9 @@ Task<void> MissingFileIsFileNotFound() {
   EXPECT_NE(file.status().message().find("/nonexistent/dir/file"), absl::string_view::npos);
 }
 
-TEST(FileTest, MissingFileIsFileNotFound) { RUN_LOOP_TEST(MissingFileIsFileNotFound()); }
+TEST(FileTest, MissingFileIsFileNotFound) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(MissingFileIsFileNotFound());
+}
 
 Task<void> WriteBlock(File* file, int block, size_t block_size) {
   const std::string data(block_size, static_cast<char>('a' + block % 26));
@@ -94,7 +90,7 @@ Task<void> ConcurrentWritesLandAtTheirOffsets(std::string path) {
 }
 
 TEST(FileTest, ConcurrentWritesLandAtTheirOffsets) {
-  RUN_LOOP_TEST(ConcurrentWritesLandAtTheirOffsets(TempPath("b")));
+  ASYNCIO_LIKE_RUN_LOOP_TEST(ConcurrentWritesLandAtTheirOffsets(TempPath("b")));
 }
 
 }  // namespace

@@ -29,15 +29,6 @@
 namespace asyncio_like {
 namespace {
 
-// Runs `test` to completion on a fresh loop; skips where io_uring is missing.
-#define RUN_LOOP_TEST(test)                                     \
-  do {                                                          \
-    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});             \
-    absl::Status ran = loop->RunUntilComplete(test);            \
-    EXPECT_TRUE(ran.ok()) << ran;                               \
-    EXPECT_TRUE(loop->CancelAllAndDrain().ok());                \
-  } while (0)
-
 // One round trip through an echo server.
 Task<void> ExpectEcho(uint16_t port, std::string message) {
   absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", port);
@@ -109,7 +100,9 @@ Task<void> PartialWritesAreReassembled() {
   (void)co_await client->writer.Close();
 }
 
-TEST(StreamTest, PartialWritesAreReassembled) { RUN_LOOP_TEST(PartialWritesAreReassembled()); }
+TEST(StreamTest, PartialWritesAreReassembled) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(PartialWritesAreReassembled());
+}
 
 struct SpanReads {
   std::vector<absl::StatusOr<size_t>> results;
@@ -166,7 +159,7 @@ Task<void> SpanReadsTakeBufferedBytesFirst() {
 }
 
 TEST(StreamTest, SpanReadsTakeBufferedBytesFirst) {
-  RUN_LOOP_TEST(SpanReadsTakeBufferedBytesFirst());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(SpanReadsTakeBufferedBytesFirst());
 }
 
 Task<void> ReadUntilLimit(std::shared_ptr<absl::Status> out, StreamReader reader,
@@ -195,7 +188,9 @@ Task<void> LongLineOverrunsTheLimit() {
   (void)co_await client->writer.Close();
 }
 
-TEST(StreamTest, LongLineOverrunsTheLimit) { RUN_LOOP_TEST(LongLineOverrunsTheLimit()); }
+TEST(StreamTest, LongLineOverrunsTheLimit) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(LongLineOverrunsTheLimit());
+}
 
 // ----- connecting -----
 
@@ -210,7 +205,7 @@ Task<void> RefusedConnection() {
             absl::string_view::npos);
 }
 
-TEST(StreamTest, RefusedConnection) { RUN_LOOP_TEST(RefusedConnection()); }
+TEST(StreamTest, RefusedConnection) { ASYNCIO_LIKE_RUN_LOOP_TEST(RefusedConnection()); }
 
 Task<void> ConnectTimesOut() {
   // With a backlog of 0 and nobody accepting, the kernel queues one
@@ -235,14 +230,16 @@ Task<void> ConnectTimesOut() {
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
-TEST(StreamTest, ConnectTimesOut) { RUN_LOOP_TEST(ConnectTimesOut()); }
+TEST(StreamTest, ConnectTimesOut) { ASYNCIO_LIKE_RUN_LOOP_TEST(ConnectTimesOut()); }
 
 Task<void> HostNamesAreRejectedClearly() {
   absl::StatusOr<Stream> stream = co_await OpenConnection("example.invalid", 80);
   EXPECT_EQ(stream.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(StreamTest, HostNamesAreRejectedClearly) { RUN_LOOP_TEST(HostNamesAreRejectedClearly()); }
+TEST(StreamTest, HostNamesAreRejectedClearly) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(HostNamesAreRejectedClearly());
+}
 
 // ----- failures of established connections -----
 
@@ -291,7 +288,7 @@ Task<void> PeerResetMidStream() {
   EXPECT_EQ(server->stats().accepted, 2u);
 }
 
-TEST(StreamTest, PeerResetMidStream) { RUN_LOOP_TEST(PeerResetMidStream()); }
+TEST(StreamTest, PeerResetMidStream) { ASYNCIO_LIKE_RUN_LOOP_TEST(PeerResetMidStream()); }
 
 Task<void> CloseAtOnce(StreamReader, StreamWriter writer) { (void)co_await writer.Close(); }
 
@@ -317,7 +314,7 @@ Task<void> WriteToClosedConnection() {
   (void)co_await stream->writer.Close();
 }
 
-TEST(StreamTest, WriteToClosedConnection) { RUN_LOOP_TEST(WriteToClosedConnection()); }
+TEST(StreamTest, WriteToClosedConnection) { ASYNCIO_LIKE_RUN_LOOP_TEST(WriteToClosedConnection()); }
 
 // ----- cancellation -----
 
@@ -382,7 +379,7 @@ Task<void> CancelledReadLeavesTheKernel() {
 TEST(StreamTest, CancelledReadLeavesTheKernel) {
   Watchdog watchdog(absl::Seconds(10),
                     "the cancelled receive to end (cancelled in the kernel?)");
-  RUN_LOOP_TEST(CancelledReadLeavesTheKernel());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(CancelledReadLeavesTheKernel());
 }
 
 Task<void> ReadTimesOut() {
@@ -418,7 +415,7 @@ Task<void> ReadTimesOut() {
   (void)co_await client->writer.Close();
 }
 
-TEST(StreamTest, ReadTimesOut) { RUN_LOOP_TEST(ReadTimesOut()); }
+TEST(StreamTest, ReadTimesOut) { ASYNCIO_LIKE_RUN_LOOP_TEST(ReadTimesOut()); }
 
 Task<void> Park(std::shared_ptr<Stream> parked, StreamReader reader, StreamWriter writer) {
   parked->reader = std::move(reader);  // keeps the connection open, reads later
@@ -507,7 +504,9 @@ Task<void> ReadAfterWriteWaitsOnePass() {
   (void)co_await client->writer.Close();
 }
 
-TEST(StreamTest, ReadAfterWriteWaitsOnePass) { RUN_LOOP_TEST(ReadAfterWriteWaitsOnePass()); }
+TEST(StreamTest, ReadAfterWriteWaitsOnePass) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(ReadAfterWriteWaitsOnePass());
+}
 
 // With marks of 0, Drain returns once the kernel has taken every byte.
 Task<void> DrainWaitsUntilTheKernelHasTakenEverything() {
@@ -526,7 +525,7 @@ Task<void> DrainWaitsUntilTheKernelHasTakenEverything() {
 }
 
 TEST(StreamTest, DrainWaitsUntilTheKernelHasTakenEverything) {
-  RUN_LOOP_TEST(DrainWaitsUntilTheKernelHasTakenEverything());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(DrainWaitsUntilTheKernelHasTakenEverything());
 }
 
 // Drain's default marks, asyncio's.
@@ -564,7 +563,7 @@ Task<void> DrainWaitsOnlyAboveTheHighWaterMark() {
 }
 
 TEST(StreamTest, DrainWaitsOnlyAboveTheHighWaterMark) {
-  RUN_LOOP_TEST(DrainWaitsOnlyAboveTheHighWaterMark());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(DrainWaitsOnlyAboveTheHighWaterMark());
 }
 
 Task<void> CancelledDrainStopsOnlyTheWait() {
@@ -595,7 +594,7 @@ Task<void> CancelledDrainStopsOnlyTheWait() {
 }
 
 TEST(StreamTest, CancelledDrainStopsOnlyTheWait) {
-  RUN_LOOP_TEST(CancelledDrainStopsOnlyTheWait());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(CancelledDrainStopsOnlyTheWait());
 }
 
 // Writes `bytes` and returns, dropping the reader and writer unclosed.
@@ -631,7 +630,7 @@ Task<void> DroppedWriterStillSendsEverything() {
 }
 
 TEST(StreamTest, DroppedWriterStillSendsEverything) {
-  RUN_LOOP_TEST(DroppedWriterStillSendsEverything());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(DroppedWriterStillSendsEverything());
 }
 
 int OpenDescriptors() {
@@ -735,7 +734,7 @@ Task<void> QueuedReceiveNeverMeetsAReusedNumber() {
 }
 
 TEST(StreamTest, QueuedReceiveNeverMeetsAReusedNumber) {
-  RUN_LOOP_TEST(QueuedReceiveNeverMeetsAReusedNumber());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(QueuedReceiveNeverMeetsAReusedNumber());
 }
 
 // Closes `other` with a receive on a different socket queued; returns the
@@ -769,7 +768,7 @@ Task<void> CloseSubmitsOnlyForItsOwnDescriptor() {
 }
 
 TEST(StreamTest, CloseSubmitsOnlyForItsOwnDescriptor) {
-  RUN_LOOP_TEST(CloseSubmitsOnlyForItsOwnDescriptor());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(CloseSubmitsOnlyForItsOwnDescriptor());
 }
 
 // ----- running out of descriptors -----
@@ -825,7 +824,7 @@ Task<void> OutOfDescriptors() {
   EXPECT_EQ(server->stats().accepted, static_cast<uint64_t>(kClients));
 }
 
-TEST(StreamTest, OutOfDescriptorsDuringAccept) { RUN_LOOP_TEST(OutOfDescriptors()); }
+TEST(StreamTest, OutOfDescriptorsDuringAccept) { ASYNCIO_LIKE_RUN_LOOP_TEST(OutOfDescriptors()); }
 
 // ----- closing a server while connections arrive -----
 
@@ -881,7 +880,9 @@ Task<void> CloseWhileConnectionsArrive() {
   EXPECT_EQ(OpenDescriptors(), descriptors_before);
 }
 
-TEST(StreamTest, CloseWhileConnectionsArrive) { RUN_LOOP_TEST(CloseWhileConnectionsArrive()); }
+TEST(StreamTest, CloseWhileConnectionsArrive) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(CloseWhileConnectionsArrive());
+}
 
 // A handler that throws before returning its Task costs its connection
 // only: the server counts it and serves the next connections.
@@ -904,7 +905,7 @@ Task<void> HandlerThatThrows() {
 }
 
 TEST(StreamTest, HandlerThatThrowsCostsOnlyItsConnection) {
-  RUN_LOOP_TEST(HandlerThatThrows());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(HandlerThatThrows());
 }
 
 // ----- read to end of stream, the limit option, closing a server -----
@@ -929,7 +930,7 @@ Task<void> ReadToEndOfStreamCollectsEveryChunk() {
 }
 
 TEST(StreamTest, ReadToEndOfStreamCollectsEveryChunk) {
-  RUN_LOOP_TEST(ReadToEndOfStreamCollectsEveryChunk());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(ReadToEndOfStreamCollectsEveryChunk());
 }
 
 Task<void> ReadLineRecording(std::shared_ptr<absl::Status> out, StreamReader reader,
@@ -964,7 +965,9 @@ Task<void> LimitOptionReachesTheReaders() {
   (void)co_await client->writer.Close();
 }
 
-TEST(StreamTest, LimitOptionReachesTheReaders) { RUN_LOOP_TEST(LimitOptionReachesTheReaders()); }
+TEST(StreamTest, LimitOptionReachesTheReaders) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(LimitOptionReachesTheReaders());
+}
 
 Task<void> HoldUntil(Event* release, StreamReader, StreamWriter writer) {
   co_await release->Wait();
@@ -1005,7 +1008,7 @@ Task<void> ServerWaitClosedWaitsForConnections() {
 }
 
 TEST(StreamTest, ServerWaitClosedWaitsForConnections) {
-  RUN_LOOP_TEST(ServerWaitClosedWaitsForConnections());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(ServerWaitClosedWaitsForConnections());
 }
 
 }  // namespace

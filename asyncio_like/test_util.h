@@ -52,6 +52,17 @@
     loop = *std::move(created);                                             \
   }
 
+// Runs the Task<absl::Status> `test` to completion on a fresh loop (with
+// the watchdog, skipping where io_uring is missing), expects it to succeed,
+// and cancels and drains whatever tasks it left.
+#define ASYNCIO_LIKE_RUN_LOOP_TEST(test)                          \
+  do {                                                            \
+    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, ::asyncio_like::LoopOptions{}); \
+    absl::Status ran = loop->RunUntilComplete(test);              \
+    EXPECT_TRUE(ran.ok()) << ran;                                 \
+    EXPECT_TRUE(loop->CancelAllAndDrain().ok());                  \
+  } while (0)
+
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 inline constexpr bool kUnderSanitizer = true;
 #else

@@ -20,14 +20,6 @@
 namespace asyncio_like {
 namespace {
 
-#define RUN_LOOP_TEST(test)                                     \
-  do {                                                          \
-    ASYNCIO_LIKE_LOOP_OR_SKIP(loop, LoopOptions{});             \
-    absl::Status ran = loop->RunUntilComplete(test);            \
-    EXPECT_TRUE(ran.ok()) << ran;                               \
-    EXPECT_TRUE(loop->CancelAllAndDrain().ok());                \
-  } while (0)
-
 Task<void> ResultComesBackOnTheLoopThread() {
   const std::thread::id loop_thread = std::this_thread::get_id();
   std::thread::id worker_thread;
@@ -41,7 +33,7 @@ Task<void> ResultComesBackOnTheLoopThread() {
 }
 
 TEST(ToThreadTest, ResultComesBackOnTheLoopThread) {
-  RUN_LOOP_TEST(ResultComesBackOnTheLoopThread());
+  ASYNCIO_LIKE_RUN_LOOP_TEST(ResultComesBackOnTheLoopThread());
 }
 
 Task<void> ExceptionsComeBack() {
@@ -61,7 +53,7 @@ Task<void> ExceptionsComeBack() {
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(ToThreadTest, ExceptionsComeBack) { RUN_LOOP_TEST(ExceptionsComeBack()); }
+TEST(ToThreadTest, ExceptionsComeBack) { ASYNCIO_LIKE_RUN_LOOP_TEST(ExceptionsComeBack()); }
 
 Task<void> Tick(int* ticks, absl::Notification* enough) {
   while (*ticks < 20) {
@@ -85,7 +77,9 @@ Task<void> LoopRunsWhileTheThreadWorks() {
   co_await ticker;
 }
 
-TEST(ToThreadTest, LoopRunsWhileTheThreadWorks) { RUN_LOOP_TEST(LoopRunsWhileTheThreadWorks()); }
+TEST(ToThreadTest, LoopRunsWhileTheThreadWorks) {
+  ASYNCIO_LIKE_RUN_LOOP_TEST(LoopRunsWhileTheThreadWorks());
+}
 
 Task<std::unique_ptr<int>> AwaitInExecutor(Executor& executor) {
   auto make = [] { return std::make_unique<int>(7); };
@@ -106,7 +100,7 @@ Task<void> RunInOwnExecutor(ThreadExecutor* executor) {
 
 TEST(ToThreadTest, RunInExecutorWithAnotherExecutor) {
   ThreadExecutor executor(2);
-  RUN_LOOP_TEST(RunInOwnExecutor(&executor));
+  ASYNCIO_LIKE_RUN_LOOP_TEST(RunInOwnExecutor(&executor));
 }
 
 Task<void> CancelDoesNotWaitForTheThread(std::shared_ptr<std::atomic<bool>> finished) {
@@ -136,7 +130,7 @@ Task<void> CancelDoesNotWaitForTheThread(std::shared_ptr<std::atomic<bool>> fini
 
 TEST(ToThreadTest, CancelDoesNotWaitForTheThread) {
   auto finished = std::make_shared<std::atomic<bool>>(false);
-  RUN_LOOP_TEST(CancelDoesNotWaitForTheThread(finished));
+  ASYNCIO_LIKE_RUN_LOOP_TEST(CancelDoesNotWaitForTheThread(finished));
 }
 
 Task<void> CallbacksFromAnotherThread(std::vector<int>* order, std::thread* poster) {
@@ -157,7 +151,7 @@ Task<void> CallbacksFromAnotherThread(std::vector<int>* order, std::thread* post
 TEST(CallSoonThreadsafeTest, RunsOnTheLoopInOrder) {
   std::vector<int> order;
   std::thread poster;
-  RUN_LOOP_TEST(CallbacksFromAnotherThread(&order, &poster));
+  ASYNCIO_LIKE_RUN_LOOP_TEST(CallbacksFromAnotherThread(&order, &poster));
   poster.join();
   ASSERT_EQ(order.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(order[i], i);
