@@ -262,6 +262,10 @@ void EventLoop::RunReady() {
     current_task_ = item.task;
     if (item.frame) {
       ++stats_.task_resumes;
+      if (item.task != nullptr && item.task->cancel_pending() &&
+          item.task->EndIfCancelledBeforeStart(item.frame)) {
+        return;
+      }
       item.frame.resume();
     } else {
       absl::AnyInvocable<void()> callback = std::move(callbacks_.front());

@@ -79,15 +79,13 @@ bool IsCancelledError(const std::exception_ptr& exception) {
 
 void DoneCallback::Unlink() {
   if (target == nullptr) return;
-  if (prev != nullptr) {
+  DoneCallback*& head = target->callbacks_head_;
+  if (this == head) {
+    head = next;
+    if (head != nullptr) head->prev = prev;  // The tail.
+  } else {
     prev->next = next;
-  } else {
-    target->callbacks_head_ = next;
-  }
-  if (next != nullptr) {
-    next->prev = prev;
-  } else {
-    target->callbacks_tail_ = prev;
+    (next != nullptr ? next : head)->prev = prev;
   }
   prev = next = nullptr;
   target = nullptr;
@@ -263,13 +261,15 @@ uint32_t PromiseBase::Uncancel() {
 void PromiseBase::AddDoneCallback(DoneCallback* callback) {
   callback->target = this;
   callback->next = nullptr;
-  callback->prev = callbacks_tail_;
-  if (callbacks_tail_ != nullptr) {
-    callbacks_tail_->next = callback;
-  } else {
+  if (callbacks_head_ == nullptr) {
+    callback->prev = callback;
     callbacks_head_ = callback;
+  } else {
+    DoneCallback* tail = callbacks_head_->prev;
+    tail->next = callback;
+    callback->prev = tail;
+    callbacks_head_->prev = callback;
   }
-  callbacks_tail_ = callback;
 }
 
 std::coroutine_handle<> PromiseBase::Finish() noexcept {
@@ -295,6 +295,16 @@ std::coroutine_handle<> PromiseBase::Finish() noexcept {
   if (extras_ != nullptr) ScheduleUserCallbacks();
   if (owner_ == nullptr && (extras_ == nullptr || !pinned())) handle_.destroy();
   return std::noop_coroutine();
+}
+
+bool PromiseBase::EndIfCancelledBeforeStart(std::coroutine_handle<> step) {
+  if (!must_cancel_ || step != handle_ || suspended_at_.line() != 0) return false;
+  // The frame waits at its initial suspend point. Finish() does what its
+  // final_suspend would: it turns the pending cancellation into the task's
+  // CancelledError, wakes the waiters and frees the frame if no handle owns
+  // it (destroying a frame at its initial suspend point is allowed).
+  Finish();
+  return true;
 }
 
 void ScheduleFromTask(PromiseBase* task, std::coroutine_handle<> handle) {

@@ -144,8 +144,8 @@ class CancellableWait {
 // has been unlinked.
 struct DoneCallback {
   void (*on_done)(DoneCallback* self, PromiseBase* finished) = nullptr;
-  DoneCallback* prev = nullptr;
-  DoneCallback* next = nullptr;
+  DoneCallback* prev = nullptr;  // The first node's is the last node.
+  DoneCallback* next = nullptr;  // Null at the last node.
   PromiseBase* target = nullptr;  // Set while linked.
   // The task that waits through this callback, if one does: the target's
   // "awaited by" in the call graph (Python's future_add_to_awaited_by).
@@ -302,7 +302,6 @@ class PromiseBase {
   friend class TaskBase;
   template <typename T, bool kMove>
   friend class TaskAwaiter;
-  friend struct InitialAwaiter;
   friend struct FinalAwaiter;
   friend struct DoneCallback;
   friend class ::asyncio_like::TaskRef;
@@ -313,14 +312,13 @@ class PromiseBase {
   // Runs at final_suspend: resumes the awaiting frame (inline task), or
   // wakes the completion callbacks and frees an unowned root.
   std::coroutine_handle<> Finish() noexcept;
-  // Called when a root starts: a cancellation requested before the first
-  // step is raised before the body runs.
-  void ThrowIfCancelledBeforeStart() {
-    if (must_cancel_ && root_) {
-      must_cancel_ = false;
-      ThrowCancelled();
-    }
-  }
+  // Called by the loop before it resumes `step` for this root: if the root
+  // has not begun (this is its first step: no co_await recorded yet) and a
+  // cancellation is pending, it ends cancelled without running its body,
+  // as an asyncio task cancelled before its first step does, and true is
+  // returned. Deciding here rather than in the initial awaiter keeps that
+  // awaiter empty: it holds nothing in every frame.
+  bool EndIfCancelledBeforeStart(std::coroutine_handle<> step);
   // The destructor's work for a frame with callbacks, an owner, an
   // exception or extras.
   void ReleaseState() noexcept;
@@ -351,8 +349,9 @@ class PromiseBase {
 
   // Root state (Python's asyncio.Task).
   CancellableWait* waiting_on_ = nullptr;
+  // In the order added; the head's `prev` is the tail, so one word finds
+  // both ends.
   DoneCallback* callbacks_head_ = nullptr;
-  DoneCallback* callbacks_tail_ = nullptr;
   PromiseBase* live_prev_ = nullptr;  // The loop's list of pending roots.
   PromiseBase* live_next_ = nullptr;
   uint64_t id_ = 0;
@@ -367,13 +366,6 @@ class PromiseBase {
   bool done_ : 1 = false;
   bool must_cancel_ : 1 = false;
   bool exception_observed_ : 1 = false;
-};
-
-struct InitialAwaiter {
-  PromiseBase* promise;
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<>) const noexcept {}
-  void await_resume() const { promise->ThrowIfCancelledBeforeStart(); }
 };
 
 struct FinalAwaiter {
@@ -403,7 +395,7 @@ template <typename T>
 class TaskPromise : public PromiseBase {
  public:
   Task<T> get_return_object() noexcept;
-  InitialAwaiter initial_suspend() noexcept { return {this}; }
+  std::suspend_always initial_suspend() noexcept { return {}; }
   FinalAwaiter final_suspend() noexcept { return {}; }
 
   template <typename U = T>
@@ -434,7 +426,7 @@ template <>
 class TaskPromise<void> : public PromiseBase {
  public:
   Task<void> get_return_object() noexcept;
-  InitialAwaiter initial_suspend() noexcept { return {this}; }
+  std::suspend_always initial_suspend() noexcept { return {}; }
   FinalAwaiter final_suspend() noexcept { return {}; }
   void return_void() noexcept {}
   void result() {
