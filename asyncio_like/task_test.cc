@@ -1608,5 +1608,35 @@ TEST(RunCoroutineThreadsafeTests, ResultAfterTheLoopIsDestroyedIsAnError) {
   }
 }
 
+// asyncio wakes the tasks awaiting one task in the order they began to
+// wait (its done callbacks run FIFO); four waiters, so that the list's
+// head, middle and tail links are all used.
+Task<void> AwaitThenRecord(Task<int>* target, int id, std::vector<int>* order) {
+  int value = co_await *target;
+  order->push_back(id * 10 + value);
+}
+
+TEST(TaskTest, WaitersOfOneTaskWakeInTheOrderTheyBeganToWait) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<int> order;
+  absl::StatusOr<int> result = RunTest(loop.get(), [&]() -> Task<int> {
+    Event release;
+    Task<int> target = CreateTask([](Event* release) -> Task<int> {
+      co_await release->Wait();
+      co_return 7;
+    }(&release));
+    std::vector<Task<void>> waiters;
+    for (int id = 1; id <= 4; ++id) {
+      waiters.push_back(CreateTask(AwaitThenRecord(&target, id, &order)));
+    }
+    co_await RunBriefly();  // Every waiter is now waiting on `target`.
+    release.Set();
+    for (Task<void>& waiter : waiters) co_await waiter;
+    co_return 0;
+  }());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(order, (std::vector<int>{17, 27, 37, 47}));
+}
+
 }  // namespace
 }  // namespace asyncio_like
