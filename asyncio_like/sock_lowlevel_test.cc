@@ -61,7 +61,7 @@ Task<void> ServeHttp(StreamReader reader, StreamWriter writer) {
     co_return;
   }
   size_t size = 0;
-  constexpr absl::string_view kLength = "Content-Length: ";
+  const std::string kLength = "Content-Length: ";
   if (size_t at = head->find(kLength); at != std::string::npos) {
     absl::string_view value = absl::string_view(*head).substr(at + kLength.size());
     value = value.substr(0, value.find("\r\n"));
@@ -213,7 +213,7 @@ Task<void> BasetestSockSendRacing() {
   co_await Yield();
   absl::StatusOr<TcpSocket> server = co_await listener->Accept();
   EXPECT_TRUE(server.ok()) << server.status();
-  absl::StatusOr<TcpSocket> sock = co_await connect;
+  absl::StatusOr<TcpSocket> sock = co_await std::move(connect);
   EXPECT_TRUE(sock.ok()) << sock.status();
   if (!server.ok() || !sock.ok()) co_return;
   const int sndbuf = 1024;
@@ -436,12 +436,16 @@ TEST(BaseSockTestsMixin, test_sock_accept) {
     absl::StatusOr<SocketAddress> addr = conn->PeerAddress();
     absl::StatusOr<SocketAddress> client_name = client.LocalAddress();
     EXPECT_TRUE(addr.ok() && client_name.ok());
-    if (addr.ok() && client_name.ok()) EXPECT_EQ(*addr, *client_name);
+    if (addr.ok() && client_name.ok()) {
+      EXPECT_EQ(*addr, *client_name);
+    }
     // client.getpeername() == listener.getsockname()
     absl::StatusOr<SocketAddress> client_peer = client.PeerAddress();
     absl::StatusOr<SocketAddress> listener_name = listener->LocalAddress();
     EXPECT_TRUE(client_peer.ok() && listener_name.ok());
-    if (client_peer.ok() && listener_name.ok()) EXPECT_EQ(*client_peer, *listener_name);
+    if (client_peer.ok() && listener_name.ok()) {
+      EXPECT_EQ(*client_peer, *listener_name);
+    }
     client.Close();
     conn->Close();
     listener->Close();
