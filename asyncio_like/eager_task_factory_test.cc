@@ -6,6 +6,8 @@
 // wraps its coroutine in a task through the factory. There is no eager task
 // factory, so the eager variants (no task made at all) and
 // EagerTaskFactoryLoopTests are not ported; see CONFORMANCE.md.
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"

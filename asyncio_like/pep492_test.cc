@@ -6,6 +6,7 @@
 // (iscoroutine, types.coroutine, origin tracking) have no C++ counterpart;
 // see CONFORMANCE.md.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"

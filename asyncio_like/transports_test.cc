@@ -5,6 +5,7 @@
 // counterpart; see CONFORMANCE.md.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
