@@ -289,7 +289,7 @@ Task<void> RaiseKeyboardInterrupt() {
 TEST(BaseEventLoopTests, test_run_forever_keyboard_interrupt) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   testing::internal::CaptureStderr();
-  EXPECT_THROW(loop->RunUntilComplete(RaiseKeyboardInterrupt()), std::runtime_error);
+  EXPECT_THROW((void)loop->RunUntilComplete(RaiseKeyboardInterrupt()), std::runtime_error);
   loop.reset();  // loop.close(); gc
   const std::string err = testing::internal::GetCapturedStderr();
   // The exception reached its caller: nothing else reports it.
