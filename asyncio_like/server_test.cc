@@ -504,7 +504,7 @@ TEST(UnixStreamTest, AddressesAreThePath) {
     EXPECT_TRUE(srv.ok()) << srv.status();
     if (!srv.ok()) co_return;
     EXPECT_EQ(srv->port(), 0);
-    EXPECT_EQ(srv->sockets(), std::vector<SocketAddress>{SocketAddress{.path = addr.path()}});
+    EXPECT_EQ(srv->sockets(), std::vector<SocketAddress>{SocketAddress::Unix(addr.path())});
     EXPECT_EQ(srv->sockets()[0].ToString(), addr.path());
 
     absl::StatusOr<Stream> stream = co_await OpenUnixConnection(addr.path());
@@ -513,9 +513,9 @@ TEST(UnixStreamTest, AddressesAreThePath) {
     co_await accepted.Wait();
     // Python: peername is the path, sockname '' (the client is unnamed);
     // the server's end the other way round.
-    EXPECT_EQ(stream->writer.GetExtraInfo("peername"), SocketAddress{.path = addr.path()});
+    EXPECT_EQ(stream->writer.GetExtraInfo("peername"), SocketAddress::Unix(addr.path()));
     EXPECT_EQ(stream->writer.GetExtraInfo("sockname"), SocketAddress{});
-    EXPECT_EQ(server_end->GetExtraInfo("sockname"), SocketAddress{.path = addr.path()});
+    EXPECT_EQ(server_end->GetExtraInfo("sockname"), SocketAddress::Unix(addr.path()));
     EXPECT_EQ(server_end->GetExtraInfo("peername"), SocketAddress{});
 
     // Bytes flow both ways, as on TCP.
@@ -538,7 +538,7 @@ TEST(UnixStreamTest, AbstractNameHasNoFile) {
     EXPECT_TRUE(srv.ok()) << srv.status();
     if (!srv.ok()) co_return;
     EXPECT_FALSE(Exists(unique.path()));
-    EXPECT_EQ(srv->sockets(), std::vector<SocketAddress>{SocketAddress{.path = abstract}});
+    EXPECT_EQ(srv->sockets(), std::vector<SocketAddress>{SocketAddress::Unix(abstract)});
     EXPECT_EQ(srv->sockets()[0].ToString(), "@" + unique.path());
     absl::StatusOr<Stream> stream = co_await OpenUnixConnection(abstract);
     EXPECT_TRUE(stream.ok()) << stream.status();

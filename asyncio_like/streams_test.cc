@@ -757,7 +757,7 @@ TEST(StreamTests, test_start_unix_server) {
       absl::StatusOr<Server> server = StartUnixServer(HandleClient, path.path());
       EXPECT_TRUE(server.ok()) << server.status();
       if (!server.ok()) co_return;
-      EXPECT_EQ(co_await EchoClient(SocketAddress{.path = path.path()}), "hello world!\n");
+      EXPECT_EQ(co_await EchoClient(SocketAddress::Unix(path.path())), "hello world!\n");
       server->Close();
       co_await server->WaitClosed();
       EXPECT_EQ(server->stats().handler_errors, 0u);
@@ -772,7 +772,7 @@ TEST(StreamTests, test_start_unix_server) {
       absl::StatusOr<Server> server = StartUnixServer(callback, path.path());
       EXPECT_TRUE(server.ok()) << server.status();
       if (!server.ok()) co_return;
-      EXPECT_EQ(co_await EchoClient(SocketAddress{.path = path.path()}), "hello world!\n");
+      EXPECT_EQ(co_await EchoClient(SocketAddress::Unix(path.path())), "hello world!\n");
       server->Close();
       co_await server->WaitClosed();
       EXPECT_EQ(server->stats().handler_errors, 0u);

@@ -89,7 +89,7 @@ SocketAddress ToSocketAddress(const Sockaddr& address) {
     size_t size = address.length > offset ? address.length - offset : 0;
     // A file's path may come with its terminator (and garbage after it).
     if (size > 0 && un->sun_path[0] != '\0') size = strnlen(un->sun_path, size);
-    return SocketAddress{.path = std::string(un->sun_path, size)};
+    return SocketAddress::Unix(std::string(un->sun_path, size));
   }
   char host[INET6_ADDRSTRLEN] = "";
   if (address.family() == AF_INET) {
@@ -272,7 +272,7 @@ Task<absl::StatusOr<TcpSocket>> ConnectUnix(std::string path, absl::Duration tim
   const absl::StatusOr<Sockaddr> address = ParseUnixPath(path);
   if (!address.ok()) co_return address.status();
   const std::string what =
-      absl::StrCat("connect to '", SocketAddress{.path = path}.ToString(), "'");
+      absl::StrCat("connect to '", SocketAddress::Unix(path).ToString(), "'");
   TcpSocket socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!socket.is_open()) co_return OsError(errno, what);
   const int result = co_await ConnectWithin(socket.fd(), &*address, timeout);
@@ -311,7 +311,7 @@ absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_
 absl::StatusOr<TcpListener> TcpListener::ListenUnix(const std::string& path, int backlog) {
   const absl::StatusOr<Sockaddr> address = ParseUnixPath(path);
   if (!address.ok()) return address.status();
-  const std::string shown = SocketAddress{.path = path}.ToString();
+  const std::string shown = SocketAddress::Unix(path).ToString();
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return OsError(errno, absl::StrCat("listen on '", shown, "'"));
   TcpListener listener(fd, 0);

@@ -45,6 +45,7 @@
 #include <deque>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -65,6 +66,15 @@ class TcpListener;
 // the (host, port) of a TCP socket, a numeric IPv4 or IPv6 host and a port;
 // or the path of a Unix-domain socket, with `host` empty and `port` 0.
 struct SocketAddress {
+  SocketAddress() = default;
+  SocketAddress(std::string host, uint16_t port) : host(std::move(host)), port(port) {}
+  // A Unix-domain socket's address.
+  static SocketAddress Unix(std::string path) {
+    SocketAddress address;
+    address.path = std::move(path);
+    return address;
+  }
+
   std::string host;
   uint16_t port = 0;
   // A Unix-domain socket's path: empty for an unnamed socket (a client's
