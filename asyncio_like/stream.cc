@@ -2,11 +2,14 @@
 
 #include <liburing.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -39,9 +42,31 @@ struct Server::State {
     }
   }
 
+  // Removes the socket file of a Unix-domain server made with
+  // cleanup_socket, once, if the path still names the file the server
+  // bound: not one that replaced it (CPython's _stop_serving).
+  void RemoveSocketFile() {
+    if (!socket_file.has_value()) return;
+    struct stat now;
+    if (stat(socket_file->path.c_str(), &now) == 0 && now.st_dev == socket_file->device &&
+        now.st_ino == socket_file->inode) {
+      unlink(socket_file->path.c_str());
+    }
+    socket_file.reset();
+  }
+
+  // The file a Unix-domain server's socket is bound to, as it was found
+  // when the server started.
+  struct SocketFile {
+    std::string path;
+    dev_t device;
+    ino_t inode;
+  };
+
   TcpListener listener;
   ConnectionHandler handler;
   size_t limit;
+  std::optional<SocketFile> socket_file;
   ServerStats stats;
   size_t connections = 0;  // handed over and not yet closed
   bool serving_forever = false;
@@ -653,6 +678,14 @@ Task<absl::StatusOr<Stream>> OpenConnection(std::string host, uint16_t port,
   co_return Stream(*std::move(socket), limit);
 }
 
+Task<absl::StatusOr<Stream>> OpenUnixConnection(std::string path, absl::Duration timeout,
+                                                size_t limit) {
+  if (limit == 0) co_return absl::InvalidArgumentError("Limit cannot be <= 0");
+  absl::StatusOr<TcpSocket> socket = co_await ConnectUnix(std::move(path), timeout);
+  if (!socket.ok()) co_return socket.status();
+  co_return Stream(*std::move(socket), limit);
+}
+
 // ----- Server -----
 
 namespace {
@@ -744,6 +777,38 @@ absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listen
   return Server(std::move(state), std::move(accept_task));
 }
 
+absl::StatusOr<Server> StartUnixServer(ConnectionHandler handler, const std::string& path,
+                                       int backlog, size_t limit, bool cleanup_socket) {
+  // Checked before the socket file is made, which a failure would leave.
+  if (EventLoop::Current() == nullptr) {
+    return absl::FailedPreconditionError("StartUnixServer needs a running event loop");
+  }
+  if (limit == 0) return absl::InvalidArgumentError("Limit cannot be <= 0");
+  absl::StatusOr<TcpListener> listener = TcpListener::ListenUnix(path, backlog);
+  if (!listener.ok()) return listener.status();
+  return StartUnixServer(std::move(handler), *std::move(listener), limit, cleanup_socket);
+}
+
+absl::StatusOr<Server> StartUnixServer(ConnectionHandler handler, TcpListener listener,
+                                       size_t limit, bool cleanup_socket) {
+  const absl::StatusOr<SocketAddress> bound = listener.LocalAddress();
+  if (!bound.ok()) return absl::InvalidArgumentError("StartUnixServer: closed listener");
+  if (!bound->is_unix()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "A UNIX Domain Stream Socket was expected, got one bound to ", bound->ToString()));
+  }
+  std::optional<Server::State::SocketFile> socket_file;
+  // An abstract name or an unnamed socket has no file.
+  struct stat file;
+  if (cleanup_socket && !bound->path.empty() && bound->path[0] != '\0' &&
+      stat(bound->path.c_str(), &file) == 0) {
+    socket_file = Server::State::SocketFile{bound->path, file.st_dev, file.st_ino};
+  }
+  absl::StatusOr<Server> server = StartServer(std::move(handler), std::move(listener), limit);
+  if (server.ok()) server->state_->socket_file = std::move(socket_file);
+  return server;
+}
+
 uint16_t Server::port() const { return state_->listener.port(); }
 
 std::vector<SocketAddress> Server::sockets() const {
@@ -764,6 +829,7 @@ void Server::Close() {
   // goes with it and must not be touched.
   if (EventLoop::Current() != nullptr) accept_task_.Cancel();
   state_->listener.Close();
+  state_->RemoveSocketFile();
   state_->WakeIfClosed();
 }
 

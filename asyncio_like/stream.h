@@ -26,6 +26,12 @@
 //   co_await stream->writer.Drain();
 //   absl::StatusOr<std::string> line = co_await stream->reader.ReadLine();
 //
+// Unix-domain stream sockets work the same way, with a path instead of a
+// host and port (asyncio.start_unix_server, asyncio.open_unix_connection):
+//
+//   absl::StatusOr<Server> server = StartUnixServer(Echo, "/tmp/echo.sock");
+//   absl::StatusOr<Stream> stream = co_await OpenUnixConnection("/tmp/echo.sock");
+//
 // Partial reads and writes are handled inside: ReadExactly, ReadUntil and
 // ReadLine collect as many receives as they need, and the connection
 // continues after partial sends. End of stream is not an error: Read
@@ -402,6 +408,15 @@ Task<absl::StatusOr<Stream>> OpenConnection(
     std::string host, uint16_t port, absl::Duration timeout = absl::InfiniteDuration(),
     size_t limit = StreamReader::kDefaultLimit);
 
+// asyncio.open_unix_connection: connects to the Unix-domain stream socket
+// at `path` and returns the stream pair. Errors as ConnectUnix (tcp.h): an
+// INVALID_ARGUMENT path (empty, too long for sockaddr_un), no such socket
+// file (ENOENT, FileNotFoundError), nobody listening (ECONNREFUSED);
+// INVALID_ARGUMENT for a limit of 0.
+Task<absl::StatusOr<Stream>> OpenUnixConnection(
+    std::string path, absl::Duration timeout = absl::InfiniteDuration(),
+    size_t limit = StreamReader::kDefaultLimit);
+
 // Receives every connection of a Server, as its own task.
 using ConnectionHandler = std::function<Task<void>(StreamReader, StreamWriter)>;
 
@@ -425,15 +440,20 @@ class Server {
   Server& operator=(Server&&) noexcept = default;
   ~Server() { Close(); }
 
+  // The listening port; 0 for a Unix-domain server.
   uint16_t port() const;
   // The listening socket's address, as Python's server.sockets[i]
-  // .getsockname(); empty once the server is closed.
+  // .getsockname() (a Unix-domain server's: its path); empty once the
+  // server is closed.
   std::vector<SocketAddress> sockets() const;
   // True from StartServer until Close (is_serving).
   bool IsServing() const;
   // Stops accepting and closes the listening socket. Connections already
   // handed to the handler carry on (asyncio's Server.close()); ones the
   // kernel had accepted but the server had not yet handed over are closed.
+  // A Unix-domain server made with cleanup_socket removes its socket file,
+  // unless that is gone or is no longer its socket (another file, or
+  // another server's socket, took the path meanwhile).
   void Close();
   // Waits until the server is closed and every connection it handed over
   // is closed, in either order (wait_closed, 3.12.1 on). The Server may be
@@ -451,6 +471,7 @@ class Server {
   struct State;
   friend struct internal::StreamConnection;
   friend absl::StatusOr<Server> StartServer(ConnectionHandler, TcpListener, size_t);
+  friend absl::StatusOr<Server> StartUnixServer(ConnectionHandler, TcpListener, size_t, bool);
   static Task<void> AcceptLoop(std::shared_ptr<State> state);
   Server(std::shared_ptr<State> state, Task<void> accept_task)
       : state_(std::move(state)), accept_task_(std::move(accept_task)) {}
@@ -477,6 +498,25 @@ absl::StatusOr<Server> StartServer(ConnectionHandler handler, const std::string&
 // The same on a socket that already listens (start_server(sock=...)).
 absl::StatusOr<Server> StartServer(ConnectionHandler handler, TcpListener listener,
                                    size_t limit = StreamReader::kDefaultLimit);
+
+// asyncio.start_unix_server: listens on the Unix-domain stream socket at
+// `path` (TcpListener::ListenUnix: a stale socket file there is removed
+// first; the path's errors are ConnectUnix's) and serves as StartServer
+// does. With `cleanup_socket` (3.13's default) Server::Close removes the
+// socket file, if it is still the one this server bound (asyncio compares
+// the inode). An abstract name (a leading '\0') has no file to remove.
+absl::StatusOr<Server> StartUnixServer(ConnectionHandler handler, const std::string& path,
+                                       int backlog = SOMAXCONN,
+                                       size_t limit = StreamReader::kDefaultLimit,
+                                       bool cleanup_socket = true);
+// The same on a Unix-domain socket that already listens
+// (start_unix_server(sock=...)); INVALID_ARGUMENT for another kind of
+// socket ("A UNIX Domain Stream Socket was expected"). With
+// `cleanup_socket` the file the socket is bound to is removed on Close, as
+// above, if it exists now.
+absl::StatusOr<Server> StartUnixServer(ConnectionHandler handler, TcpListener listener,
+                                       size_t limit = StreamReader::kDefaultLimit,
+                                       bool cleanup_socket = true);
 
 }  // namespace asyncio_like
 

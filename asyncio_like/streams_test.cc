@@ -9,6 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
 #include <future>
 #include <memory>
 #include <optional>
@@ -56,7 +60,49 @@ Task<void> ServeHttp(StreamReader reader, StreamWriter writer) {
 
 absl::StatusOr<Server> RunTestServer() { return StartServer(ServeHttp, "127.0.0.1", 0); }
 
+// test_utils.unix_socket_path(): a socket path in a directory of its own,
+// removed with whatever is left in it. The directory is under /tmp, as
+// Python's is: Bazel's TEST_TMPDIR is often longer than sockaddr_un holds.
+class UnixSocketPath {
+ public:
+  UnixSocketPath() {
+    char directory[] = "/tmp/streams_test_XXXXXX";
+    if (mkdtemp(directory) == nullptr) {
+      ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
+      return;
+    }
+    directory_ = directory;
+    path_ = directory_ + "/sock";
+  }
+  ~UnixSocketPath() {
+    if (directory_.empty()) return;
+    unlink(path_.c_str());
+    rmdir(directory_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string directory_;
+  std::string path_;
+};
+
+// test_utils.run_test_unix_server.
+absl::StatusOr<Server> RunTestUnixServer(const UnixSocketPath& address) {
+  return StartUnixServer(ServeHttp, address.path());
+}
+
 // ------------------------------------------------------------- connections
+
+// _basetest_open_connection: a request, its answer's first line, the rest.
+Task<void> BasetestOpenConnection(absl::StatusOr<Stream> stream, const Server& httpd) {
+  EXPECT_TRUE(stream.ok()) << stream.status();
+  if (!stream.ok()) co_return;
+  stream->writer.Write("GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(Value(co_await stream->reader.ReadLine()), "HTTP/1.0 200 OK\r\n");
+  EXPECT_TRUE(absl::EndsWith(Value(co_await stream->reader.Read()), "\r\n\r\nTest message"));
+  (void)stream->writer.Close();  // writer.close(), not awaited
+  EXPECT_EQ(httpd.stats().handler_errors, 0u);
+}
 
 TEST(StreamTests, test_open_connection) {
   RunAsync([]() -> Task<void> {
@@ -64,14 +110,32 @@ TEST(StreamTests, test_open_connection) {
     EXPECT_TRUE(httpd.ok()) << httpd.status();
     if (!httpd.ok()) co_return;
     absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", httpd->port());
-    EXPECT_TRUE(stream.ok()) << stream.status();
-    if (!stream.ok()) co_return;
-    stream->writer.Write("GET / HTTP/1.0\r\n\r\n");
-    EXPECT_EQ(Value(co_await stream->reader.ReadLine()), "HTTP/1.0 200 OK\r\n");
-    EXPECT_TRUE(absl::EndsWith(Value(co_await stream->reader.Read()), "\r\n\r\nTest message"));
-    (void)stream->writer.Close();  // writer.close(), not awaited
-    EXPECT_EQ(httpd->stats().handler_errors, 0u);
+    co_await BasetestOpenConnection(std::move(stream), *httpd);
   }());
+}
+
+TEST(StreamTests, test_open_unix_connection) {
+  RunAsync([]() -> Task<void> {
+    UnixSocketPath address;
+    absl::StatusOr<Server> httpd = RunTestUnixServer(address);
+    EXPECT_TRUE(httpd.ok()) << httpd.status();
+    if (!httpd.ok()) co_return;
+    absl::StatusOr<Stream> stream = co_await OpenUnixConnection(address.path());
+    co_await BasetestOpenConnection(std::move(stream), *httpd);
+  }());
+}
+
+// _basetest_open_connection_error: the reader reports the error its
+// connection was lost with.
+Task<void> BasetestOpenConnectionError(absl::StatusOr<Stream> stream) {
+  EXPECT_TRUE(stream.ok()) << stream.status();
+  if (!stream.ok()) co_return;
+  // writer._protocol.connection_lost(ZeroDivisionError())
+  const absl::Status lost = absl::InternalError("ZeroDivisionError");
+  stream->reader.SetException(lost);
+  absl::StatusOr<std::string> read = co_await stream->reader.Read();
+  EXPECT_EQ(read.status(), lost);
+  (void)co_await stream->writer.Close();
 }
 
 TEST(StreamTests, test_open_connection_error) {
@@ -80,14 +144,18 @@ TEST(StreamTests, test_open_connection_error) {
     EXPECT_TRUE(httpd.ok()) << httpd.status();
     if (!httpd.ok()) co_return;
     absl::StatusOr<Stream> stream = co_await OpenConnection("127.0.0.1", httpd->port());
-    EXPECT_TRUE(stream.ok()) << stream.status();
-    if (!stream.ok()) co_return;
-    // writer._protocol.connection_lost(ZeroDivisionError())
-    const absl::Status lost = absl::InternalError("ZeroDivisionError");
-    stream->reader.SetException(lost);
-    absl::StatusOr<std::string> read = co_await stream->reader.Read();
-    EXPECT_EQ(read.status(), lost);
-    (void)co_await stream->writer.Close();
+    co_await BasetestOpenConnectionError(std::move(stream));
+  }());
+}
+
+TEST(StreamTests, test_open_unix_connection_error) {
+  RunAsync([]() -> Task<void> {
+    UnixSocketPath address;
+    absl::StatusOr<Server> httpd = RunTestUnixServer(address);
+    EXPECT_TRUE(httpd.ok()) << httpd.status();
+    if (!httpd.ok()) co_return;
+    absl::StatusOr<Stream> stream = co_await OpenUnixConnection(address.path());
+    co_await BasetestOpenConnectionError(std::move(stream));
   }());
 }
 
@@ -630,7 +698,12 @@ Task<void> HandleClient(StreamReader client_reader, StreamWriter client_writer) 
 
 // The client: sends a line, reads it back.
 Task<std::string> EchoClient(SocketAddress address) {
-  absl::StatusOr<Stream> stream = co_await OpenConnection(address.host, address.port);
+  absl::StatusOr<Stream> stream = absl::UnknownError("not connected");
+  if (address.is_unix()) {
+    stream = co_await OpenUnixConnection(address.path);
+  } else {
+    stream = co_await OpenConnection(address.host, address.port);
+  }
   EXPECT_TRUE(stream.ok()) << stream.status();
   if (!stream.ok()) co_return "";
   stream->writer.Write("hello world!\n");
@@ -669,6 +742,37 @@ TEST(StreamTests, test_start_server) {
       if (!server.ok()) co_return;
       const SocketAddress address{"127.0.0.1", server->port()};
       EXPECT_EQ(co_await EchoClient(address), "hello world!\n");
+      server->Close();
+      co_await server->WaitClosed();
+      EXPECT_EQ(server->stats().handler_errors, 0u);
+    }
+  }());
+}
+
+TEST(StreamTests, test_start_unix_server) {
+  RunAsync([]() -> Task<void> {
+    {
+      // A coroutine as the client handler.
+      UnixSocketPath path;
+      absl::StatusOr<Server> server = StartUnixServer(HandleClient, path.path());
+      EXPECT_TRUE(server.ok()) << server.status();
+      if (!server.ok()) co_return;
+      EXPECT_EQ(co_await EchoClient(SocketAddress::Unix(path.path())), "hello world!\n");
+      server->Close();
+      co_await server->WaitClosed();
+      EXPECT_EQ(server->stats().handler_errors, 0u);
+    }
+    {
+      // A callback that starts a task of its own.
+      ConnectionHandler callback = [](StreamReader r, StreamWriter w) -> Task<void> {
+        CreateTask(HandleClient(std::move(r), std::move(w)));
+        co_return;
+      };
+      UnixSocketPath path;
+      absl::StatusOr<Server> server = StartUnixServer(callback, path.path());
+      EXPECT_TRUE(server.ok()) << server.status();
+      if (!server.ok()) co_return;
+      EXPECT_EQ(co_await EchoClient(SocketAddress::Unix(path.path())), "hello world!\n");
       server->Close();
       co_await server->WaitClosed();
       EXPECT_EQ(server->stats().handler_errors, 0u);

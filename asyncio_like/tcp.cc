@@ -6,9 +6,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,7 +24,7 @@
 namespace asyncio_like {
 namespace {
 
-// An IPv4 or IPv6 socket address.
+// An IPv4, IPv6 or Unix-domain socket address.
 struct Sockaddr {
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -48,8 +52,45 @@ absl::StatusOr<Sockaddr> ParseAddress(const std::string& host, uint16_t port) {
   return address;
 }
 
-// The numeric host and port of `address`.
+// The sockaddr_un of the Unix-domain socket `path`: a file's path, which
+// the kernel reads up to its terminating '\0', or an abstract name (a
+// leading '\0'), whose every byte counts and which has no terminator.
+absl::StatusOr<Sockaddr> ParseUnixPath(const std::string& path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("an empty Unix socket path (an abstract name starts "
+                                      "with '\\0' and has at least one more byte)");
+  }
+  Sockaddr address;
+  auto* un = reinterpret_cast<sockaddr_un*>(&address.storage);
+  const bool abstract = path[0] == '\0';
+  if (path.find('\0', abstract ? 1 : 0) != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "a Unix socket path with an embedded '\\0' (ValueError: embedded null byte)");
+  }
+  // A file's path keeps a byte for its terminator, as Python's does.
+  const size_t room = sizeof un->sun_path - (abstract ? 0 : 1);
+  if (path.size() > room) {
+    return absl::InvalidArgumentError(absl::StrCat("AF_UNIX path too long: ", path.size(),
+                                                   " bytes, at most ", room, " fit"));
+  }
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  address.length =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+  return address;
+}
+
+// The numeric host and port of `address`, or a Unix-domain socket's path.
 SocketAddress ToSocketAddress(const Sockaddr& address) {
+  if (address.family() == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&address.storage);
+    const size_t offset = offsetof(sockaddr_un, sun_path);
+    // An unnamed socket's address has no path bytes at all.
+    size_t size = address.length > offset ? address.length - offset : 0;
+    // A file's path may come with its terminator (and garbage after it).
+    if (size > 0 && un->sun_path[0] != '\0') size = strnlen(un->sun_path, size);
+    return SocketAddress::Unix(std::string(un->sun_path, size));
+  }
   char host[INET6_ADDRSTRLEN] = "";
   if (address.family() == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
@@ -109,6 +150,17 @@ Task<int> ConnectOnce(int fd, const Sockaddr* address) {
   co_return -error;
 }
 
+// Connects `fd` to `address` as ConnectOnce does, cancelling the connect in
+// the kernel once `timeout` passes (-ETIMEDOUT).
+Task<int> ConnectWithin(int fd, const Sockaddr* address, absl::Duration timeout) {
+  try {
+    Timeout deadline(timeout);
+    co_return co_await deadline.Run(ConnectOnce(fd, address));
+  } catch (const TimeoutError&) {
+    co_return -ETIMEDOUT;
+  }
+}
+
 }  // namespace
 
 // ----- SendAllOp -----
@@ -161,6 +213,9 @@ TcpSocket& TcpSocket::operator=(TcpSocket&& other) noexcept {
 
 
 std::string SocketAddress::ToString() const {
+  if (is_unix()) {
+    return path.empty() || path[0] != '\0' ? path : absl::StrCat("@", path.substr(1));
+  }
   if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
   return absl::StrCat(host, ":", port);
 }
@@ -208,15 +263,19 @@ Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
   TcpSocket socket(::socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!socket.is_open()) co_return OsError(errno, what);
   SetNoDelay(socket.fd());
+  const int result = co_await ConnectWithin(socket.fd(), &*address, timeout);
+  if (result < 0) co_return OsError(-result, what);
+  co_return socket;
+}
 
-  int result = 0;
-  try {
-    // At the deadline the connect is cancelled in the kernel.
-    Timeout deadline(timeout);
-    result = co_await deadline.Run(ConnectOnce(socket.fd(), &*address));
-  } catch (const TimeoutError&) {
-    result = -ETIMEDOUT;
-  }
+Task<absl::StatusOr<TcpSocket>> ConnectUnix(std::string path, absl::Duration timeout) {
+  const absl::StatusOr<Sockaddr> address = ParseUnixPath(path);
+  if (!address.ok()) co_return address.status();
+  const std::string what =
+      absl::StrCat("connect to '", SocketAddress::Unix(path).ToString(), "'");
+  TcpSocket socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!socket.is_open()) co_return OsError(errno, what);
+  const int result = co_await ConnectWithin(socket.fd(), &*address, timeout);
   if (result < 0) co_return OsError(-result, what);
   co_return socket;
 }
@@ -246,6 +305,29 @@ absl::StatusOr<TcpListener> TcpListener::Listen(const std::string& host, uint16_
   listener.port_ = ntohs(bound.family() == AF_INET
                              ? reinterpret_cast<sockaddr_in*>(&bound.storage)->sin_port
                              : reinterpret_cast<sockaddr_in6*>(&bound.storage)->sin6_port);
+  return listener;
+}
+
+absl::StatusOr<TcpListener> TcpListener::ListenUnix(const std::string& path, int backlog) {
+  const absl::StatusOr<Sockaddr> address = ParseUnixPath(path);
+  if (!address.ok()) return address.status();
+  const std::string shown = SocketAddress::Unix(path).ToString();
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return OsError(errno, absl::StrCat("listen on '", shown, "'"));
+  TcpListener listener(fd, 0);
+  // A socket file at the path is taken for one a server left behind, which
+  // would make the bind fail, and removed, as asyncio removes it (a server
+  // still listening on it keeps its connections and gets no new ones).
+  // Other files are not ours to remove. An error here (no permission to
+  // look) is left for the bind to report.
+  struct stat existing;
+  if (path[0] != '\0' && stat(path.c_str(), &existing) == 0 && S_ISSOCK(existing.st_mode)) {
+    unlink(path.c_str());
+  }
+  if (bind(fd, address->get(), address->length) != 0) {
+    return OsError(errno, absl::StrCat("bind to '", shown, "'"));
+  }
+  if (listen(fd, backlog) != 0) return OsError(errno, absl::StrCat("listen on '", shown, "'"));
   return listener;
 }
 

@@ -25,6 +25,14 @@
 //
 // Addresses are numeric IPv4 or IPv6 addresses, or "localhost"; resolving
 // other host names blocks, so do it with ToThread (to_thread.h) first.
+//
+// Unix-domain stream sockets (AF_UNIX) go through the same operations; only
+// the address differs: ConnectUnix and TcpListener::ListenUnix take a path
+// (a leading '\0' names the abstract namespace, which has no file), and a
+// TcpSocket or TcpListener then holds the Unix-domain socket:
+//
+//   absl::StatusOr<TcpSocket> socket = co_await ConnectUnix("/run/app.sock");
+//   if (IsFileNotFound(socket.status())) { /* no such socket file */ }
 #ifndef ASYNCIO_LIKE_TCP_H_
 #define ASYNCIO_LIKE_TCP_H_
 
@@ -37,6 +45,7 @@
 #include <deque>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -53,13 +62,28 @@ namespace asyncio_like {
 class TcpSocket;
 class TcpListener;
 
-// A socket's address as Python gives it (the (host, port) of getsockname()
-// and getpeername()): a numeric IPv4 or IPv6 host and a port.
+// A socket's address as Python gives it (getsockname() and getpeername()):
+// the (host, port) of a TCP socket, a numeric IPv4 or IPv6 host and a port;
+// or the path of a Unix-domain socket, with `host` empty and `port` 0.
 struct SocketAddress {
+  SocketAddress() = default;
+  SocketAddress(std::string host, uint16_t port) : host(std::move(host)), port(port) {}
+  // A Unix-domain socket's address.
+  static SocketAddress Unix(std::string path) {
+    SocketAddress address;
+    address.path = std::move(path);
+    return address;
+  }
+
   std::string host;
   uint16_t port = 0;
+  // A Unix-domain socket's path: empty for an unnamed socket (a client's
+  // end, '' in Python), starting with '\0' in the abstract namespace.
+  std::string path;
 
-  // "127.0.0.1:8888", "[::1]:8888".
+  bool is_unix() const { return host.empty(); }
+  // "127.0.0.1:8888", "[::1]:8888"; a Unix-domain socket's path, with a
+  // leading '\0' shown as '@' (as ss(8) shows it).
   std::string ToString() const;
   friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
 };
@@ -149,7 +173,8 @@ class SendAllOp : public KernelOpBase {
 
 }  // namespace internal
 
-// A connected TCP socket. Move-only; closes the socket when destroyed.
+// A connected TCP or Unix-domain stream socket. Move-only; closes the
+// socket when destroyed.
 // Use it from the loop thread, one operation of each direction at a time
 // (one Receive and one Send may be in flight together).
 class TcpSocket {
@@ -213,7 +238,18 @@ inline internal::SendAllOp::SendAllOp(const TcpSocket& socket,
 Task<absl::StatusOr<TcpSocket>> Connect(std::string host, uint16_t port,
                                         absl::Duration timeout = absl::InfiniteDuration());
 
-// A listening TCP socket.
+// Connects to the Unix-domain stream socket at `path` (asyncio's
+// create_unix_connection). INVALID_ARGUMENT for an empty path, a path with
+// a '\0' inside (other than an abstract name's first byte), or one too long
+// for sockaddr_un (107 bytes for a file, 108 with an abstract name's '\0',
+// as Python's "AF_UNIX path too long"). No socket file: ENOENT
+// (FileNotFoundError, IsFileNotFound); a file nobody listens on, or an
+// abstract name nobody bound: ECONNREFUSED (ConnectionRefusedError).
+// ETIMEDOUT after `timeout`, as Connect.
+Task<absl::StatusOr<TcpSocket>> ConnectUnix(std::string path,
+                                            absl::Duration timeout = absl::InfiniteDuration());
+
+// A listening TCP or Unix-domain stream socket.
 class TcpListener {
  public:
   // Binds host:port (port 0: an ephemeral port, see port()) with
@@ -221,12 +257,21 @@ class TcpListener {
   // sets on every TCP transport.
   static absl::StatusOr<TcpListener> Listen(const std::string& host, uint16_t port,
                                             int backlog = SOMAXCONN);
+  // Binds the Unix-domain stream socket `path` and listens (the socket of
+  // create_unix_server). A socket file already at `path` is stale and is
+  // removed first, as asyncio removes it; any other file stays, and the
+  // bind fails with EADDRINUSE ("bind to '<path>': Address already in
+  // use"). The path's rules are ConnectUnix's. Closing the listener leaves
+  // the file: StartUnixServer's Server removes it.
+  static absl::StatusOr<TcpListener> ListenUnix(const std::string& path,
+                                                int backlog = SOMAXCONN);
 
   TcpListener(TcpListener&& other) noexcept
       : fd_(other.fd_), port_(other.port_) { other.fd_ = -1; }
   TcpListener& operator=(TcpListener&& other) noexcept;
   ~TcpListener() { Close(); }
 
+  // The bound port; 0 for a Unix-domain listener.
   uint16_t port() const { return port_; }
   bool is_open() const { return fd_ >= 0; }
   // The bound address (getsockname()); EBADF once closed.

@@ -71,6 +71,8 @@ bool IsTooManyOpenFiles(const absl::Status& status) {
   return error_number == EMFILE || error_number == ENFILE;
 }
 
+bool IsFileNotFound(const absl::Status& status) { return ErrnoOf(status) == ENOENT; }
+
 absl::Status IncompleteReadError(absl::string_view partial, std::optional<size_t> expected) {
   const std::string expected_text =
       expected.has_value() ? absl::StrCat(*expected) : std::string("undefined");

@@ -51,6 +51,7 @@ bool IsConnectionReset(const absl::Status& status);    // ECONNRESET
 bool IsBrokenPipe(const absl::Status& status);         // EPIPE, ESHUTDOWN
 bool IsTimedOut(const absl::Status& status);           // ETIMEDOUT
 bool IsTooManyOpenFiles(const absl::Status& status);   // EMFILE, ENFILE
+bool IsFileNotFound(const absl::Status& status);       // ENOENT
 
 // asyncio.IncompleteReadError: the stream ended before the bytes a read
 // needed arrived. OUT_OF_RANGE, with Python's message ("18 bytes read on a
