@@ -157,7 +157,9 @@ LoopStats EventLoop::stats() const {
   return stats;
 }
 
-absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
+absl::Status EventLoop::RunForever() { return RunUntilDone(nullptr, /*until_stopped=*/true); }
+
+absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task, bool until_stopped) {
   if (std::this_thread::get_id() != owner_thread_) {
     return absl::FailedPreconditionError(
         "an EventLoop must run on the thread that created it");
@@ -168,21 +170,41 @@ absl::Status EventLoop::RunUntilDone(internal::PromiseBase* task) {
         "thread");
   }
   current_loop = this;
+  auto finished = [&] {
+    return !until_stopped && (task != nullptr ? task->done() : live_head_ == nullptr);
+  };
   absl::Status status;
-  while (task != nullptr ? !task->done() : live_head_ != nullptr) {
-    if (ready_.empty() && timers_.live() == 0 && uring_->in_flight() == BackgroundOpsInFlight() &&
-        deferred_ops_.empty()) {
+  bool stopped = false;
+  while (!finished()) {
+    // A stopping loop does not wait in the kernel (RunOnce), so it cannot
+    // deadlock.
+    if (!stopping_ && ready_.empty() && timers_.live() == 0 &&
+        uring_->in_flight() == BackgroundOpsInFlight() && deferred_ops_.empty()) {
+      const std::string waiting =
+          until_stopped ? "the loop runs until Stop()"
+                        : absl::StrCat("<Task name='",
+                                       task != nullptr ? task->name() : live_head_->name(),
+                                       "'> is waiting");
       status = absl::FailedPreconditionError(absl::StrCat(
-          "deadlock: <Task name='",
-          task != nullptr ? task->name() : live_head_->name(),
-          "'> is waiting, but no task is ready and no timer or kernel "
-          "operation is pending that could wake it\n", FormatTaskTree()));
+          "deadlock: ", waiting,
+          ", but no task is ready and no timer or kernel operation is pending that could ",
+          until_stopped ? "stop it\n" : "wake it\n", FormatTaskTree()));
       break;
     }
     status = RunOnce();
     if (!status.ok()) break;
+    if (stopping_) {
+      stopped = true;
+      break;
+    }
   }
+  // As asyncio's run_forever, a run ends the stop it obeyed: the next one
+  // runs normally.
+  stopping_ = false;
   current_loop = nullptr;
+  if (stopped && !until_stopped && !finished()) {
+    return absl::FailedPreconditionError("Event loop stopped before Future completed.");
+  }
   return status;
 }
 
@@ -198,8 +220,9 @@ absl::Status EventLoop::CancelAllAndDrain() {
 
 absl::Status EventLoop::RunOnce() {
   ++stats_.iterations;
-  // Deferred operations must not wait behind a blocking entry.
-  bool wait = ready_.empty() && deferred_ops_.empty();
+  // Deferred operations must not wait behind a blocking entry, nor a
+  // stopped loop's last pass (asyncio's _run_once polls when stopping).
+  bool wait = ready_.empty() && deferred_ops_.empty() && !stopping_;
   int64_t timeout_ns = -1;
   if (wait) {
     if (std::optional<int64_t> deadline = timers_.NextDeadline()) {

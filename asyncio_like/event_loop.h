@@ -158,9 +158,27 @@ class EventLoop {
   // returns its result; rethrows its exception. Returns an error status if
   // the loop cannot run: called from another thread or while a loop runs on
   // this thread, a kernel failure, or a deadlock (main waits but no task,
-  // timer or kernel operation is left to wake it).
+  // timer or kernel operation is left to wake it); and FailedPrecondition
+  // "Event loop stopped before Future completed." if Stop() ended the run
+  // first (asyncio's RuntimeError), leaving main pending.
   template <typename T>
   RunResult<T> RunUntilComplete(Task<T> main);
+
+  // Runs the loop until Stop() is called (loop.run_forever), then returns
+  // OK. Returns the errors RunUntilComplete does for a loop that cannot run,
+  // and FailedPrecondition for a deadlock: nothing is ready and no timer or
+  // kernel operation is pending that could lead to a Stop() (a LoopHandle
+  // taken for CallSoonThreadsafe counts as pending: another thread may stop
+  // the loop through it).
+  absl::Status RunForever();
+
+  // loop.stop(): the pass that is running finishes its ready steps and
+  // callbacks, then RunForever or RunUntilComplete returns (see above); the
+  // next run starts afresh. Called while the loop is not running, the next
+  // run does one pass without waiting in the kernel and returns. Loop thread
+  // only; another thread stops the loop with
+  // `handle.CallSoonThreadsafe([loop] { loop->Stop(); })`.
+  void Stop() { stopping_ = true; }
 
   // Schedules `callback` to run on a later pass, FIFO with task steps
   // (asyncio's call_soon). Loop thread only. An exception escaping the
@@ -250,10 +268,11 @@ class EventLoop {
   // LoopOptions::task_tree_signal's handler.
   void PrintTaskTree() const;
 
-  // Runs passes until `task` finishes (nullptr: until no task is pending).
-  // Stops with FailedPrecondition when nothing is ready and no timer or
-  // kernel operation is pending.
-  absl::Status RunUntilDone(internal::PromiseBase* task);
+  // Runs passes until `task` finishes (nullptr: until no task is pending),
+  // or with `until_stopped` until Stop() alone. Stops with
+  // FailedPrecondition when nothing is ready and no timer or kernel
+  // operation is pending, and when Stop() ends it before `task` finished.
+  absl::Status RunUntilDone(internal::PromiseBase* task, bool until_stopped = false);
   // One pass. Its Uring::Enter call is the only place the loop thread
   // blocks; waking it from another thread means completing something that
   // wait collects (an eventfd read, or IORING_OP_MSG_RING), and work promised
@@ -279,6 +298,7 @@ class EventLoop {
   std::thread::id owner_thread_;
   bool running_ = false;
   bool closing_ = false;
+  bool stopping_ = false;  // Stop() was called; the run ends after this pass.
   internal::PromiseBase* current_task_ = nullptr;
   internal::PromiseBase* live_head_ = nullptr;  // Pending roots.
   uint64_t pending_tasks_ = 0;
@@ -311,6 +331,7 @@ std::vector<TaskRef> AllTasks();
 
 // `co_await Sleep(d)`: suspends the task for at least `d` (asyncio.sleep).
 // A zero or negative duration yields once to the other ready tasks.
+// SleepReturning (below) is the form with a result.
 class Sleep : private internal::CancellableWait, private internal::Timer {
  public:
   explicit Sleep(absl::Duration duration)
@@ -339,6 +360,28 @@ class Sleep : private internal::CancellableWait, private internal::Timer {
   static constexpr int64_t kCancelled = -1;
   int64_t delay_ns_;  // At least 0, or kCancelled.
   internal::PromiseBase* task_ = nullptr;
+};
+
+// `co_await SleepReturning(d, value)`: sleeps as Sleep(d) does, then yields
+// `value` (asyncio.sleep(delay, result)):
+//
+//   std::string reply = co_await SleepReturning(absl::Milliseconds(50), std::string("yeah"));
+//
+// The value is moved in here and moved out to the awaiter; a cancelled
+// sleep raises CancelledError as Sleep does, and the value is dropped.
+template <typename T>
+class SleepReturning : public Sleep {
+ public:
+  SleepReturning(absl::Duration duration, T result)
+      : Sleep(duration), result_(std::move(result)) {}
+
+  T await_resume() {
+    Sleep::await_resume();
+    return std::move(result_);
+  }
+
+ private:
+  T result_;
 };
 
 // The status Run returns when Ctrl-C (SIGINT) cancelled its main task, where

@@ -764,5 +764,123 @@ TEST(EventLoopTest, MaxStepTimeIsPerStepNotPerPass) {
   EXPECT_LT(loop->stats().max_step_time, absl::Milliseconds(150));
 }
 
+// ---- loop.run_forever() and loop.stop() ----------------------------------
+//
+// Ports of CPython 3.13's test_base_events.py (BaseEventLoopTests) and
+// test_events.py (EventLoopTestsMixin) tests of stop(), named after them.
+
+// test_utils.run_once: loop.call_soon(loop.stop); loop.run_forever().
+TEST(BaseEventLoopTests, test_run_once) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  int count = 0;
+  loop->CallSoon([&count] { ++count; });
+  EventLoop* l = loop.get();
+  loop->CallSoon([l] { l->Stop(); });
+  EXPECT_TRUE(loop->RunForever().ok());
+  EXPECT_EQ(count, 1);
+}
+
+// A loop stopped before it runs does one pass without waiting in the kernel
+// (CPython: the selector is polled once, with timeout 0), even with nothing
+// pending at all, or with a timer far off.
+TEST(BaseEventLoopTests, test_run_forever_pre_stopped) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  loop->Stop();
+  EXPECT_TRUE(loop->RunForever().ok());  // not a deadlock
+  loop->CallLater(absl::Seconds(20), [] {});
+  const uint64_t passes = loop->stats().iterations;
+  const int64_t start_ns = EventLoop::NowNanos();
+  loop->Stop();
+  EXPECT_TRUE(loop->RunForever().ok());
+  EXPECT_LT(absl::Nanoseconds(EventLoop::NowNanos() - start_ns), absl::Seconds(10));
+  EXPECT_EQ(loop->stats().iterations, passes + 1);
+}
+
+// The TypeError of call_at(None) has no counterpart (the deadline is an
+// int64_t).
+TEST(BaseEventLoopTests, test_time_and_call_at) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr absl::Duration kDelay = absl::Milliseconds(100);
+  EventLoop* l = loop.get();
+  const int64_t when = EventLoop::NowNanos() + absl::ToInt64Nanoseconds(kDelay);
+  loop->CallAt(when, [l] { l->Stop(); });
+  EXPECT_TRUE(loop->RunForever().ok());
+  EXPECT_GE(EventLoop::NowNanos(), when);
+}
+
+// Python issue #22429: a run_until_complete whose future raised leaves no
+// stop behind for the next run. (KeyboardInterrupt is an exception thrown by
+// main here.)
+Task<void> RaiseKeyboardInterrupt() {
+  throw std::runtime_error("KeyboardInterrupt");
+  co_return;
+}
+
+TEST(BaseEventLoopTests, test_run_until_complete_baseexception) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  EXPECT_THROW(loop->RunUntilComplete(RaiseKeyboardInterrupt()), std::runtime_error);
+  bool called = false;
+  EventLoop* l = loop.get();
+  // func runs on the second pass: a stop left behind would end the run after
+  // the first.
+  loop->CallSoon([l, &called] {
+    l->CallSoon([l, &called] {
+      l->Stop();
+      called = true;
+    });
+  });
+  EXPECT_TRUE(loop->RunForever().ok());
+  EXPECT_TRUE(called);
+}
+
+TEST(EventLoopTestsMixin, test_run_until_complete_stopped) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = loop->RunUntilComplete([](EventLoop* loop) -> Task<void> {
+    loop->Stop();
+    co_await Sleep(absl::Milliseconds(100));
+  }(loop.get()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_EQ(status.message(), "Event loop stopped before Future completed.");
+}
+
+// Stop() lets the pass run its ready steps to the end: what they schedule
+// runs on the next run.
+TEST(EventLoopTest, StopLetsThePassFinish) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  std::vector<int> order;
+  EventLoop* l = loop.get();
+  loop->CallSoon([l, &order] {
+    order.push_back(1);
+    l->Stop();
+  });
+  loop->CallSoon([l, &order] {
+    order.push_back(2);
+    l->CallSoon([&order] { order.push_back(3); });
+  });
+  EXPECT_TRUE(loop->RunForever().ok());
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  loop->CallSoon([l] { l->Stop(); });
+  EXPECT_TRUE(loop->RunForever().ok());
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+// With nothing that could ever call Stop(), RunForever reports a deadlock
+// instead of sleeping in the kernel for good.
+TEST(EventLoopTest, RunForeverWithNothingPendingIsADeadlock) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = loop->RunForever();
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_EQ(status.message().rfind("deadlock: the loop runs until Stop()", 0), 0u) << status;
+}
+
+TEST(EventLoopTest, RunForeverInsideARunningLoopIsAnError) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::StatusOr<absl::Status> inner = loop->RunUntilComplete([]() -> Task<absl::Status> {
+    co_return EventLoop::Current()->RunForever();
+  }());
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(*inner)) << *inner;
+}
+
 }  // namespace
 }  // namespace asyncio_like

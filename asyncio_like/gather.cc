@@ -34,6 +34,17 @@ void CompletionSet::CancelAll(const std::string& message) {
   for (Watch& watch : watches_) watch.task->RequestCancel(message);
 }
 
+void CompletionSet::ObserveAllFailures() {
+  for (Watch& watch : watches_) {
+    if (watch.task->done()) {
+      watch.task->mark_exception_observed();
+    } else {
+      watch.task->AddUserDoneCallback(
+          [](TaskRef task) { task.promise()->mark_exception_observed(); });
+    }
+  }
+}
+
 void CompletionSet::OnDone(DoneCallback* callback, PromiseBase*) {
   Watch* watch = static_cast<Watch*>(callback);
   CompletionSet* set = watch->set;
@@ -99,7 +110,7 @@ Task<void> GatherWait(std::vector<PromiseBase*> tasks, bool return_exceptions) {
     if (set.cancel_requested()) cancelled = true;
     PromiseBase* finished = set.task(index);
     if (!cancelled && !return_exceptions && finished->exception()) {
-      finished->mark_exception_observed();
+      set.ObserveAllFailures();
       std::rethrow_exception(finished->exception());
     }
   }

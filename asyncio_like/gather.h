@@ -10,7 +10,9 @@
 // then waits for them. Results come back in argument order; a void task
 // contributes std::monostate. As in asyncio:
 //   - The first task to fail (throw, including CancelledError) makes Gather
-//     rethrow that exception at once; the other tasks keep running.
+//     rethrow that exception at once; the other tasks keep running, and an
+//     exception they end with later counts as retrieved (it is not reported
+//     as "never retrieved").
 //   - GatherOutcomes is gather(..., return_exceptions=True): it waits for
 //     every task and returns an Outcome per task, value or exception.
 //   - Cancelling the task awaiting a Gather cancels every task it gathers;
@@ -87,6 +89,10 @@ class CompletionSet : private CancellableWait {
   bool cancel_requested() const { return cancel_requested_; }
   // Cancels every task, with the message of the cancellation that caused it.
   void CancelAll(const std::string& message);
+  // Marks the exceptions of the tasks as retrieved, of those still running
+  // once they finish: what asyncio's gather does for the children that
+  // fail after it has failed, so they are not reported as never retrieved.
+  void ObserveAllFailures();
 
   // `co_await set.Next()`: the index of the next task to finish.
   class NextAwaiter {

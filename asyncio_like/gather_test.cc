@@ -1,14 +1,18 @@
 #include "asyncio_like/gather.h"
 
+#include <exception>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "asyncio_like/event_loop.h"
+#include "asyncio_like/future.h"
 #include "asyncio_like/sync.h"
 #include "asyncio_like/task.h"
 #include "asyncio_like/test_util.h"
@@ -203,6 +207,180 @@ TEST(GatherTest, GathersTasksThatAlreadyFinished) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, 45);
 }
+
+// ----- CPython 3.13's test_tasks.py: GatherTestsBase, CoroutineGatherTests -----
+//
+// GatherTestsBase's tests run in CPython twice: FutureGatherTests gathers
+// bare futures, CoroutineGatherTests wraps each future in a coroutine that
+// awaits it. Gather takes tasks, so the ports are CoroutineGatherTests'
+// flavour, with Future<int> (future.h) as the futures.
+
+struct ZeroDivisionLike : std::runtime_error {
+  ZeroDivisionLike() : std::runtime_error("division by zero") {}
+};
+
+// CoroutineGatherTests.wrap_futures.
+Task<int> AwaitFuture(Future<int> future) { co_return co_await future; }
+
+std::vector<Task<int>> WrapFutures(const std::vector<Future<int>>& futures) {
+  std::vector<Task<int>> coros;
+  for (const Future<int>& future : futures) coros.push_back(AwaitFuture(future));
+  return coros;
+}
+
+// test_utils.run_briefly: a few loop passes.
+Task<void> RunBriefly() {
+  for (int i = 0; i < 3; ++i) co_await Sleep(absl::ZeroDuration());
+}
+
+// GatherTestsBase._run_loop runs passes until nothing is ready: here, more
+// passes than a future's waiter, the gather and its done callbacks take in
+// turn.
+Task<void> RunLoop() {
+  for (int i = 0; i < 10; ++i) co_await Sleep(absl::ZeroDuration());
+}
+
+// gather(*coros, return_exceptions=...), every result read as an int.
+Task<std::vector<int>> GatherInts(std::vector<Task<int>> coros, bool return_exceptions) {
+  if (!return_exceptions) co_return co_await Gather(std::move(coros));
+  std::vector<Outcome<int>> outcomes = co_await GatherOutcomes(std::move(coros));
+  std::vector<int> values;
+  for (Outcome<int>& outcome : outcomes) values.push_back(outcome.value());
+  co_return values;
+}
+
+// GatherTestsBase._check_success.
+Task<void> CheckSuccess(bool return_exceptions) {
+  Future<int> a = CreateFuture<int>(), b = CreateFuture<int>(), c = CreateFuture<int>();
+  Task<std::vector<int>> fut = CreateTask(GatherInts(WrapFutures({a, b, c}), return_exceptions));
+  std::vector<TaskRef> cb;  // test_utils.MockCallback: the arguments of each call
+  fut.AddDoneCallback([&cb](TaskRef done) { cb.push_back(done); });
+  b.SetResult(1);
+  a.SetResult(2);
+  co_await RunLoop();
+  EXPECT_TRUE(cb.empty());
+  EXPECT_FALSE(fut.done());
+  c.SetResult(3);
+  co_await RunLoop();
+  EXPECT_EQ(cb, std::vector<TaskRef>{fut});
+  EXPECT_EQ(fut.Result(), (std::vector<int>{2, 1, 3}));
+}
+
+// gather() and gather(return_exceptions=False), which CPython checks in
+// turn, are both Gather.
+TEST(CoroutineGatherTests, test_success) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), CheckSuccess(/*return_exceptions=*/false));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CoroutineGatherTests, test_result_exception_success) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), CheckSuccess(/*return_exceptions=*/true));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CoroutineGatherTests, test_one_exception) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ::testing::internal::CaptureStderr();
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Future<int> a = CreateFuture<int>(), b = CreateFuture<int>(), c = CreateFuture<int>(),
+                d = CreateFuture<int>(), e = CreateFuture<int>();
+    Task<std::vector<int>> fut = CreateTask(Gather(WrapFutures({a, b, c, d, e})));
+    std::vector<TaskRef> cb;
+    fut.AddDoneCallback([&cb](TaskRef done) { cb.push_back(done); });
+    const std::exception_ptr exc = std::make_exception_ptr(ZeroDivisionLike());
+    a.SetResult(1);
+    b.SetException(exc);
+    co_await RunLoop();
+    EXPECT_TRUE(fut.done());
+    EXPECT_EQ(cb, std::vector<TaskRef>{fut});
+    EXPECT_EQ(fut.Exception(), exc);  // the very exception (assertIs)
+    // Does nothing
+    c.SetResult(3);
+    d.Cancel();
+    e.SetException(std::make_exception_ptr(std::runtime_error("late")));
+    e.Exception();
+    co_await RunLoop();
+    EXPECT_EQ(cb.size(), 1u);
+    EXPECT_EQ(fut.Exception(), exc);
+  }());
+  const std::string reported = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(status.ok()) << status;
+  // The gather marks the exceptions of the children that fail after it
+  // finished as retrieved, as asyncio's does (test_exception_marking).
+  EXPECT_EQ(reported.find("never retrieved"), std::string::npos) << reported;
+}
+
+TEST(CoroutineGatherTests, test_return_exceptions) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Future<int> a = CreateFuture<int>(), b = CreateFuture<int>(), c = CreateFuture<int>(),
+                d = CreateFuture<int>();
+    Task<std::vector<Outcome<int>>> fut = CreateTask(GatherOutcomes(WrapFutures({a, b, c, d})));
+    std::vector<TaskRef> cb;
+    fut.AddDoneCallback([&cb](TaskRef done) { cb.push_back(done); });
+    const std::exception_ptr exc = std::make_exception_ptr(ZeroDivisionLike());
+    const std::exception_ptr exc2 = std::make_exception_ptr(std::runtime_error("runtime"));
+    b.SetResult(1);
+    c.SetException(exc);
+    a.SetResult(3);
+    co_await RunLoop();
+    EXPECT_FALSE(fut.done());
+    d.SetException(exc2);
+    co_await RunLoop();
+    EXPECT_TRUE(fut.done());
+    EXPECT_EQ(cb, std::vector<TaskRef>{fut});
+    std::vector<Outcome<int>>& res = fut.Result();
+    if (res.size() != 4u) {
+      ADD_FAILURE() << res.size() << " outcomes";
+      co_return;
+    }
+    EXPECT_EQ(res[0].value(), 3);
+    EXPECT_EQ(res[1].value(), 1);
+    EXPECT_EQ(res[2].exception(), exc);
+    EXPECT_EQ(res[3].exception(), exc2);
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+// "Mark exception retrieved": the child that fails after the gather has
+// already failed is not reported as an exception nobody retrieved.
+TEST(CoroutineGatherTests, test_exception_marking) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  ::testing::internal::CaptureStderr();
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    auto inner = [](Future<void> f) -> Task<void> {
+      co_await f;
+      throw std::runtime_error("should not be ignored");
+    };
+    Future<void> a = CreateFuture<void>(), b = CreateFuture<void>();
+    auto outer = [](Task<void> first, Task<void> second) -> Task<void> {
+      co_await Gather(std::move(first), std::move(second));
+    };
+    Task<void> f = CreateTask(outer(inner(a), inner(b)));
+    co_await RunBriefly();
+    a.SetResult();
+    co_await RunBriefly();
+    b.SetResult();
+    co_await RunBriefly();
+    EXPECT_TRUE(f.done());
+    EXPECT_THROW(std::rethrow_exception(f.Exception()), std::runtime_error);
+  }());
+  const std::string reported = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(reported.find("never retrieved"), std::string::npos) << reported;
+}
+
+// CoroutineGatherTests.test_duplicate_coroutines and test_issue46672 have
+// no counterpart: a Task is move-only, so the same coroutine cannot be
+// passed twice, and an argument that is not awaitable (asyncio's TypeError)
+// does not compile.
+template <typename... A>
+concept GatherAccepts = requires(A&&... aws) { Gather(std::forward<A>(aws)...); };
+static_assert(GatherAccepts<Task<int>, Task<int>>);
+static_assert(!GatherAccepts<Task<int>&, Task<int>&>);
+static_assert(!GatherAccepts<Task<int>, std::map<int, int>>);
 
 }  // namespace
 }  // namespace asyncio_like

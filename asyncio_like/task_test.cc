@@ -555,6 +555,74 @@ TEST(TaskTest, test_cancel_awaited_task) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+// loop.stop() from a task: the pass ends, run_until_complete gives up with
+// asyncio's RuntimeError message, and the task stays pending. The loop is
+// given a coroutine awaiting t rather than t itself, so that the test keeps
+// t's handle and can run it on afterwards. CPython's virtual clock reads
+// 0.3 s at the end (the third sleep's deadline); here real time shows the
+// two completed sleeps were honoured.
+TEST(TaskTest, test_stop_while_run_in_complete) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr absl::Duration kDelay = absl::Milliseconds(10);
+  int x = 0;
+  Task<void> t = loop->CreateTask([](EventLoop* loop, int* x) -> Task<void> {
+    while (*x < 10) {
+      co_await Sleep(kDelay);
+      *x += 1;
+      if (*x == 2) loop->Stop();
+    }
+  }(loop.get(), &x));
+  auto await_t = [](Task<void>* t) -> Task<void> { co_await *t; };
+  const int64_t start_ns = EventLoop::NowNanos();
+  absl::Status status = loop->RunUntilComplete(await_t(&t));
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_EQ(status.message(), "Event loop stopped before Future completed.");
+  EXPECT_FALSE(t.done());
+  EXPECT_EQ(x, 2);
+  EXPECT_GE(absl::Nanoseconds(EventLoop::NowNanos() - start_ns), 2 * kDelay);
+  // The stop was spent on that run: the next one runs t to its end.
+  status = loop->RunUntilComplete(await_t(&t));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(t.done());
+  EXPECT_EQ(x, 10);
+}
+
+// asyncio.sleep(delay, result) returns result: SleepReturning. CPython's
+// virtual clock reads exactly 0.1 s at the end; here the real delay is at
+// least dt, and far less than the generous bound.
+TEST(TaskTest, test_sleep) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  constexpr absl::Duration kDt = absl::Milliseconds(40);
+  auto sleeper = [](absl::Duration dt, std::string arg) -> Task<std::string> {
+    co_await Sleep(dt / 2);
+    std::string res = co_await SleepReturning(dt / 2, std::move(arg));
+    co_return res;
+  };
+  Task<std::string> t = loop->CreateTask(sleeper(kDt, "yeah"));
+  auto await_t = [](Task<std::string>* t) -> Task<void> { co_await *t; };
+  const int64_t start_ns = EventLoop::NowNanos();
+  absl::Status status = RunTest(loop.get(), await_t(&t));
+  const absl::Duration elapsed = absl::Nanoseconds(EventLoop::NowNanos() - start_ns);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(t.done());
+  EXPECT_EQ(t.Result(), "yeah");
+  EXPECT_GE(elapsed, kDt);
+  EXPECT_LT(elapsed, kDt + absl::Seconds(10));
+}
+
+// A cancelled SleepReturning raises CancelledError, as Sleep does.
+TEST(TaskTest, SleepReturningIsCancellable) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  absl::Status status = RunTest(loop.get(), []() -> Task<void> {
+    Task<int> t = CreateTask([]() -> Task<int> { co_return co_await SleepReturning(kForever, 5); }());
+    co_await Sleep(absl::ZeroDuration());
+    EXPECT_TRUE(t.Cancel());
+    EXPECT_TRUE((co_await CancellationOf(t)).has_value());
+    EXPECT_TRUE(t.cancelled());
+  }());
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 TEST(TaskTest, test_task_cancel_sleeping_task) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   absl::StatusOr<std::string> result = RunTest(loop.get(), []() -> Task<std::string> {
@@ -883,9 +951,9 @@ TEST(TaskTest, test_sleep_zero) {
   absl::Status status = RunTest(loop.get(), [](int* result) -> Task<void> {
     EventLoop::Current()->CallSoon([result] { *result += 1; });
     EXPECT_EQ(*result, 0);
-    co_await Sleep(absl::ZeroDuration());
+    const int num = co_await SleepReturning(absl::ZeroDuration(), 10);
     EXPECT_EQ(*result, 1);  // The callback ran during the yield.
-    *result += 10;
+    *result += num;
   }(&result));
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(result, 11);

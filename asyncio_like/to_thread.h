@@ -11,6 +11,7 @@
 //   Task<void> Main() {
 //     // Blocking calls (file system, DNS, CPU-heavy work) go to a thread:
 //     std::string text = co_await ToThread([] { return ReadWholeFile("/etc/hosts"); });
+//     std::string also = co_await ToThread(ReadWholeFile, path);   // a copy of path goes along
 //     ThreadExecutor pool(2);
 //     int sum = co_await RunInExecutor(pool, [] { return Crunch(); });
 //   }
@@ -38,8 +39,10 @@
 #ifndef ASYNCIO_LIKE_TO_THREAD_H_
 #define ASYNCIO_LIKE_TO_THREAD_H_
 
+#include <concepts>
 #include <coroutine>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -162,6 +165,23 @@ Task<R> RunInExecutor(Executor& executor, F fn) {
 template <typename F, typename R = std::invoke_result_t<F&>>
 Task<R> ToThread(F fn) {
   return RunInExecutor(DefaultExecutor(), std::move(fn));
+}
+
+// asyncio.to_thread(fn, *args): runs fn(args...) on the default executor.
+// As std::thread does, the arguments are copied (or moved) here, on the
+// calling thread, and handed to fn as rvalues on the executor thread: a
+// later change to the caller's variables does not reach fn, and a
+// move-only argument (std::unique_ptr) moves through. To pass a reference,
+// wrap it in std::ref; what it refers to must then outlive the call.
+// Arguments fn cannot take that way do not compile. Python's keyword
+// arguments have no counterpart.
+template <typename F, typename... Args>
+  requires(sizeof...(Args) > 0 && std::invocable<F, Args...>)
+Task<std::decay_t<std::invoke_result_t<F, Args...>>> ToThread(F fn, Args... args) {
+  auto call = [fn = std::move(fn), ... args = std::move(args)]() mutable {
+    return std::invoke(std::move(fn), std::move(args)...);
+  };
+  return RunInExecutor(DefaultExecutor(), std::move(call));
 }
 
 }  // namespace asyncio_like
