@@ -38,6 +38,7 @@
 #include "asyncio_like/tcp.h"
 #include "asyncio_like/tcp_errors.h"
 #include "asyncio_like/test_util.h"
+#include "asyncio_like/threadsafe_calls.h"
 #include "asyncio_like/timer_handle.h"
 #include "asyncio_like/to_thread.h"
 #include "asyncio_like/uring.h"
@@ -175,6 +176,26 @@ TEST(EventLoopTestsMixin, test_call_soon) {
   absl::StatusOr<std::vector<std::string>> results = RunTest(l, RecordedBy(schedule));
   ASSERT_TRUE(results.ok()) << results.status();
   EXPECT_EQ(*results, std::vector<std::string>{"hello world"});
+}
+
+TEST(EventLoopTestsMixin, test_call_soon_threadsafe_same_thread) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  auto results = RunTest(loop.get(), []() -> Task<std::vector<std::string>> {
+    std::vector<std::string> results;
+    Future<void> stopped = CreateFuture<void>();
+    auto callback = [&results, stopped](std::string arg) mutable {
+      results.push_back(std::move(arg));
+      if (results.size() >= 2) stopped.SetResult();  // self.loop.stop()
+    };
+    absl::StatusOr<LoopHandle> handle = LoopHandle::Current();
+    if (!handle.ok()) co_return std::vector<std::string>{std::string(handle.status().message())};
+    handle->CallSoonThreadsafe([callback]() mutable { callback("hello"); });
+    EventLoop::Current()->CallSoon([callback]() mutable { callback("world"); });
+    co_await stopped;
+    co_return results;
+  }());
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(*results, (std::vector<std::string>{"hello", "world"}));
 }
 
 std::pair<std::string, std::thread::id> RunYo() {

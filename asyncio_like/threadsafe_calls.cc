@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@ class ThreadsafeCallQueue final : private Completion {
   }
 
   bool Post(absl::AnyInvocable<void()> callback) {
+    if (std::this_thread::get_id() == loop_thread_) return PostFromLoopThread(std::move(callback));
     absl::MutexLock lock(&mutex_);
     if (eventfd_ < 0) return false;  // the loop is gone
     queue_.push_back(std::move(callback));
@@ -37,6 +39,21 @@ class ThreadsafeCallQueue final : private Completion {
       const uint64_t one = 1;
       (void)!write(eventfd_, &one, sizeof one);
     }
+    return true;
+  }
+
+  // From the loop's own thread the callback joins the ready queue at once,
+  // as asyncio's does, so it keeps its place among that thread's CallSoon
+  // calls; the calls other threads queued before it go first.
+  bool PostFromLoopThread(absl::AnyInvocable<void()> callback) {
+    std::vector<absl::AnyInvocable<void()>> earlier;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (eventfd_ < 0) return false;  // the loop is gone
+      earlier.swap(queue_);
+    }
+    for (absl::AnyInvocable<void()>& call : earlier) loop_->CallSoon(std::move(call));
+    loop_->CallSoon(std::move(callback));
     return true;
   }
 
@@ -75,6 +92,8 @@ class ThreadsafeCallQueue final : private Completion {
   }
 
   EventLoop* loop_;
+  // The queue is made on the loop's thread (LoopHandle::Current).
+  const std::thread::id loop_thread_ = std::this_thread::get_id();
   uint64_t counter_ = 0;  // the read's target
   absl::Mutex mutex_;
   int eventfd_ ABSL_GUARDED_BY(mutex_);
