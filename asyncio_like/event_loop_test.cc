@@ -796,18 +796,6 @@ TEST(BaseEventLoopTests, test_run_forever_pre_stopped) {
   EXPECT_EQ(loop->stats().iterations, passes + 1);
 }
 
-// The TypeError of call_at(None) has no counterpart (the deadline is an
-// int64_t).
-TEST(BaseEventLoopTests, test_time_and_call_at) {
-  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
-  constexpr absl::Duration kDelay = absl::Milliseconds(100);
-  EventLoop* l = loop.get();
-  const int64_t when = EventLoop::NowNanos() + absl::ToInt64Nanoseconds(kDelay);
-  loop->CallAt(when, [l] { l->Stop(); });
-  EXPECT_TRUE(loop->RunForever().ok());
-  EXPECT_GE(EventLoop::NowNanos(), when);
-}
-
 // Python issue #22429: a run_until_complete whose future raised leaves no
 // stop behind for the next run. (KeyboardInterrupt is an exception thrown by
 // main here.)

@@ -34,32 +34,6 @@
 namespace asyncio_like {
 namespace {
 
-// test_utils.unix_socket_path(): a socket path in a directory of its own,
-// removed with whatever is left in it. The directory is under /tmp, as
-// Python's is: Bazel's TEST_TMPDIR is often longer than sockaddr_un holds.
-class UnixSocketPath {
- public:
-  UnixSocketPath() {
-    char directory[] = "/tmp/server_test_XXXXXX";
-    if (mkdtemp(directory) == nullptr) {
-      ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
-      return;
-    }
-    directory_ = directory;
-    path_ = directory_ + "/sock";
-  }
-  ~UnixSocketPath() {
-    if (directory_.empty()) return;
-    unlink(path_.c_str());
-    rmdir(directory_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string directory_;
-  std::string path_;
-};
-
 bool Exists(const std::string& path) {
   struct stat file;
   return stat(path.c_str(), &file) == 0;

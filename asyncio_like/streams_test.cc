@@ -60,32 +60,6 @@ Task<void> ServeHttp(StreamReader reader, StreamWriter writer) {
 
 absl::StatusOr<Server> RunTestServer() { return StartServer(ServeHttp, "127.0.0.1", 0); }
 
-// test_utils.unix_socket_path(): a socket path in a directory of its own,
-// removed with whatever is left in it. The directory is under /tmp, as
-// Python's is: Bazel's TEST_TMPDIR is often longer than sockaddr_un holds.
-class UnixSocketPath {
- public:
-  UnixSocketPath() {
-    char directory[] = "/tmp/streams_test_XXXXXX";
-    if (mkdtemp(directory) == nullptr) {
-      ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
-      return;
-    }
-    directory_ = directory;
-    path_ = directory_ + "/sock";
-  }
-  ~UnixSocketPath() {
-    if (directory_.empty()) return;
-    unlink(path_.c_str());
-    rmdir(directory_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string directory_;
-  std::string path_;
-};
-
 // test_utils.run_test_unix_server.
 absl::StatusOr<Server> RunTestUnixServer(const UnixSocketPath& address) {
   return StartUnixServer(ServeHttp, address.path());

@@ -3,10 +3,15 @@
 #ifndef ASYNCIO_LIKE_TEST_UTIL_H_
 #define ASYNCIO_LIKE_TEST_UTIL_H_
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -160,6 +165,34 @@ inline void ExpectRunsTo(EventLoop* loop, Task<std::string> main,
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, expected);
 }
+
+// Python's test_utils.unix_socket_path(): a socket path in a directory of
+// its own, removed with whatever is left in it. The directory is under /tmp,
+// as Python's is: Bazel's TEST_TMPDIR is often longer than sockaddr_un holds.
+class UnixSocketPath {
+ public:
+  UnixSocketPath() {
+    char directory[] = "/tmp/asyncio_like_test_XXXXXX";
+    if (mkdtemp(directory) == nullptr) {
+      ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
+      return;
+    }
+    directory_ = directory;
+    path_ = directory_ + "/sock";
+  }
+  UnixSocketPath(const UnixSocketPath&) = delete;
+  UnixSocketPath& operator=(const UnixSocketPath&) = delete;
+  ~UnixSocketPath() {
+    if (directory_.empty()) return;
+    unlink(path_.c_str());
+    rmdir(directory_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string directory_;
+  std::string path_;
+};
 
 }  // namespace asyncio_like
 
