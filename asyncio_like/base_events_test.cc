@@ -77,6 +77,19 @@ Task<void> CallLaterArmed(EventLoop* loop, bool* ran) {
   EXPECT_EQ(loop->live_timers(), timers_before);
 }
 
+// A non-callable does not compile; the empty callable is refused at once,
+// in every mode (asyncio checks in debug mode only).
+TEST(BaseEventLoopTests, test_call_soon_non_callable) {
+  ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
+  try {
+    loop->CallSoon(nullptr);
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("a callable object"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(loop->RunUntilComplete([]() -> Task<void> { co_return; }()).ok());
+}
+
 TEST(BaseEventLoopTests, test_call_later) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
   bool ran = false;

@@ -145,6 +145,9 @@ void EventLoop::OnRootFinished(internal::PromiseBase* task) {
 }
 
 void EventLoop::CallSoon(absl::AnyInvocable<void()> callback) {
+  if (!callback) {
+    throw std::invalid_argument("CallSoon: a callable object was expected, got an empty one");
+  }
   callbacks_.push_back(std::move(callback));
   ready_.Push({std::coroutine_handle<>(), nullptr});
 }

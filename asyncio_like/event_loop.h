@@ -183,6 +183,8 @@ class EventLoop {
   // Schedules `callback` to run on a later pass, FIFO with task steps
   // (asyncio's call_soon). Loop thread only. An exception escaping the
   // callback is printed to stderr and the loop goes on, as in asyncio.
+  // Throws std::invalid_argument for an empty callback (asyncio's TypeError
+  // "a callable object was expected", which it checks in debug mode).
   void CallSoon(absl::AnyInvocable<void()> callback);
 
   // Schedules `callback` to run `delay` from now (loop.call_later), or at

@@ -806,7 +806,7 @@ Task<void> RaiseKeyboardInterrupt() {
 
 TEST(BaseEventLoopTests, test_run_until_complete_baseexception) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
-  EXPECT_THROW(loop->RunUntilComplete(RaiseKeyboardInterrupt()), std::runtime_error);
+  EXPECT_THROW((void)loop->RunUntilComplete(RaiseKeyboardInterrupt()), std::runtime_error);
   bool called = false;
   EventLoop* l = loop.get();
   // func runs on the second pass: a stop left behind would end the run after

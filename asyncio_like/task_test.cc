@@ -563,7 +563,7 @@ TEST(TaskTest, test_cancel_awaited_task) {
 // two completed sleeps were honoured.
 TEST(TaskTest, test_stop_while_run_in_complete) {
   ASYNCIO_LIKE_LOOP_OR_SKIP(loop, {});
-  constexpr absl::Duration kDelay = absl::Milliseconds(10);
+  static constexpr absl::Duration kDelay = absl::Milliseconds(10);
   int x = 0;
   Task<void> t = loop->CreateTask([](EventLoop* loop, int* x) -> Task<void> {
     while (*x < 10) {

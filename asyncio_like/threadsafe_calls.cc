@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -138,6 +139,11 @@ absl::StatusOr<LoopHandle> LoopHandle::Current() {
 }
 
 bool LoopHandle::CallSoonThreadsafe(absl::AnyInvocable<void()> callback) const {
+  // Refused here, on the caller's thread: on the loop it could only fail.
+  if (!callback) {
+    throw std::invalid_argument(
+        "CallSoonThreadsafe: a callable object was expected, got an empty one");
+  }
   return queue_->Post(std::move(callback));
 }
 

@@ -67,8 +67,13 @@ class LoopHandle {
   static absl::StatusOr<LoopHandle> Current();
 
   // Callable from any thread: schedules `callback` to run on the loop
-  // thread, FIFO with the loop's other callbacks (call_soon_threadsafe).
-  // Returns false, without running it, if the loop has been destroyed.
+  // thread (call_soon_threadsafe), in the order of the calls made through
+  // this loop's handles. From the loop's own thread it joins the ready
+  // queue at once, FIFO with CallSoon, as in asyncio; from another thread it
+  // joins it when the loop next wakes (its eventfd read completes), so a
+  // CallSoon made on the loop thread in between runs first. Returns false,
+  // without running it, if the loop has been destroyed; throws
+  // std::invalid_argument for an empty callback.
   bool CallSoonThreadsafe(absl::AnyInvocable<void()> callback) const;
 
  private:
